@@ -1,0 +1,120 @@
+"""Every error wasirun reports, in one place.
+
+The CLI maps them to exit codes: DecodeError/ValidationError/LinkError -> 1,
+Trap -> 134, wasi's ProcExit -> its status.  Their ``str()`` is the one line
+the user sees.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class WasmError(Exception):
+    """Base class of everything a module or its execution can raise."""
+
+
+class DecodeError(WasmError):
+    """The bytes are not a well-formed WebAssembly binary."""
+
+    def __init__(self, message: str, offset: int):
+        super().__init__(message, offset)
+        self.message = message
+        self.offset = offset
+
+    def __str__(self) -> str:
+        return f"malformed module at byte offset {self.offset:#x}: {self.message}"
+
+
+class ValidationError(WasmError):
+    """The module decodes but breaks a validation rule."""
+
+    def __init__(self, message: str, offset: int | None = None, func_index: int | None = None):
+        super().__init__(message, offset)
+        self.message = message
+        self.offset = offset
+        self.func_index = func_index
+
+    def __str__(self) -> str:
+        where = f" at byte offset {self.offset:#x}" if self.offset is not None else ""
+        func = f" in function {self.func_index}" if self.func_index is not None else ""
+        return f"invalid module{func}{where}: {self.message}"
+
+
+class LinkError(WasmError):
+    """An import could not be resolved or has the wrong type."""
+
+
+class TrapKind(enum.IntEnum):
+    """Trap codes shared with the generated code; ``message`` is the spec's wording."""
+
+    UNREACHABLE = 1
+    MEMORY_OUT_OF_BOUNDS = 2
+    TABLE_OUT_OF_BOUNDS = 3
+    INDIRECT_CALL_NULL = 4
+    INDIRECT_CALL_OUT_OF_RANGE = 5
+    INDIRECT_CALL_TYPE_MISMATCH = 6
+    INTEGER_DIVIDE_BY_ZERO = 7
+    INTEGER_OVERFLOW = 8
+    INVALID_CONVERSION = 9
+    STACK_EXHAUSTED = 10
+    OUT_OF_FUEL = 11
+    INTERRUPT = 12
+    HOST_EXCEPTION = 13  # a host function raised: the Python exception is re-raised instead
+
+    @property
+    def message(self) -> str:
+        return _TRAP_MESSAGES[self]
+
+
+_TRAP_MESSAGES = {
+    TrapKind.UNREACHABLE: "unreachable",
+    TrapKind.MEMORY_OUT_OF_BOUNDS: "out of bounds memory access",
+    TrapKind.TABLE_OUT_OF_BOUNDS: "out of bounds table access",
+    TrapKind.INDIRECT_CALL_NULL: "uninitialized element",
+    TrapKind.INDIRECT_CALL_OUT_OF_RANGE: "undefined element",
+    TrapKind.INDIRECT_CALL_TYPE_MISMATCH: "indirect call type mismatch",
+    TrapKind.INTEGER_DIVIDE_BY_ZERO: "integer divide by zero",
+    TrapKind.INTEGER_OVERFLOW: "integer overflow",
+    TrapKind.INVALID_CONVERSION: "invalid conversion to integer",
+    TrapKind.STACK_EXHAUSTED: "call stack exhausted",
+    TrapKind.OUT_OF_FUEL: "all fuel consumed by WebAssembly",
+    TrapKind.INTERRUPT: "interrupted",
+    TrapKind.HOST_EXCEPTION: "host function raised an exception",
+}
+
+
+@dataclass
+class Frame:
+    """One wasm frame of a trap backtrace."""
+
+    func_index: int
+    name: str               # demangled display name
+    wasm_offset: int | None = None   # byte offset in the module, when known
+    location: str | None = None      # "file:line:col" from DWARF, when known
+
+
+@dataclass
+class Trap(WasmError):
+    """Execution hit a wasm trap."""
+
+    kind: TrapKind
+    frames: list[Frame] = field(default_factory=list)
+    detail: str = ""
+
+    def __post_init__(self):
+        super().__init__(self.kind.message)
+
+    def __str__(self) -> str:
+        return f"wasm trap: {self.kind.message}{(': ' + self.detail) if self.detail else ''}"
+
+    def backtrace(self) -> str:
+        if not self.frames:
+            return ""
+        lines = ["wasm backtrace:"]
+        for i, fr in enumerate(self.frames):
+            off = f"{fr.wasm_offset:#8x}" if fr.wasm_offset is not None else " " * 8
+            lines.append(f"  {i:>3}: {off} - {fr.name}")
+            if fr.location:
+                lines.append(f"                    at {fr.location}")
+        return "\n".join(lines)

@@ -1,0 +1,488 @@
+"""Instantiation: link a compiled module's object with its imports, initialise, run start.
+
+Follows the spec's order: resolve and type-check imports (LinkError), allocate
+memories/tables/globals, link the native code, evaluate globals, apply element
+then data segments in order (a failing segment traps; earlier writes persist),
+then run the start function.
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import llvmlite.binding as llvm
+
+from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
+                             KIND_NAMES, KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
+from ..errors import Frame, LinkError, Trap, TrapKind
+from .native import NativeRuntime
+from .store import GlobalCell, Memory, Table
+
+# --- type ids for call_indirect: equal signatures share an id across all instances ----------
+_type_ids: dict[FuncType, int] = {}
+
+
+def type_id(ft: FuncType) -> int:
+    tid = _type_ids.get(ft)
+    if tid is None:
+        tid = _type_ids[ft] = len(_type_ids) + 1
+    return tid
+
+
+# --- externref values: host objects behind small integer handles (0 = null) ---------------
+_extern_objects: list[Any] = []
+_extern_handles: dict[int, int] = {}
+
+
+def externref_handle(obj: Any) -> int:
+    if obj is None:
+        return 0
+    key = id(obj)
+    h = _extern_handles.get(key)
+    if h is None:
+        _extern_objects.append(obj)
+        h = _extern_handles[key] = len(_extern_objects)
+    return h
+
+
+def externref_object(handle: int) -> Any:
+    return None if handle == 0 else _extern_objects[handle - 1]
+
+
+@dataclass(frozen=True)
+class FuncRef:
+    """A non-null funcref value seen from Python: the address of its {code, type id} record."""
+    address: int
+
+
+_FUNCREF_RECORD = ctypes.c_uint64 * 2
+
+
+class Function:
+    """A function value: wasm code of an instance, or a host function."""
+
+    def __init__(self, ft: FuncType, code: int, entry: int | None = None, instance: "Instance | None" = None,
+                 name: str = "", keepalive: Any = None):
+        self.type = ft
+        self.code = code          # native address, wasm calling convention
+        self.entry = entry        # wr.call<N> wrapper, if callable from Python
+        self.instance = instance
+        self.name = name
+        self._keepalive = keepalive
+        self._record = None
+
+    def funcref_record(self) -> int:
+        """A {code, type id} record for this function (for tables filled from Python)."""
+        if self._record is None:
+            self._record = _FUNCREF_RECORD(self.code, type_id(self.type))
+        return ctypes.addressof(self._record)
+
+    def call_raw(self, args: list[int]) -> list[int]:
+        """Call with raw bit patterns (ints; refs as addresses/handles); returns raw results."""
+        if self.entry is None:
+            raise TypeError(f"function {self.name or '?'} cannot be called from the host")
+        ft = self.type
+        n = max(len(ft.params), len(ft.results), 1)
+        slots = (ctypes.c_uint64 * n)()
+        for i, (t, v) in enumerate(zip(ft.params, args)):
+            slots[i] = v & (0xFFFFFFFF if t in (I32, F32) else 0xFFFFFFFFFFFFFFFF)
+        rt = NativeRuntime.get()
+        code = rt.call(self.entry, ctypes.addressof(slots))
+        if code:
+            raise_trap(code, self.instance)
+        out = []
+        for i, t in enumerate(ft.results):
+            v = slots[i]
+            out.append(v & 0xFFFFFFFF if t in (I32, F32) else v)
+        return out
+
+    def __call__(self, *args):
+        ft = self.type
+        if len(args) != len(ft.params):
+            raise TypeError(f"expected {len(ft.params)} arguments, got {len(args)}")
+        raw = [to_raw(t, a) for t, a in zip(ft.params, args)]
+        res = [from_raw(t, r) for t, r in zip(ft.results, self.call_raw(raw))]
+        return res[0] if len(res) == 1 else (None if not res else res)
+
+
+def to_raw(t: int, v: Any) -> int:
+    import struct
+    if t == I32 or t == I64:
+        return int(v)
+    if t == F32:
+        return struct.unpack("<I", struct.pack("<f", v))[0] if isinstance(v, float) else int(v)
+    if t == F64:
+        return struct.unpack("<Q", struct.pack("<d", v))[0] if isinstance(v, float) else int(v)
+    if t == EXTERNREF:
+        return externref_handle(v)
+    if t == FUNCREF:
+        if v is None:
+            return 0
+        return v.address if isinstance(v, FuncRef) else v.funcref_record()
+    raise TypeError(t)
+
+
+def from_raw(t: int, r: int) -> Any:
+    import struct
+    if t == I32:
+        return r - (1 << 32) if r >> 31 else r
+    if t == I64:
+        return r - (1 << 64) if r >> 63 else r
+    if t == F32:
+        return struct.unpack("<f", struct.pack("<I", r))[0]
+    if t == F64:
+        return struct.unpack("<d", struct.pack("<Q", r))[0]
+    if t == EXTERNREF:
+        return externref_object(r)
+    return None if r == 0 else FuncRef(r)
+
+
+_CTYPE = {I32: ctypes.c_uint32, I64: ctypes.c_uint64, F32: ctypes.c_float, F64: ctypes.c_double,
+          FUNCREF: ctypes.c_void_p, EXTERNREF: ctypes.c_void_p}
+
+
+def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
+    """Wrap a Python callable as a wasm function. Exceptions stop the wasm code and re-raise
+    in the caller of the wasm entry point (see NativeRuntime.set_pending)."""
+    if len(ft.results) > 1:
+        raise LinkError(f"host function {name}: multiple results are not supported")
+    restype = _CTYPE[ft.results[0]] if ft.results else None
+    cfunctype = ctypes.CFUNCTYPE(restype, *[_CTYPE[t] for t in ft.params])
+    rt = NativeRuntime.get()
+    if ft.results:
+        mask = 0xFFFFFFFF if ft.results[0] == I32 else 0xFFFFFFFFFFFFFFFF
+        is_int = ft.results[0] in (I32, I64)
+
+        def trampoline(*args):
+            try:
+                r = fn(*args)
+                return (r or 0) & mask if is_int else r
+            except BaseException as exc:  # noqa: BLE001 - must never propagate into native code
+                rt.set_pending(exc)
+                return 0
+    else:
+        def trampoline(*args):
+            try:
+                fn(*args)
+            except BaseException as exc:  # noqa: BLE001
+                rt.set_pending(exc)
+    cb = cfunctype(trampoline)
+    return Function(ft, ctypes.cast(cb, ctypes.c_void_p).value, None, None, name, keepalive=(cb, trampoline))
+
+
+# --- traps ------------------------------------------------------------------------------------
+_code_ranges: list[tuple[int, int, int, "weakref.ref[Instance]", int]] = []  # (start, end, serial, instance, func)
+_serial = iter(range(1 << 62))
+
+
+def raise_trap(code: int, instance: "Instance | None") -> None:
+    rt = NativeRuntime.get()
+    pcs = rt.take_backtrace()
+    if code == TrapKind.HOST_EXCEPTION:
+        exc = rt.take_pending()
+        if exc is not None:
+            raise exc
+    rt.take_pending()
+    frames = []
+    starts = [r[0] for r in _code_ranges]
+    for pc in pcs:
+        i = bisect.bisect_right(starts, pc - 1) - 1
+        if i >= 0:
+            start, end, _, inst_ref, idx = _code_ranges[i]
+            inst = inst_ref()
+            if start <= pc - 1 < end and inst is not None:
+                frames.append(inst.frame_for(idx, pc - 1))
+    raise Trap(TrapKind(code), frames)
+
+
+# --- runtime helpers called from generated code -------------------------------------------
+_memories: "weakref.WeakValueDictionary[int, Memory]" = weakref.WeakValueDictionary()
+_tables: "weakref.WeakValueDictionary[int, Table]" = weakref.WeakValueDictionary()
+_instances: "weakref.WeakValueDictionary[int, Instance]" = weakref.WeakValueDictionary()
+
+
+def register_memory(mem: Memory) -> Memory:
+    _memories[mem.address] = mem
+    return mem
+
+
+def register_table(table: Table) -> Table:
+    _tables[table.address] = table
+    return table
+
+
+def _guard(fn, failure):
+    def wrapped(*args):
+        try:
+            return fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - never into native code
+            NativeRuntime.get().set_pending(exc)
+            return failure
+    return wrapped
+
+
+def _memory_grow(record, delta):
+    return _memories[record].grow(delta)
+
+
+def _memory_init(inst, seg, dst, src, n):
+    return _instances[inst].memory_init(seg, dst, src, n)
+
+
+def _data_drop(inst, seg):
+    _instances[inst].data_segments[seg] = b""
+
+
+def _table_grow(record, init, n):
+    return _tables[record].grow(n, init or 0)
+
+
+def _table_fill(record, start, value, n):
+    t = _tables[record]
+    if start + n > t.size:
+        return int(TrapKind.TABLE_OUT_OF_BOUNDS)
+    for i in range(start, start + n):
+        t.set(i, value or 0)
+    return 0
+
+
+def _table_copy(dst_rec, src_rec, d, s, n):
+    dst, src = _tables[dst_rec], _tables[src_rec]
+    if s + n > src.size or d + n > dst.size:
+        return int(TrapKind.TABLE_OUT_OF_BOUNDS)
+    vals = [src.get(i) for i in range(s, s + n)]
+    for i, v in enumerate(vals):
+        dst.set(d + i, v)
+    return 0
+
+
+def _table_init(inst, table_rec, elem, d, s, n):
+    return _instances[inst].table_init(_tables[table_rec], elem, d, s, n)
+
+
+def _elem_drop(inst, elem):
+    _instances[inst].elem_segments[elem] = []
+
+
+_u32, _ptr, _i32 = ctypes.c_uint32, ctypes.c_void_p, ctypes.c_int32
+_HELPER_TYPES = {
+    "wr_memory_grow": (ctypes.CFUNCTYPE(_i32, _ptr, _u32), _memory_grow, -1),
+    "wr_memory_init": (ctypes.CFUNCTYPE(_i32, _ptr, _u32, _u32, _u32, _u32), _memory_init, int(TrapKind.HOST_EXCEPTION)),
+    "wr_data_drop": (ctypes.CFUNCTYPE(None, _ptr, _u32), _data_drop, None),
+    "wr_table_grow": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32), _table_grow, -1),
+    "wr_table_fill": (ctypes.CFUNCTYPE(_i32, _ptr, _u32, _ptr, _u32), _table_fill, int(TrapKind.HOST_EXCEPTION)),
+    "wr_table_copy": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u32, _u32), _table_copy, int(TrapKind.HOST_EXCEPTION)),
+    "wr_table_init": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u32, _u32, _u32), _table_init, int(TrapKind.HOST_EXCEPTION)),
+    "wr_elem_drop": (ctypes.CFUNCTYPE(None, _ptr, _u32), _elem_drop, None),
+}
+_helpers: dict[str, Any] = {}
+
+
+def helper_symbols() -> dict[str, int]:
+    if not _helpers:
+        for name, (cft, fn, failure) in _HELPER_TYPES.items():
+            _helpers[name] = cft(_guard(fn, failure))
+    return {name: ctypes.cast(cb, ctypes.c_void_p).value for name, cb in _helpers.items()}
+
+
+# --- the instance ---------------------------------------------------------------------------
+Extern = Any  # Function | Memory | Table | GlobalCell
+
+
+class Instance:
+    """A module instance: its native code linked against its own memories, tables and globals."""
+
+    def __init__(self, compiled, imports: Callable[[str, str], Extern | None], limits=None, agent=None):
+        m = compiled.module
+        self.compiled = compiled
+        self.module = m
+        rt = NativeRuntime.get()
+        self.functions: list[Function | None] = []
+        self.memories: list[Memory] = []
+        self.tables: list[Table] = []
+        self.globals: list[GlobalCell] = []
+        max_memory = getattr(limits, "max_memory", None)
+
+        # 1. Imports, with the spec's subtyping rules.
+        for imp in m.imports:
+            ext = imports(imp.module, imp.name)
+            what = f"{imp.module}::{imp.name}"
+            if ext is None:
+                raise LinkError(f"unknown import: `{what}` has not been defined")
+            if imp.kind == KIND_FUNC:
+                want = m.types[imp.desc]
+                if not isinstance(ext, Function) or ext.type != want:
+                    got = ext.type if isinstance(ext, Function) else _kind_of(ext)
+                    raise LinkError(f"incompatible import type for `{what}`: expected func of type {want}, found {got}")
+                self.functions.append(ext)
+            elif imp.kind == KIND_MEMORY:
+                if not isinstance(ext, Memory) or not _limits_match(ext.pages, ext.type.limits.max, imp.desc.limits):
+                    raise LinkError(f"incompatible import type for `{what}`: memory limits or kind do not match")
+                self.memories.append(ext)
+            elif imp.kind == KIND_TABLE:
+                if (not isinstance(ext, Table) or ext.type.elem_type != imp.desc.elem_type
+                        or not _limits_match(ext.size, ext.type.limits.max, imp.desc.limits)):
+                    raise LinkError(f"incompatible import type for `{what}`: table type or limits do not match")
+                self.tables.append(ext)
+            elif imp.kind == KIND_GLOBAL:
+                if not isinstance(ext, GlobalCell) or ext.type != imp.desc:
+                    raise LinkError(f"incompatible import type for `{what}`: global type or mutability does not match")
+                self.globals.append(ext)
+
+        # 2. Defined memories, tables, global cells.
+        for mt in m.memories[len(self.memories):]:
+            self.memories.append(register_memory(Memory(mt, max_memory)))
+        for tt in m.tables[len(self.tables):]:
+            self.tables.append(register_table(Table(tt)))
+        for g in m.global_inits:
+            self.globals.append(GlobalCell(g.type))
+        for mem in self.memories:
+            register_memory(mem)
+        for t in self.tables:
+            register_table(t)
+
+        # 3. Link the native code.
+        self._marker = ctypes.c_uint64(0)
+        self.address = ctypes.addressof(self._marker)
+        _instances[self.address] = self
+        builder = llvm.JITLibraryBuilder().add_object_img(compiled.obj)
+        sym = dict(helper_symbols())
+        sym.update({k: rt.symbols[k] for k in ("wr_trap", "wr_pending", "wr_stack_limit")})
+        sym["wr.instance"] = self.address
+        if self.memories:
+            sym["wr.mem0"] = self.memories[0].address
+        for i, t in enumerate(self.tables):
+            sym[f"wr.table{i}"] = t.address
+        for i, g in enumerate(self.globals):
+            sym[f"wr.g{i}"] = g.address
+        for i in range(m.num_imported_funcs):
+            sym[f"wr.import{i}"] = self.functions[i].code
+        for name, addr in sym.items():
+            builder.import_symbol(name, addr)
+        exported = ["wr.funcrefs", "wr.typeids"] + [f"wr.call{i}" for i in compiled.entry_points]
+        for name in exported:
+            builder.export_symbol(name)
+        self._tracker = builder.link(rt.lljit, rt.library_name())
+        addr = {n: self._tracker[n] for n in exported}
+
+        # 4. Type ids, function records, function objects.
+        typeids = (ctypes.c_uint64 * max(len(m.types), 1)).from_address(addr["wr.typeids"])
+        for i, ft in enumerate(m.types):
+            typeids[i] = type_id(ft)
+        nfuncs = len(m.func_types)
+        self.funcrefs_address = addr["wr.funcrefs"]
+        records = (ctypes.c_uint64 * (2 * nfuncs)).from_address(self.funcrefs_address) if nfuncs else []
+        self.code_addresses = []
+        for i in range(nfuncs):
+            records[2 * i + 1] = type_id(m.func_type(i))
+            self.code_addresses.append(records[2 * i])
+        for i in range(m.num_imported_funcs, nfuncs):
+            entry = addr.get(f"wr.call{i}")
+            self.functions.append(Function(m.func_type(i), self.code_addresses[i], entry, self,
+                                           compiled.display_name(i)))
+        for i in range(m.num_imported_funcs):
+            f = self.functions[i]
+            entry = addr.get(f"wr.call{i}")
+            if entry is not None:  # a re-exported import is called through this module's thunk
+                self.functions[i] = Function(f.type, f.code, entry, self, f.name, keepalive=f)
+        self._register_code(agent)
+
+        # 5. Globals.
+        for j, g in enumerate(m.global_inits):
+            self.globals[m.num_imported_globals + j].bits = self.eval_const(g.init)
+
+        # 6. Segments, then 7. start.
+        self.elem_segments: list[list[int]] = [
+            [self.eval_const(e) for e in seg.init] if seg.mode == MODE_PASSIVE else [] for seg in m.elements]
+        self.data_segments: list[bytes] = [d.data if d.mode == MODE_PASSIVE else b"" for d in m.data]
+        for seg in m.elements:
+            if seg.mode == MODE_ACTIVE:
+                table = self.tables[seg.table_index]
+                offset = self.eval_const(seg.offset)
+                refs = [self.eval_const(e) for e in seg.init]
+                if offset + len(refs) > table.size:
+                    raise Trap(TrapKind.TABLE_OUT_OF_BOUNDS)
+                for k, r in enumerate(refs):
+                    table.set(offset + k, r)
+        for seg in m.data:
+            if seg.mode == MODE_ACTIVE:
+                mem = self.memories[seg.memory_index]
+                offset = self.eval_const(seg.offset)
+                if offset + len(seg.data) > mem.size_bytes:
+                    raise Trap(TrapKind.MEMORY_OUT_OF_BOUNDS)
+                mem.write(offset, seg.data)
+        self.exports: dict[str, Extern] = {}
+        for e in m.exports:
+            self.exports[e.name] = self._extern(e.kind, e.index)
+        if m.start is not None:
+            self.functions[m.start].call_raw([])
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _extern(self, kind: int, index: int) -> Extern:
+        return {KIND_FUNC: self.functions, KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
+                KIND_GLOBAL: self.globals}[kind][index]
+
+    def eval_const(self, e: ConstExpr) -> int:
+        if e.op == "global.get":
+            return self.globals[e.value].bits
+        if e.op == "ref.func":
+            return self.funcrefs_address + 16 * e.value
+        if e.op == "ref.null":
+            return 0
+        return e.value
+
+    def memory_init(self, seg: int, dst: int, src: int, n: int) -> int:
+        data = self.data_segments[seg]
+        mem = self.memories[0]
+        if src + n > len(data) or dst + n > mem.size_bytes:
+            return int(TrapKind.MEMORY_OUT_OF_BOUNDS)
+        if n:
+            mem.write(dst, data[src:src + n])
+        return 0
+
+    def table_init(self, table: Table, elem: int, d: int, s: int, n: int) -> int:
+        refs = self.elem_segments[elem]
+        if s + n > len(refs) or d + n > table.size:
+            return int(TrapKind.TABLE_OUT_OF_BOUNDS)
+        for k in range(n):
+            table.set(d + k, refs[s + k])
+        return 0
+
+    def _register_code(self, agent) -> None:
+        if len(_code_ranges) > 4096:  # forget code of instances that are gone
+            _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
+        syms = self.compiled.symbols
+        m = self.module
+        for i in range(m.num_imported_funcs, len(m.func_types)):
+            s = syms.get(i)
+            if s is None:
+                continue
+            start = self.code_addresses[i]
+            entry = (start, start + max(s.size, 1), next(_serial), weakref.ref(self), i)
+            bisect.insort(_code_ranges, entry)
+            if agent is not None:
+                agent.register_function(self.compiled.display_name(i), start, s.size,
+                                        self.compiled.line_rows_for(i, start))
+
+    def frame_for(self, func_index: int, pc: int) -> Frame:
+        offset = self.compiled.wasm_offset_at(func_index, pc - self.code_addresses[func_index])
+        return Frame(func_index, self.compiled.display_name(func_index), offset,
+                     self.compiled.source_location(offset) if offset is not None else None)
+
+
+def _kind_of(ext) -> str:
+    for cls, name in ((Memory, "memory"), (Table, "table"), (GlobalCell, "global"), (Function, "func")):
+        if isinstance(ext, cls):
+            return name
+    return type(ext).__name__
+
+
+def _limits_match(cur_min: int, cur_max: int | None, want: Limits) -> bool:
+    if cur_min < want.min:
+        return False
+    if want.max is None:
+        return True
+    return cur_max is not None and cur_max <= want.max

@@ -1,0 +1,182 @@
+"""Runtime objects shared by reference between instances: memories, tables, globals.
+
+Each owns a small C record that generated code reads through its ``wr.*``
+symbol, so importing one into another instance is just passing the same
+record address.
+"""
+from __future__ import annotations
+
+import ctypes
+import mmap
+import struct
+
+from ..binary.module import EXTERNREF, F32, F64, FUNCREF, I32, I64, GlobalType, MemoryType, TableType
+from ..errors import TrapKind
+
+PAGE = 65536
+MAX_PAGES = 65536
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+_MAP_NORESERVE = 0x4000
+
+
+class MemoryRecord(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("size", ctypes.c_uint64)]
+
+
+class TableRecord(ctypes.Structure):
+    _fields_ = [("elements", ctypes.c_void_p), ("size", ctypes.c_uint64)]
+
+
+class Memory:
+    """A linear memory: the whole reachable range is reserved once, so the base never moves."""
+
+    def __init__(self, mem_type: MemoryType, max_bytes: int | None = None):
+        self.type = mem_type
+        limit = mem_type.limits.max if mem_type.limits.max is not None else MAX_PAGES
+        if max_bytes is not None:
+            limit = min(limit, max_bytes // PAGE)
+        self.max_pages = limit
+        self.reserved = max(limit, mem_type.limits.min, 1) * PAGE
+        base = _libc.mmap(None, self.reserved, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
+        if base in (None, _MAP_FAILED):
+            raise MemoryError(f"cannot reserve {self.reserved} bytes of address space for a linear memory")
+        self.record = MemoryRecord(base, 0)
+        self.address = ctypes.addressof(self.record)
+        if mem_type.limits.min > self.max_pages:
+            raise MemoryError(f"memory minimum of {mem_type.limits.min} pages exceeds the limit of {self.max_pages}")
+        if self.grow(mem_type.limits.min) < 0:
+            raise MemoryError("cannot commit the initial linear memory")
+
+    @property
+    def base(self) -> int:
+        return self.record.base
+
+    @property
+    def size_bytes(self) -> int:
+        return self.record.size
+
+    @property
+    def pages(self) -> int:
+        return self.record.size // PAGE
+
+    def grow(self, delta: int) -> int:
+        """memory.grow: the old size in pages, or -1."""
+        old = self.pages
+        new = old + delta
+        if new > self.max_pages:
+            return -1
+        if delta:
+            if _libc.mprotect(self.base + old * PAGE, delta * PAGE, mmap.PROT_READ | mmap.PROT_WRITE) != 0:
+                return -1
+            self.record.size = new * PAGE
+        return old
+
+    def view(self) -> memoryview:
+        """A writable view of the current memory; take a new one after memory.grow."""
+        size = self.record.size
+        if not size:
+            return memoryview(bytearray())
+        return memoryview((ctypes.c_ubyte * size).from_address(self.base)).cast("B")
+
+    def read(self, addr: int, n: int) -> bytes:
+        if addr < 0 or addr + n > self.record.size:
+            raise IndexError("out of bounds memory access")
+        return ctypes.string_at(self.base + addr, n)
+
+    def write(self, addr: int, data: bytes) -> None:
+        if addr < 0 or addr + len(data) > self.record.size:
+            raise IndexError("out of bounds memory access")
+        ctypes.memmove(self.base + addr, data, len(data))
+
+    def __del__(self):
+        try:
+            _libc.munmap(self.record.base, self.reserved)
+        except Exception:
+            pass
+
+
+class Table:
+    """A table of references: funcref = address of a ``{code, type id}`` record, 0 = null."""
+
+    def __init__(self, table_type: TableType, init: int = 0, max_elements: int | None = None):
+        self.type = table_type
+        limit = table_type.limits.max if table_type.limits.max is not None else 2**32 - 1
+        if max_elements is not None:
+            limit = min(limit, max_elements)
+        self.max = limit
+        self.record = TableRecord(None, 0)
+        self.address = ctypes.addressof(self.record)
+        self._arrays = []  # keep every array alive: a grow swaps the pointer while wasm may hold the old one
+        self._capacity = 0
+        if self.grow(table_type.limits.min, init) < 0:
+            raise MemoryError("table too large")
+
+    @property
+    def size(self) -> int:
+        return self.record.size
+
+    def _elements(self):
+        return (ctypes.c_void_p * self._capacity).from_address(self.record.elements) if self._capacity else None
+
+    def grow(self, delta: int, init: int = 0) -> int:
+        old = self.record.size
+        new = old + delta
+        if new > self.max or new > 10_000_000:
+            return -1
+        if new > self._capacity:
+            capacity = max(new, min(self.max, old * 2, 10_000_000), 16)
+            arr = (ctypes.c_void_p * capacity)()
+            if old:
+                ctypes.memmove(arr, self.record.elements, old * 8)
+            self._arrays.append(arr)
+            self._capacity = capacity
+            self.record.elements = ctypes.addressof(arr)
+        elems = self._elements()
+        for i in range(old, new):
+            elems[i] = init or None
+        self.record.size = new
+        return old
+
+    def get(self, i: int) -> int:
+        if not 0 <= i < self.record.size:
+            raise IndexError
+        return self._elements()[i] or 0
+
+    def set(self, i: int, value: int) -> None:
+        if not 0 <= i < self.record.size:
+            raise IndexError
+        self._elements()[i] = value or None
+
+
+_PACK = {I32: "<I", I64: "<Q", F32: "<I", F64: "<Q", FUNCREF: "<Q", EXTERNREF: "<Q"}
+
+
+class GlobalCell:
+    """An 8-byte cell holding a global's raw bits (floats as their integer bit patterns)."""
+
+    def __init__(self, global_type: GlobalType, bits: int = 0):
+        self.type = global_type
+        self.cell = ctypes.c_uint64(0)
+        self.address = ctypes.addressof(self.cell)
+        self.bits = bits
+
+    @property
+    def bits(self) -> int:
+        t = self.type.val_type
+        v = self.cell.value
+        return v & 0xFFFFFFFF if t in (I32, F32) else v
+
+    @bits.setter
+    def bits(self, value: int) -> None:
+        t = self.type.val_type
+        self.cell.value = value & (0xFFFFFFFF if t in (I32, F32) else 0xFFFFFFFFFFFFFFFF)
+
+
+def trap_code(exc_kind: TrapKind) -> int:
+    return int(exc_kind)

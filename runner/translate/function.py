@@ -1,0 +1,466 @@
+"""One wasm function -> one LLVM function, in a single pass over its instructions.
+
+The translator mimics the wasm stack machine: the value stack holds SSA names
+(or literals), the control stack holds one frame per block/loop/if.  Values
+flowing to a label go through allocas that ``mem2reg`` turns into phis, which
+keeps the pass simple and multi-value for free.  Code after an unconditional
+branch is skipped, tracking only block nesting, as wasm validation allows it to
+be anything stack-polymorphic.
+
+Input must be validated: the translator trusts stack heights and types.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..binary import opcodes as op
+from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
+from ..binary.module import FuncType, Module
+from ..errors import TrapKind
+from . import memory, numeric, tables
+from .types import IR_TYPE, ZERO, ir_result_type
+
+
+@dataclass
+class Frame:
+    kind: int                 # op.BLOCK / op.LOOP / op.IF, or 0 for the function body
+    label: str                # branch target block
+    end_label: str            # where control continues after `end`
+    params: list[str]         # IR types
+    results: list[str]
+    label_slots: list[str]    # allocas carrying the values a branch to this label passes
+    result_slots: list[str]   # allocas carrying the block's results to end_label
+    height: int               # value stack height below the block's params
+    else_label: str | None = None
+    param_values: list[tuple[str, str]] = field(default_factory=list)  # for `if`: re-pushed at `else`
+    reached_end: bool = False  # some path reaches end_label
+    unreachable_at_else: bool = False
+
+
+class FunctionTranslator:
+    """Emits the body of one defined function as LLVM IR text."""
+
+    TBAA_HEAP = 2   # metadata ids fixed by translate.module
+    TBAA_VM = 4
+
+    DISPATCH: dict = {}
+
+    def __init__(self, module: Module, func_index: int, env):
+        self.module = module
+        self.func_index = func_index
+        self.env = env                     # ModuleTranslator: names of functions, signatures
+        self.ft: FuncType = module.func_type(func_index)
+        self.body = module.bodies[func_index - module.num_imported_funcs]
+        self.lines: list[str] = []
+        self.entry: list[str] = []
+        self.stack: list[tuple[str, str]] = []
+        self.frames: list[Frame] = []
+        self.unreachable = False
+        self.n = 0
+        self.locals: list[tuple[str, str]] = []   # (alloca name, IR type)
+        self.trap_blocks: dict[int, str] = {}
+        self.has_calls = False
+        self._mem_base: str | None = None
+        self.debug = env.debug_info
+        self.cur_offset = 0
+
+    # --- emission helpers --------------------------------------------------------------
+    def tmp(self) -> str:
+        self.n += 1
+        return f"%t{self.n}"
+
+    def label(self, hint: str) -> str:
+        self.n += 1
+        return f"{hint}{self.n}"
+
+    def emit(self, line: str) -> None:
+        if self.debug:
+            line += f", !dbg !{self.env.location(self.cur_offset)}"
+        self.lines.append("  " + line)
+
+    def value(self, expr: str) -> str:
+        name = self.tmp()
+        self.emit(f"{name} = {expr}")
+        return name
+
+    def start_block(self, name: str) -> None:
+        self.lines.append(f"{name}:")
+
+    def push(self, v: str, t: str) -> None:
+        self.stack.append((v, t))
+
+    def pop(self) -> str:
+        return self.stack.pop()[0]
+
+    def trap_if(self, cond: str, kind: TrapKind) -> None:
+        target = self.trap_blocks.get(kind)
+        if target is None:
+            target = self.trap_blocks[kind] = self.label(f"trap.{kind.name.lower()}.")
+        cont = self.label("ok")
+        self.emit(f"br i1 {cond}, label %{target}, label %{cont}, !prof !5")
+        self.start_block(cont)
+
+    def checked_runtime_call(self, call: str) -> None:
+        """A runtime helper returning 0 or a trap code."""
+        code = self.value(call)
+        bad = self.value(f"icmp ne i32 {code}, 0")
+        target = self.label("rtfail")
+        cont = self.label("ok")
+        self.emit(f"br i1 {bad}, label %{target}, label %{cont}, !prof !5")
+        self.start_block(target)
+        self.emit(f"call void @wr_trap(i32 {code})")
+        self.emit("unreachable")
+        self.start_block(cont)
+
+    def memory_base(self) -> str:
+        # The base never moves: one invariant load in the entry block serves the whole function.
+        if self._mem_base is None:
+            self._mem_base = "%membase"
+            self.entry.append(f"  %membase = load ptr, ptr @wr.mem0, !invariant.load !6")
+        return self._mem_base
+
+    def memory_size_bytes(self) -> str:
+        p = self.value("getelementptr {ptr, i64}, ptr @wr.mem0, i32 0, i32 1")
+        return self.value(f"load i64, ptr {p}, !tbaa !{self.TBAA_VM}")
+
+    def memory_changed(self) -> None:
+        pass  # the size is re-read at every access; LLVM keeps it in a register between calls
+
+    # --- the pass ------------------------------------------------------------------------
+    def translate(self) -> str:
+        ft = self.ft
+        ret_type = ir_result_type(ft.results)
+        params = [IR_TYPE[t] for t in ft.params]
+        for i, t in enumerate(params):
+            slot = f"%l{i}"
+            self.entry.append(f"  {slot} = alloca {t}")
+            self.entry.append(f"  store {t} %p{i}, ptr {slot}")
+            self.locals.append((slot, t))
+        for j, wt in enumerate(self.body.locals):
+            t = IR_TYPE[wt]
+            slot = f"%l{len(params) + j}"
+            self.entry.append(f"  {slot} = alloca {t}")
+            self.entry.append(f"  store {t} {ZERO[t]}, ptr {slot}")
+            self.locals.append((slot, t))
+
+        results = [IR_TYPE[t] for t in ft.results]
+        ret_slots = [self.alloca(t) for t in results]
+        body = Frame(0, "ret", "ret", [], results, ret_slots, ret_slots, 0)
+        self.frames.append(body)
+        self.start_block("body")
+        dispatch = self.DISPATCH
+        data = self.module.raw
+        for at, code, imm in iter_instructions(data, self.body.code_start, self.body.code_end):
+            self.cur_offset = at
+            if self.unreachable:
+                self.skip(code)
+                continue
+            handler = dispatch.get(code)
+            if handler is None:
+                raise NotImplementedError(f"opcode {op.NAME.get(code, hex(code))}")
+            handler(self, code, imm)
+            if not self.frames:
+                break
+
+        # Epilogue: `ret` collects the function's results.
+        out = [f"define internal {ret_type} @w{self.func_index}("
+               + ", ".join(f"{t} %p{i}" for i, t in enumerate(params)) + ") #0"
+               + (f" !dbg !{self.env.subprogram(self.func_index)}" if self.debug else "") + " {",
+               "entry:"]
+        out += self.entry
+        if self.has_calls and self.env.stack_check:
+            out.append("  %fa = call ptr @llvm.frameaddress.p0(i32 0)")
+            out.append("  %lim = load ptr, ptr @wr_stack_limit, !tbaa !4")
+            out.append("  %ovf = icmp ult ptr %fa, %lim")
+            out.append("  br i1 %ovf, label %trap.stack, label %body, !prof !5")
+            out.append("trap.stack:")
+            out.append(f"  call void @wr_trap(i32 {int(TrapKind.STACK_EXHAUSTED)})")
+            out.append("  unreachable")
+        else:
+            out.append("  br label %body")
+        out += self.lines
+        for kind, name in self.trap_blocks.items():
+            out.append(f"{name}:")
+            out.append(f"  call void @wr_trap(i32 {int(kind)})" + (f", !dbg !{self.env.location(self.cur_offset)}" if self.debug else ""))
+            out.append("  unreachable")
+        out.append("ret:")
+        if not results:
+            out.append("  ret void")
+        elif len(results) == 1:
+            out.append(f"  %rv = load {results[0]}, ptr {ret_slots[0]}")
+            out.append(f"  ret {results[0]} %rv")
+        else:
+            agg = "undef"
+            for i, (t, s) in enumerate(zip(results, ret_slots)):
+                out.append(f"  %rv{i} = load {t}, ptr {s}")
+                out.append(f"  %ra{i} = insertvalue {ret_type} {agg}, {t} %rv{i}, {i}")
+                agg = f"%ra{i}"
+            out.append(f"  ret {ret_type} {agg}")
+        out.append("}")
+        return "\n".join(out)
+
+    def alloca(self, t: str) -> str:
+        name = self.tmp()
+        self.entry.append(f"  {name} = alloca {t}")
+        return name
+
+    # --- unreachable code ------------------------------------------------------------------
+    def skip(self, code: int) -> None:
+        """Skip dead code, tracking nesting so the matching else/end is found."""
+        if code in (op.BLOCK, op.LOOP, op.IF):
+            self.skip_depth += 1
+        elif code == op.END:
+            if self.skip_depth:
+                self.skip_depth -= 1
+            else:
+                self._end()
+        elif code == op.ELSE and not self.skip_depth:
+            self._else()
+
+    skip_depth = 0
+
+    def mark_unreachable(self) -> None:
+        self.unreachable = True
+        self.skip_depth = 0
+        frame = self.frames[-1]
+        del self.stack[frame.height + (len(frame.params) if frame.kind != 0 else 0):]
+
+    # --- control ---------------------------------------------------------------------------
+    def block_type(self, imm: int) -> tuple[list[str], list[str]]:
+        if imm == BLOCKTYPE_EMPTY:
+            return [], []
+        if imm < 0:
+            return [], [IR_TYPE[imm + 0x80]]
+        ft = self.module.types[imm]
+        return [IR_TYPE[t] for t in ft.params], [IR_TYPE[t] for t in ft.results]
+
+    def _branch_values(self, frame: Frame) -> None:
+        """Store the values a branch to ``frame`` carries into its label slots."""
+        slots = frame.label_slots
+        if not slots:
+            return
+        vals = self.stack[len(self.stack) - len(slots):]
+        for (v, t), s in zip(vals, slots):
+            self.emit(f"store {t} {v}, ptr {s}")
+
+    def _block(self, code, imm):
+        params, results = self.block_type(imm)
+        height = len(self.stack) - len(params)
+        end = self.label("end")
+        res_slots = [self.alloca(t) for t in results]
+        if code == op.LOOP:
+            header = self.label("loop")
+            param_slots = [self.alloca(t) for t in params]
+            frame = Frame(op.LOOP, header, end, params, results, param_slots, res_slots, height)
+            self.frames.append(frame)
+            self._branch_values(frame)
+            self.emit(f"br label %{header}")
+            self.start_block(header)
+            del self.stack[height:]
+            for t, s in zip(params, param_slots):
+                self.push(self.value(f"load {t}, ptr {s}"), t)
+        else:
+            frame = Frame(code, end, end, params, results, res_slots, res_slots, height)
+            self.frames.append(frame)
+
+    def _if(self, code, imm):
+        cond = self.pop()
+        params, results = self.block_type(imm)
+        height = len(self.stack) - len(params)
+        end = self.label("end")
+        then = self.label("then")
+        els = self.label("else")
+        res_slots = [self.alloca(t) for t in results]
+        frame = Frame(op.IF, end, end, params, results, res_slots, res_slots, height, else_label=els,
+                      param_values=list(self.stack[height:]))
+        self.frames.append(frame)
+        c = self.value(f"icmp ne i32 {cond}, 0")
+        self.emit(f"br i1 {c}, label %{then}, label %{els}")
+        self.start_block(then)
+
+    def _else(self, code=None, imm=None):
+        frame = self.frames[-1]
+        if not self.unreachable:
+            self._branch_values(frame)
+            self.emit(f"br label %{frame.end_label}")
+            frame.reached_end = True
+        self.start_block(frame.else_label)
+        frame.else_label = None
+        self.unreachable = False
+        del self.stack[frame.height:]
+        self.stack.extend(frame.param_values)
+
+    def _end(self, code=None, imm=None):
+        frame = self.frames[-1]
+        if frame.kind == op.IF and frame.else_label is not None:
+            # `if` without `else`: the false edge passes the params through as results.
+            if not self.unreachable:
+                self._branch_values(frame)
+                self.emit(f"br label %{frame.end_label}")
+                frame.reached_end = True
+            self.start_block(frame.else_label)
+            self.unreachable = False
+            del self.stack[frame.height:]
+            self.stack.extend(frame.param_values)
+        if not self.unreachable:
+            for (v, t), s in zip(self.stack[len(self.stack) - len(frame.results):], frame.result_slots):
+                self.emit(f"store {t} {v}, ptr {s}")
+            self.emit(f"br label %{frame.end_label}")
+            frame.reached_end = True
+        self.frames.pop()
+        if frame.kind == 0:
+            return
+        self.start_block(frame.end_label)
+        del self.stack[frame.height:]
+        for t, s in zip(frame.results, frame.result_slots):
+            self.push(self.value(f"load {t}, ptr {s}"), t)
+        # If nothing reaches the end, what follows is dead too; LLVM is fine with the
+        # predecessor-less block, and we keep translating it as ordinary code.
+        self.unreachable = False
+
+    def _br(self, code, imm):
+        frame = self.frames[-1 - imm]
+        self._branch_values(frame)
+        self.emit(f"br label %{frame.label}")
+        self.mark_unreachable()
+
+    def _br_if(self, code, imm):
+        cond = self.pop()
+        frame = self.frames[-1 - imm]
+        self._branch_values(frame)
+        c = self.value(f"icmp ne i32 {cond}, 0")
+        cont = self.label("brif")
+        self.emit(f"br i1 {c}, label %{frame.label}, label %{cont}")
+        self.start_block(cont)
+
+    def _br_table(self, code, imm):
+        labels, default = imm
+        index = self.pop()
+        # One small block per distinct target stores that target's values.
+        targets: dict[int, str] = {}
+        for depth in set(labels) | {default}:
+            targets[depth] = self.label("bt")
+        cases = " ".join(f"i32 {i}, label %{targets[d]}" for i, d in enumerate(labels))
+        self.emit(f"switch i32 {index}, label %{targets[default]} [{cases}]")
+        for depth, name in targets.items():
+            self.start_block(name)
+            frame = self.frames[-1 - depth]
+            self._branch_values(frame)
+            self.emit(f"br label %{frame.label}")
+        self.mark_unreachable()
+
+    def _return(self, code=None, imm=None):
+        frame = self.frames[0]
+        self._branch_values(frame)
+        self.emit("br label %ret")
+        self.mark_unreachable()
+
+    def _unreachable(self, code, imm):
+        self.emit(f"call void @wr_trap(i32 {int(TrapKind.UNREACHABLE)})")
+        self.emit("unreachable")
+        self.mark_unreachable()
+
+    def _nop(self, code, imm):
+        pass
+
+    # --- calls -----------------------------------------------------------------------------
+    def _call_with(self, callee: str, ft: FuncType) -> None:
+        self.has_calls = True
+        n = len(ft.params)
+        args = self.stack[len(self.stack) - n:] if n else []
+        del self.stack[len(self.stack) - n:]
+        ret = ir_result_type(ft.results)
+        arglist = ", ".join(f"{t} {v}" for v, t in args)
+        if not ft.results:
+            self.emit(f"notail call void {callee}({arglist})")
+        elif len(ft.results) == 1:
+            self.push(self.value(f"notail call {ret} {callee}({arglist})"), IR_TYPE[ft.results[0]])
+        else:
+            agg = self.value(f"notail call {ret} {callee}({arglist})")
+            for i, t in enumerate(ft.results):
+                self.push(self.value(f"extractvalue {ret} {agg}, {i}"), IR_TYPE[t])
+
+    def _call(self, code, imm):
+        self._call_with(f"@w{imm}", self.module.func_type(imm))
+
+    def _call_indirect(self, code, imm):
+        type_index, table = imm
+        ft = self.module.types[type_index]
+        slot = tables.element_pointer(self, table, self.pop(), TrapKind.INDIRECT_CALL_OUT_OF_RANGE)
+        ref = self.value(f"load ptr, ptr {slot}, !tbaa !{self.TBAA_VM}")
+        self.trap_if(self.value(f"icmp eq ptr {ref}, null"), TrapKind.INDIRECT_CALL_NULL)
+        tid_p = self.value(f"getelementptr {{ptr, i64}}, ptr {ref}, i32 0, i32 1")
+        tid = self.value(f"load i64, ptr {tid_p}, !tbaa !{self.TBAA_VM}")
+        want_p = self.value(f"getelementptr i64, ptr @wr.typeids, i32 {type_index}")
+        want = self.value(f"load i64, ptr {want_p}, !tbaa !{self.TBAA_VM}")
+        self.trap_if(self.value(f"icmp ne i64 {tid}, {want}"), TrapKind.INDIRECT_CALL_TYPE_MISMATCH)
+        fn = self.value(f"load ptr, ptr {ref}, !tbaa !{self.TBAA_VM}")
+        self._call_with(fn, ft)
+
+    # --- parametric and variables -------------------------------------------------------
+    def _drop(self, code, imm):
+        self.stack.pop()
+
+    def _select(self, code, imm):
+        cond = self.pop()
+        b, t = self.stack.pop()
+        a = self.pop()
+        c = self.value(f"icmp ne i32 {cond}, 0")
+        self.push(self.value(f"select i1 {c}, {t} {a}, {t} {b}"), t)
+
+    def _local_get(self, code, imm):
+        slot, t = self.locals[imm]
+        self.push(self.value(f"load {t}, ptr {slot}"), t)
+
+    def _local_set(self, code, imm):
+        slot, t = self.locals[imm]
+        self.emit(f"store {t} {self.pop()}, ptr {slot}")
+
+    def _local_tee(self, code, imm):
+        slot, t = self.locals[imm]
+        self.emit(f"store {t} {self.stack[-1][0]}, ptr {slot}")
+
+    def _global_get(self, code, imm):
+        t = IR_TYPE[self.module.globals[imm].val_type]
+        self.push(self.value(f"load {t}, ptr @wr.g{imm}, !tbaa !{self.TBAA_VM}"), t)
+
+    def _global_set(self, code, imm):
+        t = IR_TYPE[self.module.globals[imm].val_type]
+        self.emit(f"store {t} {self.pop()}, ptr @wr.g{imm}, !tbaa !{self.TBAA_VM}")
+
+    # --- constants ---------------------------------------------------------------------------
+    def _i32_const(self, code, imm):
+        self.push(str(imm), "i32")
+
+    def _i64_const(self, code, imm):
+        self.push(str(imm), "i64")
+
+    def _f32_const(self, code, imm):
+        # Through the integer bits: no float literal can lose a NaN payload on the way.
+        self.push(self.value(f"bitcast i32 {imm - (1 << 32) if imm >> 31 else imm} to float"), "float")
+
+    def _f64_const(self, code, imm):
+        self.push(self.value(f"bitcast i64 {imm - (1 << 64) if imm >> 63 else imm} to double"), "double")
+
+
+def _build_dispatch() -> dict:
+    ft = FunctionTranslator
+    table = {
+        op.UNREACHABLE: ft._unreachable, 0x01: ft._nop, op.BLOCK: ft._block, op.LOOP: ft._block,
+        op.IF: ft._if, op.ELSE: ft._else, op.END: ft._end, op.BR: ft._br, op.BR_IF: ft._br_if,
+        op.BR_TABLE_OP: ft._br_table, op.RETURN: ft._return, 0x10: ft._call, 0x11: ft._call_indirect,
+        0x1A: ft._drop, 0x1B: ft._select, 0x1C: ft._select,
+        0x20: ft._local_get, 0x21: ft._local_set, 0x22: ft._local_tee,
+        0x23: ft._global_get, 0x24: ft._global_set,
+        0x41: ft._i32_const, 0x42: ft._i64_const, 0x43: ft._f32_const, 0x44: ft._f64_const,
+    }
+    for code, fn in numeric.handlers().items():
+        table[code] = (lambda f: lambda self, code, imm: f(self, code))(fn)
+    table.update(memory.handlers())
+    table.update(tables.handlers())
+    missing = set(op.NAME) - set(table)
+    assert not missing, f"opcodes without a translation: {sorted(op.NAME[c] for c in missing)}"
+    return table
+
+
+FunctionTranslator.DISPATCH = _build_dispatch()

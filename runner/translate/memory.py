@@ -1,0 +1,121 @@
+"""Linear memory instructions: loads, stores, size, grow and the bulk operations.
+
+Addresses are checked explicitly against the current memory size (kept in the
+instance's Memory record); the base pointer never moves because the whole
+addressable range is reserved up front, so its load is ``!invariant.load``.
+"""
+from __future__ import annotations
+
+from ..errors import TrapKind
+
+# code: (value type, bytes accessed, in-memory integer type or None, extension)
+_LOADS = {
+    0x28: ("i32", 4, None, None), 0x29: ("i64", 8, None, None),
+    0x2A: ("float", 4, None, None), 0x2B: ("double", 8, None, None),
+    0x2C: ("i32", 1, "i8", "sext"), 0x2D: ("i32", 1, "i8", "zext"),
+    0x2E: ("i32", 2, "i16", "sext"), 0x2F: ("i32", 2, "i16", "zext"),
+    0x30: ("i64", 1, "i8", "sext"), 0x31: ("i64", 1, "i8", "zext"),
+    0x32: ("i64", 2, "i16", "sext"), 0x33: ("i64", 2, "i16", "zext"),
+    0x34: ("i64", 4, "i32", "sext"), 0x35: ("i64", 4, "i32", "zext"),
+}
+_STORES = {
+    0x36: ("i32", 4, None), 0x37: ("i64", 8, None), 0x38: ("float", 4, None), 0x39: ("double", 8, None),
+    0x3A: ("i32", 1, "i8"), 0x3B: ("i32", 2, "i16"),
+    0x3C: ("i64", 1, "i8"), 0x3D: ("i64", 2, "i16"), 0x3E: ("i64", 4, "i32"),
+}
+
+
+def effective_address(fx, addr: str, offset: int, size: int) -> str:
+    """Bounds-check ``addr + offset .. + size`` against memory 0 and return a pointer to it."""
+    ea = fx.value(f"zext i32 {addr} to i64")
+    if offset:
+        ea = fx.value(f"add i64 {ea}, {offset}")
+    end = fx.value(f"add i64 {ea}, {size}")
+    fx.trap_if(fx.value(f"icmp ugt i64 {end}, {fx.memory_size_bytes()}"), TrapKind.MEMORY_OUT_OF_BOUNDS)
+    return fx.value(f"getelementptr i8, ptr {fx.memory_base()}, i64 {ea}")
+
+
+def _load(fx, code, imm):
+    t, size, narrow, ext = _LOADS[code]
+    ptr = effective_address(fx, fx.pop(), imm[1], size)
+    if narrow is None:
+        fx.push(fx.value(f"load {t}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}"), t)
+    else:
+        v = fx.value(f"load {narrow}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
+        fx.push(fx.value(f"{ext} {narrow} {v} to {t}"), t)
+
+
+def _store(fx, code, imm):
+    t, size, narrow = _STORES[code]
+    value = fx.pop()
+    ptr = effective_address(fx, fx.pop(), imm[1], size)
+    if narrow is not None:
+        value = fx.value(f"trunc {t} {value} to {narrow}")
+        t = narrow
+    fx.emit(f"store {t} {value}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
+
+
+def _memory_size(fx, code, imm):
+    size = fx.memory_size_bytes()
+    pages = fx.value(f"lshr i64 {size}, 16")
+    fx.push(fx.value(f"trunc i64 {pages} to i32"), "i32")
+
+
+def _memory_grow(fx, code, imm):
+    delta = fx.pop()
+    fx.push(fx.value(f"call i32 @wr_memory_grow(ptr @wr.mem0, i32 {delta})"), "i32")
+    fx.memory_changed()
+
+
+def _range_check(fx, start: str, length: str, limit: str, kind: TrapKind) -> str:
+    """Trap unless start + length <= limit (all i64); returns nothing useful."""
+    end = fx.value(f"add i64 {start}, {length}")
+    fx.trap_if(fx.value(f"icmp ugt i64 {end}, {limit}"), kind)
+
+
+def _memory_copy(fx, code, imm):
+    n = fx.value(f"zext i32 {fx.pop()} to i64")
+    src = fx.value(f"zext i32 {fx.pop()} to i64")
+    dst = fx.value(f"zext i32 {fx.pop()} to i64")
+    size = fx.memory_size_bytes()
+    _range_check(fx, src, n, size, TrapKind.MEMORY_OUT_OF_BOUNDS)
+    _range_check(fx, dst, n, size, TrapKind.MEMORY_OUT_OF_BOUNDS)
+    base = fx.memory_base()
+    ps = fx.value(f"getelementptr i8, ptr {base}, i64 {src}")
+    pd = fx.value(f"getelementptr i8, ptr {base}, i64 {dst}")
+    fx.emit(f"call void @llvm.memmove.p0.p0.i64(ptr {pd}, ptr {ps}, i64 {n}, i1 false)")
+
+
+def _memory_fill(fx, code, imm):
+    n = fx.value(f"zext i32 {fx.pop()} to i64")
+    val = fx.value(f"trunc i32 {fx.pop()} to i8")
+    dst = fx.value(f"zext i32 {fx.pop()} to i64")
+    _range_check(fx, dst, n, fx.memory_size_bytes(), TrapKind.MEMORY_OUT_OF_BOUNDS)
+    pd = fx.value(f"getelementptr i8, ptr {fx.memory_base()}, i64 {dst}")
+    fx.emit(f"call void @llvm.memset.p0.i64(ptr {pd}, i8 {val}, i64 {n}, i1 false)")
+
+
+def _memory_init(fx, code, imm):
+    n = fx.pop()
+    src = fx.pop()
+    dst = fx.pop()
+    fx.checked_runtime_call(f"call i32 @wr_memory_init(ptr @wr.instance, i32 {imm}, i32 {dst}, i32 {src}, i32 {n})")
+
+
+def _data_drop(fx, code, imm):
+    fx.emit(f"call void @wr_data_drop(ptr @wr.instance, i32 {imm})")
+
+
+def handlers() -> dict:
+    table = {}
+    for code in _LOADS:
+        table[code] = _load
+    for code in _STORES:
+        table[code] = _store
+    table[0x3F] = _memory_size
+    table[0x40] = _memory_grow
+    table[0xFC08] = _memory_init
+    table[0xFC09] = _data_drop
+    table[0xFC0A] = _memory_copy
+    table[0xFC0B] = _memory_fill
+    return table

@@ -1,0 +1,93 @@
+"""Reference and table instructions, and ``call_indirect``'s table lookup.
+
+A table is a record ``{ptr elements, i64 size}`` owned by the runtime; a
+funcref is a pointer to a ``{ptr code, i32 type id}`` record (null = null ref);
+an externref is an opaque pointer-sized host value.  Rarely used table
+operations (grow, fill, copy, init, drop) call into the runtime, which
+returns 0 or a trap code.
+"""
+from __future__ import annotations
+
+from ..errors import TrapKind
+
+
+def element_pointer(fx, table: int, index: str, kind: TrapKind) -> str:
+    """Bounds-check ``index`` against table ``table`` and return a pointer to its slot."""
+    rec = f"@wr.table{table}"
+    size_p = fx.value(f"getelementptr {{ptr, i64}}, ptr {rec}, i32 0, i32 1")
+    size = fx.value(f"load i64, ptr {size_p}, !tbaa !{fx.TBAA_VM}")
+    idx = fx.value(f"zext i32 {index} to i64")
+    fx.trap_if(fx.value(f"icmp uge i64 {idx}, {size}"), kind)
+    elems = fx.value(f"load ptr, ptr {rec}, !tbaa !{fx.TBAA_VM}")
+    return fx.value(f"getelementptr ptr, ptr {elems}, i64 {idx}")
+
+
+def _table_get(fx, code, imm):
+    slot = element_pointer(fx, imm, fx.pop(), TrapKind.TABLE_OUT_OF_BOUNDS)
+    fx.push(fx.value(f"load ptr, ptr {slot}, !tbaa !{fx.TBAA_VM}"), "ptr")
+
+
+def _table_set(fx, code, imm):
+    value = fx.pop()
+    slot = element_pointer(fx, imm, fx.pop(), TrapKind.TABLE_OUT_OF_BOUNDS)
+    fx.emit(f"store ptr {value}, ptr {slot}, !tbaa !{fx.TBAA_VM}")
+
+
+def _table_size(fx, code, imm):
+    size_p = fx.value(f"getelementptr {{ptr, i64}}, ptr @wr.table{imm}, i32 0, i32 1")
+    size = fx.value(f"load i64, ptr {size_p}, !tbaa !{fx.TBAA_VM}")
+    fx.push(fx.value(f"trunc i64 {size} to i32"), "i32")
+
+
+def _table_grow(fx, code, imm):
+    n = fx.pop()
+    init = fx.pop()
+    fx.push(fx.value(f"call i32 @wr_table_grow(ptr @wr.table{imm}, ptr {init}, i32 {n})"), "i32")
+
+
+def _table_fill(fx, code, imm):
+    n = fx.pop()
+    value = fx.pop()
+    start = fx.pop()
+    fx.checked_runtime_call(f"call i32 @wr_table_fill(ptr @wr.table{imm}, i32 {start}, ptr {value}, i32 {n})")
+
+
+def _table_copy(fx, code, imm):
+    dst_table, src_table = imm
+    n = fx.pop()
+    src = fx.pop()
+    dst = fx.pop()
+    fx.checked_runtime_call(f"call i32 @wr_table_copy(ptr @wr.table{dst_table}, ptr @wr.table{src_table}, "
+                            f"i32 {dst}, i32 {src}, i32 {n})")
+
+
+def _table_init(fx, code, imm):
+    elem, table = imm
+    n = fx.pop()
+    src = fx.pop()
+    dst = fx.pop()
+    fx.checked_runtime_call(f"call i32 @wr_table_init(ptr @wr.instance, ptr @wr.table{table}, i32 {elem}, "
+                            f"i32 {dst}, i32 {src}, i32 {n})")
+
+
+def _elem_drop(fx, code, imm):
+    fx.emit(f"call void @wr_elem_drop(ptr @wr.instance, i32 {imm})")
+
+
+def _ref_null(fx, code, imm):
+    fx.push("null", "ptr")
+
+
+def _ref_is_null(fx, code, imm):
+    c = fx.value(f"icmp eq ptr {fx.pop()}, null")
+    fx.push(fx.value(f"zext i1 {c} to i32"), "i32")
+
+
+def _ref_func(fx, code, imm):
+    fx.push(fx.value(f"getelementptr {{ptr, i64}}, ptr @wr.funcrefs, i32 {imm}"), "ptr")
+
+
+def handlers() -> dict:
+    return {0x25: _table_get, 0x26: _table_set, 0xFC10: _table_size, 0xFC0F: _table_grow,
+            0xFC11: _table_fill, 0xFC0E: _table_copy, 0xFC0C: _table_init, 0xFC0D: _elem_drop,
+            0xD0: _ref_null, 0xD1: _ref_is_null, 0xD2: _ref_func}

@@ -1,0 +1,37 @@
+"""Bind the WASI preview1 host (``wasi/``) to an instance's imports.
+
+The one place where the runtime meets ``wasi``: each ``HostFunc`` becomes a
+native-callable host function closed over the instance's ``WasiCtx``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from wasi import WASI_FUNCTIONS, WasiCtx
+
+from .binary.module import F32, F64, I32, I64, FuncType
+from .runtime.instance import Function, host_function
+
+WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+_TYPE = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
+
+
+def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = None) -> Callable[[str, str], Any]:
+    """An import resolver providing every preview1 function, bound to ``ctx``."""
+    bound: dict[str, Function] = {}
+
+    def resolve(module: str, name: str):
+        if module in WASI_MODULES:
+            f = bound.get(name)
+            if f is None:
+                hf = WASI_FUNCTIONS.get(name)
+                if hf is None:
+                    return None
+                ft = FuncType(tuple(_TYPE[t] for t in hf.params), tuple(_TYPE[t] for t in hf.results))
+                impl = hf.impl
+                f = bound[name] = host_function(ft, lambda *args, _impl=impl: _impl(ctx, *args),
+                                                f"{module}::{name}")
+            return f
+        return fallback(module, name) if fallback else None
+
+    return resolve

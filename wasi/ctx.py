@@ -1,0 +1,87 @@
+"""WasiConfig (what the embedder asks for) and WasiCtx (the state host functions see)."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+from .errors import WasiError
+from .abi import Errno
+from .fdtable import Dir, FdTable, Stream
+from .memory import GuestMemory
+
+#: How a stdio stream is given: None (inherit the process's fd 0/1/2), a host fd
+#: (borrowed), an object with ``fileno()`` (borrowed) or a path (opened, owned).
+StdioSpec = Union[None, int, str, os.PathLike, object]
+
+
+@dataclass
+class WasiConfig:
+    args: list[str] = field(default_factory=list)            # args[0] is the program name
+    env: list[tuple[str, str]] = field(default_factory=list)
+    preopens: list[tuple[str, str]] = field(default_factory=list)   # (host dir, guest path)
+    stdin: StdioSpec = None
+    stdout: StdioSpec = None
+    stderr: StdioSpec = None
+
+
+def _open_stdio(spec: StdioSpec, default_fd: int, readable: bool) -> Stream:
+    if spec is None:
+        return Stream(default_fd, owned=False, readable=readable)
+    if isinstance(spec, int):
+        return Stream(spec, owned=False, readable=readable)
+    if isinstance(spec, (str, bytes, os.PathLike)):
+        flags = os.O_RDONLY if readable else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        return Stream(os.open(spec, flags | os.O_CLOEXEC, 0o666), owned=True, readable=readable)
+    return Stream(spec.fileno(), owned=False, readable=readable)
+
+
+class WasiCtx:
+    """Per-instance WASI state: arguments, environment, descriptors and clocks.
+
+    The runtime sets ``memory`` (an object whose ``view()`` is the current linear
+    memory) after instantiation.  ``trace``, if set, receives one line per host call.
+    Host stdio is written with ``os.write`` on the raw fds: nothing is buffered in
+    Python, so output is never lost or reordered when the guest exits.
+    """
+
+    def __init__(self, config: WasiConfig):
+        self.config = config
+        self.args = [a.encode("utf-8", "surrogateescape") for a in config.args]
+        self.env = [f"{k}={v}".encode("utf-8", "surrogateescape") for k, v in config.env]
+        self.memory = None
+        self.trace: Callable[[str], None] | None = None
+        # Monotonic time counts from the context's creation, as in wasmtime: the
+        # guest learns nothing about the host's uptime.
+        self.monotonic_base = time.monotonic_ns()
+        self.fds = FdTable()
+        try:
+            self.fds.add(_open_stdio(config.stdin, 0, readable=True))
+            self.fds.add(_open_stdio(config.stdout, 1, readable=False))
+            self.fds.add(_open_stdio(config.stderr, 2, readable=False))
+            for host, guest in config.preopens:
+                fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                self.fds.add(Dir(fd, preopen=guest))
+        except BaseException:
+            self.close()
+            raise
+
+    def mem(self) -> GuestMemory:
+        """Guest memory for the current host call (never keep it across calls)."""
+        if self.memory is None:
+            raise WasiError(Errno.FAULT)
+        return GuestMemory(self.memory.view())
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns() - self.monotonic_base
+
+    def close(self) -> None:
+        """Close every host fd the context owns (inherited stdio is left open)."""
+        self.fds.close_all()
+
+    def __enter__(self) -> WasiCtx:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
