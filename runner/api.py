@@ -36,6 +36,7 @@ class Config:
     inline: bool = False          # let LLVM inline wasm functions into each other (hides them in profiles)
     max_memory: int | None = None  # bytes a linear memory may grow to
     max_wasm_stack: int = 4 << 20  # native stack bytes wasm code may use before "call stack exhausted"
+    jobs: int = 0                 # compile threads (0 = one per CPU)
 
     def __post_init__(self):
         if self.profiler not in PROFILERS:
@@ -56,17 +57,17 @@ class CompileStats:
 class CompiledModule:
     """A decoded, validated module and its native object."""
 
-    def __init__(self, module: Module, obj: bytes, name: str, debug_info: bool, stats: CompileStats):
+    def __init__(self, module: Module, objs: list[bytes], name: str, debug_info: bool, stats: CompileStats):
         self.module = module
-        self.obj = obj
+        self.objs = objs
         self.name = name
         self.stats = stats
-        self.symbols = objfile.function_symbols(obj)
+        self.symbols = objfile.function_symbols(objs)
         m = module
         self.entry_points = sorted({e.index for e in m.exports if e.kind == 0}
                                    | ({m.start} if m.start is not None else set()))
         self._names: dict[int, str] = {}
-        self._rows: list[tuple[int, int]] | None = None
+        self._rows: list[list[tuple[int, int, int]]] | None = None
         self._rows_by_func: dict[int, list[tuple[int, int]]] = {}
         self._debug_info = debug_info
         self._dwarf = None
@@ -84,14 +85,14 @@ class CompiledModule:
         rows = self._rows_by_func.get(func_index)
         if rows is None:
             if self._rows is None:
-                tables = objfile.line_rows(self.obj) if self._debug_info else {}
-                self._rows = next(iter(tables.values()), [])
+                self._rows = [objfile.line_rows(o) if self._debug_info else [] for o in self.objs]
             sym = self.symbols.get(func_index)
             rows = []
-            if sym is not None and self._rows:
-                lo = bisect.bisect_left(self._rows, (sym.offset, -1))
-                hi = bisect.bisect_left(self._rows, (sym.offset + sym.size, -1))
-                rows = [(a - sym.offset, line) for a, line in self._rows[lo:hi] if line]
+            if sym is not None and self._rows[sym.obj]:
+                table = self._rows[sym.obj]
+                lo = bisect.bisect_left(table, (sym.section, sym.offset, -1))
+                hi = bisect.bisect_left(table, (sym.section, sym.offset + sym.size, -1))
+                rows = [(a - sym.offset, line) for _, a, line in table[lo:hi] if line]
             self._rows_by_func[func_index] = rows
         return rows
 
@@ -154,8 +155,8 @@ class Engine:
         t1 = time.perf_counter()
         stats.decode = t1 - t0
         key = self.cache.key(module.raw, self._options_key() + "|" + name) if self.cache else None
-        obj = self.cache.get(key) if self.cache else None
-        if obj is None:
+        objs = self.cache.get(key) if self.cache else None
+        if objs is None:
             validate(module)
             t2 = time.perf_counter()
             stats.validate = t2 - t1
@@ -163,13 +164,16 @@ class Engine:
                                                            debug_info=self.config.debug_info), name)
             t3 = time.perf_counter()
             stats.translate = t3 - t2
-            obj = jit.compile_ir(ir, self.config.opt_level)
+            jobs = self.config.jobs or jit.default_jobs()
+            # Small modules are not worth a second thread.
+            parts = ir.partitions(jobs if len(module.raw) > 16384 else 1)
+            objs = jit.compile_partitions(parts, self.config.opt_level)
             stats.llvm = time.perf_counter() - t3
             if self.cache:
-                self.cache.put(key, obj)
+                self.cache.put(key, objs)
         else:
             stats.cached = True
-        return CompiledModule(module, obj, name, self.config.debug_info, stats)
+        return CompiledModule(module, objs, name, self.config.debug_info, stats)
 
     def instantiate(self, compiled: CompiledModule,
                     imports: Mapping[tuple[str, str], Any] | Callable[[str, str], Any] | None = None) -> Instance:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -42,10 +43,61 @@ def host_fingerprint() -> str:
     return f"{llvm.get_default_triple()}|{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}|llvmlite {llvmlite.__version__}"
 
 
-def compile_ir(ir_text: str, opt_level: int) -> bytes:
+_thread_tms = threading.local()
+
+
+def _thread_target_machine(opt_level: int) -> llvm.TargetMachine:
+    """TargetMachines are not thread-safe: one per thread and level."""
+    tms = getattr(_thread_tms, "tms", None)
+    if tms is None:
+        tms = _thread_tms.tms = {}
+    tm = tms.get(opt_level)
+    if tm is None:
+        _initialize()
+        target = llvm.Target.from_default_triple()
+        tm = tms[opt_level] = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+            opt=min(opt_level, 3), reloc="pic", codemodel="small", jit=True)
+    return tm
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def compile_partitions(texts: list[str], opt_level: int) -> list[bytes]:
+    """Compile module texts in parallel threads: llvmlite releases the GIL inside LLVM,
+    and each thread has its own LLVMContext and TargetMachine."""
+    if len(texts) == 1:
+        return [compile_ir(texts[0], opt_level)]
+    results: list[bytes | BaseException | None] = [None] * len(texts)
+
+    def work(k: int) -> None:
+        try:
+            results[k] = compile_ir(texts[k], opt_level, llvm.create_context())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            results[k] = exc
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, len(texts))]
+    for t in threads:
+        t.start()
+    work(0)
+    for t in threads:
+        t.join()
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results  # type: ignore[return-value]
+
+
+def compile_ir(ir_text: str, opt_level: int, context=None) -> bytes:
     """Parse, optimise and emit a relocatable ELF object."""
-    tm = target_machine(opt_level)
-    mod = llvm.parse_assembly(ir_text)
+    _initialize()
+    tm = _thread_target_machine(opt_level)
+    mod = llvm.parse_assembly(ir_text, context) if context is not None else llvm.parse_assembly(ir_text)
     mod.triple = llvm.get_default_triple()
     mod.data_layout = str(tm.target_data)
     if opt_level > 0:
@@ -76,18 +128,33 @@ class ObjectCache:
         h.update(_translator_fingerprint().encode())
         return h.hexdigest()
 
-    def get(self, key: str) -> bytes | None:
+    _MAGIC = b"WRUNOBJ1"
+
+    def get(self, key: str) -> list[bytes] | None:
+        """The objects stored under ``key``, or None (also for a damaged entry)."""
         try:
-            return (self.directory / f"{key}.o").read_bytes()
+            data = (self.directory / f"{key}.objs").read_bytes()
         except OSError:
             return None
+        if not data.startswith(self._MAGIC) or len(data) < 12:
+            return None
+        (n,) = struct.unpack_from("<I", data, 8)
+        pos = 12 + 8 * n
+        if n > 64 or len(data) < pos:
+            return None
+        objs = []
+        for (size,) in struct.iter_unpack("<Q", data[12:pos]):
+            objs.append(data[pos:pos + size])
+            pos += size
+        return objs if pos == len(data) else None
 
-    def put(self, key: str, obj: bytes) -> None:
+    def put(self, key: str, objs: list[bytes]) -> None:
+        blob = self._MAGIC + struct.pack("<I", len(objs)) + b"".join(struct.pack("<Q", len(o)) for o in objs)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = self.directory / f".{key}.{os.getpid()}.tmp"
-            tmp.write_bytes(obj)
-            os.replace(tmp, self.directory / f"{key}.o")
+            tmp.write_bytes(blob + b"".join(objs))
+            os.replace(tmp, self.directory / f"{key}.objs")
         except OSError:
             pass  # a read-only cache directory only costs speed
 

@@ -14,7 +14,8 @@ usage: scripts/profile.sh [options] -- WASIRUN-ARGS...
   -o, --output DIR  output directory (default: ./wasirun-profile)
   -g                record call graphs (frame-pointer unwinding); writes callgraph.txt
   --flamegraph      also write flamegraph.svg (implies -g)
-  --srcline         report by symbol and source line (sort sym,srcline)
+  --srcline         report by symbol and source line (sort sym,srcline; slow:
+                    perf runs addr2line on every sampled library)
   --sort KEYS       perf report sort keys (default: dso,sym)
   -e, --event EV    perf event to sample (default: cpu-clock; `cycles` is often
                     unavailable in VMs)
@@ -43,6 +44,9 @@ while (($#)); do
     esac
 done
 (($#)) || die "nothing to run: give wasirun's arguments after --, e.g. scripts/profile.sh -- examples/fib.wasm"
+# srcline costs perf an addr2line run per sampled library, so the call-graph
+# report (which does not need it) stays on dso,sym.
+cg_sort=${sort:-dso,sym}
 if [[ -z $sort ]]; then
     if ((srcline)); then sort=sym,srcline; else sort=dso,sym; fi
 fi
@@ -102,12 +106,12 @@ fi
 jitted=("$out"/jitted-*.so)
 ((${#jitted[@]})) || die "perf inject wrote no jitted-*.so: perf saw no mapping of ${dumps[0]##*/} in the recorded process"
 
-report=(-i "$out/perf.jit.data" --stdio --no-children --sort "$sort")
-perf report "${report[@]}" -g none >"$out/report.txt" 2>"$out/report.log" \
+report=(-i "$out/perf.jit.data" --stdio --no-children)
+perf report "${report[@]}" --sort "$sort" -g none >"$out/report.txt" 2>"$out/report.log" \
     || die "perf report failed: $(grep -m1 -vE '^\s*$' "$out/report.log")"
 cat "$out/report.txt"
 if ((callgraph)); then
-    perf report "${report[@]}" -g caller >"$out/callgraph.txt" 2>>"$out/report.log" \
+    perf report "${report[@]}" --sort "$cg_sort" -g caller >"$out/callgraph.txt" 2>>"$out/report.log" \
         || die "perf report (call graph) failed: $(grep -m1 -vE '^\s*$' "$out/report.log")"
 fi
 if ((flame)); then

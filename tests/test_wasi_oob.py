@@ -8,7 +8,7 @@ import os
 import pytest
 
 from wasi import WASI_FUNCTIONS
-from wasi.abi import EVENT, IOVEC, SUBSCRIPTION, SUBSCRIPTION_CLOCK, Errno
+from wasi.abi import IOVEC, SUBSCRIPTION, SUBSCRIPTION_CLOCK, Errno
 from wasi.testing import PAGE, GuestFactory
 
 MEM = 2 * PAGE

@@ -15,6 +15,6 @@ from .errors import ProcExit, WasiError
 from .registry import WASI_FUNCTIONS, HostFunc
 
 # Importing the families registers their functions in WASI_FUNCTIONS.
-from . import args_env, clocks_random, fd, path, poll, proc  # noqa: E402,F401
+from . import args_env, clocks_random, fd, path, poll, proc  # noqa: F401  (registers)
 
 __all__ = ["WasiConfig", "WasiCtx", "ProcExit", "WasiError", "Errno", "WASI_FUNCTIONS", "HostFunc"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import stat
 import time
 
 from .abi import (DIRENT, FDSTAT, FILESTAT, PRESTAT, Advice, Errno, Fdflags, Filetype,

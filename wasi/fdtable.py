@@ -93,7 +93,7 @@ class File(Descriptor):
     def rights_base(self) -> Rights:
         rights = RIGHTS_ALL
         if not self.readable:
-            rights &= ~R.FD_READ
+            rights &= ~(R.FD_READ | R.FD_READDIR)
         if not self.writable:
             rights &= ~R.FD_WRITE
         return rights

@@ -160,6 +160,7 @@ def path_readlink(ctx, fd: Fd, path: Ptr, path_len: I32, buf: Ptr, buf_len: I32,
     mem.check(bufused, 4)
     with resolve(desc.host_fd, name) as where:
         target = os.readlink(os.fsencode(where.name), dir_fd=where.dir_fd)
+    check_symlink_target(target)
     target = target[:buf_len]        # truncated to the buffer, as readlink(2) does
     mem.write_bytes(buf, target)
     mem.write_u32(bufused, len(target))

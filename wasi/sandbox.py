@@ -143,10 +143,13 @@ def resolve(base_fd: int, path: str, *, follow: bool = False) -> Iterator[Resolv
             os.close(fd)
 
 
-def check_symlink_target(target: str) -> None:
-    """A guest may create symlinks with relative targets only (following them is
-    resolved beneath the preopen anyway); absolute ones are refused as wasmtime does."""
-    if "\0" in target:
+def check_symlink_target(target: str | bytes) -> None:
+    """Symlink contents the guest may create or read: relative ones only, as wasmtime.
+
+    Following a relative link is resolved beneath the preopen anyway; an absolute
+    one could never be followed, and reading it would show a host path.
+    """
+    if "\0" in (target if isinstance(target, str) else target.decode("latin-1")):
         raise WasiError(Errno.INVAL)
-    if target.startswith("/"):
+    if target[:1] in ("/", b"/"):
         raise WasiError(ESCAPE)

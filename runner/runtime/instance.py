@@ -348,7 +348,9 @@ class Instance:
         self._marker = ctypes.c_uint64(0)
         self.address = ctypes.addressof(self._marker)
         _instances[self.address] = self
-        builder = llvm.JITLibraryBuilder().add_object_img(compiled.obj)
+        builder = llvm.JITLibraryBuilder()
+        for obj in compiled.objs:
+            builder.add_object_img(obj)
         sym = dict(helper_symbols())
         sym.update({k: rt.symbols[k] for k in ("wr_trap", "wr_pending", "wr_stack_limit")})
         sym["wr.instance"] = self.address

@@ -110,47 +110,59 @@ class ModuleTranslator:
         return loc
 
     # --- the module ------------------------------------------------------------------------
-    def translate(self) -> str:
+    def translate(self) -> "IRModule":
         m = self.module
         if self.debug_info:
             self._debug_unit()
-        parts = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS]
+        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS]
         if m.memories:
-            parts.append("@wr.mem0 = external global {ptr, i64}")
+            header.append("@wr.mem0 = external global {ptr, i64}")
         for i in range(len(m.tables)):
-            parts.append(f"@wr.table{i} = external global {{ptr, i64}}")
+            header.append(f"@wr.table{i} = external global {{ptr, i64}}")
         for i in range(len(m.globals)):
-            parts.append(f"@wr.g{i} = external global i64")
-        parts.append(f"@wr.typeids = global [{max(len(m.types), 1)} x i64] zeroinitializer")
-        nfuncs = len(m.func_types)
-        refs = ", ".join(f"{{ptr, i64}} {{ptr @w{i}, i64 0}}" for i in range(nfuncs))
-        parts.append(f"@wr.funcrefs = global [{nfuncs} x {{ptr, i64}}] [{refs}]")
-
+            header.append(f"@wr.g{i} = external global i64")
         attrs = ['"frame-pointer"="all"', '"probe-stack"="inline-asm"', "nounwind"]
         if not self.options.inline:
             attrs.append("noinline")
-        parts.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
+        header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
 
+        nfuncs = len(m.func_types)
+        typeids = f"[{max(len(m.types), 1)} x i64]"
+        refs_type = f"[{nfuncs} x {{ptr, i64}}]"
+        refs = ", ".join(f"{{ptr, i64}} {{ptr @w{i}, i64 0}}" for i in range(nfuncs))
+        data = IRData(f"@wr.typeids = global {typeids} zeroinitializer",
+                      f"@wr.funcrefs = global {refs_type} [{refs}]",
+                      f"@wr.typeids = external global {typeids}",
+                      f"@wr.funcrefs = external global {refs_type}")
+
+        functions: list[IRFunction] = []
         n_imported = m.num_imported_funcs
-        for i in range(n_imported):
-            parts.append(self._import_thunk(i, m.func_type(i)))
-        for i in range(n_imported, nfuncs):
-            self._current_func = i
-            parts.append(FunctionTranslator(m, i, self).translate())
+        for i in range(nfuncs):
+            ft = m.func_type(i)
+            if i < n_imported:
+                text = self._import_thunk(i, ft)
+                cost = 1
+            else:
+                self._current_func = i
+                text = FunctionTranslator(m, i, self).translate()
+                body = m.bodies[i - n_imported]
+                cost = body.code_end - body.code_start
+            ret = ir_result_type(ft.results)
+            decl = f"declare hidden {ret} @w{i}({', '.join(IR_TYPE[t] for t in ft.params)}) #0"
+            functions.append(IRFunction(i, text, decl, cost))
 
         callable_funcs = sorted({e.index for e in m.exports if e.kind == KIND_FUNC}
                                 | ({m.start} if m.start is not None else set()))
-        for i in callable_funcs:
-            parts.append(self._entry_wrapper(i, m.func_type(i)))
+        wrappers = [self._entry_wrapper(i, m.func_type(i)) for i in callable_funcs]
 
-        parts.append(METADATA)
+        trailer = [METADATA]
         if self.debug_info:
-            parts.append(f"!llvm.dbg.cu = !{{!{self._cu}}}")
+            trailer.append(f"!llvm.dbg.cu = !{{!{self._cu}}}")
             flags_a = self._metadata('!{i32 2, !"Dwarf Version", i32 4}')
             flags_b = self._metadata('!{i32 2, !"Debug Info Version", i32 3}')
-            parts.append(f"!llvm.module.flags = !{{!{flags_a}, !{flags_b}}}")
-            parts.extend(self._md)
-        return "\n".join(parts) + "\n"
+            trailer.append(f"!llvm.module.flags = !{{!{flags_a}, !{flags_b}}}")
+            trailer.extend(self._md)
+        return IRModule("\n".join(header), data, functions, "\n".join(wrappers), "\n".join(trailer))
 
     def _import_thunk(self, index: int, ft: FuncType) -> str:
         """Imported function N as a local function: call the import, then check for a
@@ -204,5 +216,68 @@ class ModuleTranslator:
 
 
 def translate_module(module: Module, options: TranslateOptions | None = None,
-                     source_name: str = "module.wasm") -> str:
+                     source_name: str = "module.wasm") -> "IRModule":
     return ModuleTranslator(module, options or TranslateOptions(), source_name).translate()
+
+
+@dataclass
+class IRFunction:
+    index: int
+    text: str     # the definition
+    decl: str     # a declaration, for other partitions
+    cost: int     # wasm body size: a proxy for compile time
+
+
+@dataclass
+class IRData:
+    typeids: str
+    funcrefs: str
+    typeids_decl: str
+    funcrefs_decl: str
+
+
+@dataclass
+class IRModule:
+    """The module's IR in pieces, so it can be compiled whole or in partitions in parallel."""
+
+    header: str
+    data: IRData
+    functions: list[IRFunction]
+    wrappers: str
+    trailer: str
+
+    def text(self) -> str:
+        return self.partitions(1)[0]
+
+    def partitions(self, n: int) -> list[str]:
+        """n self-contained module texts; partition 0 also holds the data and entry wrappers.
+
+        Functions are dealt largest first onto the lightest partition, so compile
+        times come out even.  With n > 1 wasm functions get hidden (not internal)
+        linkage: the partitions' objects are linked into one JIT library.
+        """
+        n = max(1, min(n, len(self.functions)))
+        if n == 1:
+            return ["\n".join([self.header, self.data.typeids, self.data.funcrefs,
+                               *(f.text for f in self.functions), self.wrappers, self.trailer]) + "\n"]
+        bins: list[list[IRFunction]] = [[] for _ in range(n)]
+        load = [0] * n
+        for f in sorted(self.functions, key=lambda f: -f.cost):
+            k = load.index(min(load))
+            bins[k].append(f)
+            load[k] += f.cost + 50
+        out = []
+        for k, fs in enumerate(bins):
+            defined = {f.index for f in fs}
+            parts = [self.header]
+            if k == 0:
+                parts += [self.data.typeids, self.data.funcrefs]
+            else:
+                parts += [self.data.typeids_decl, self.data.funcrefs_decl]
+            parts += [f.decl for f in self.functions if f.index not in defined]
+            parts += [f.text.replace("define internal ", "define hidden ", 1) for f in fs]
+            if k == 0:
+                parts.append(self.wrappers)
+            parts.append(self.trailer)
+            out.append("\n".join(parts) + "\n")
+        return out

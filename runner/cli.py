@@ -1,0 +1,193 @@
+"""``wasirun [OPTIONS] FILE.wasm [ARGS]...`` — the command line, following ``wasmtime run``.
+
+Only argument handling and exit-status mapping live here; the work is done by
+``runner.api`` (compile, instantiate) and ``wasi`` (the host).
+
+Exit status: the guest's ``proc_exit`` code (0..125), 0 when ``_start`` returns,
+134 on a trap (as wasmtime on Unix: SIGABRT's status), 1 for load/link errors and
+for exit codes >= 126, 2 for usage errors.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import click
+
+from . import __version__
+from .errors import DecodeError, LinkError, Trap, ValidationError, WasmError
+
+EXIT_TRAP = 134
+
+EXAMPLES = """
+\b
+Examples:
+  wasirun examples/fib.wasm                      run a WASI command
+  wasirun --dir data::/data prog.wasm in.txt     preopen ./data as /data for the guest
+  wasirun --env RUST_BACKTRACE=1 --env HOME prog.wasm
+  wasirun --invoke add math.wasm 1 2             call an export, print its results
+  perf record -k mono wasirun --jitdump fib.wasm  then: perf inject --jit -i perf.data -o perf.jit.data
+  scripts/profile.sh -- examples/fib.wasm        record + inject + report in one step
+"""
+
+
+def _fail(message: str, status: int = 1) -> "None":
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+    os._exit(status) if os.environ.get("WASIRUN_HARD_EXIT") else sys.exit(status)
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?i?b?)?\s*", text, re.I)
+    if not m:
+        raise click.BadParameter(f"not a size: {text!r} (use e.g. 64MiB, 1G, 65536)")
+    unit = (m.group(2) or "").lower().rstrip("b").rstrip("i")
+    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
+
+
+def _split_dir(spec: str) -> tuple[str, str]:
+    host, sep, guest = spec.partition("::")
+    return (host, guest) if sep else (spec, spec)
+
+
+@click.command(context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]},
+               epilog=EXAMPLES)
+@click.argument("wasm_file", metavar="FILE.wasm", type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--dir", "dirs", multiple=True, metavar="HOST[::GUEST]",
+              help="Preopen host directory HOST for the guest, as GUEST (default: the same path).")
+@click.option("--env", "envs", multiple=True, metavar="NAME[=VAL]",
+              help="Set NAME=VAL in the guest's environment; a bare NAME inherits the host's value.")
+@click.option("--argv0", metavar="NAME", help="argv[0] for the guest (default: the file's name).")
+@click.option("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the results.")
+@click.option("-O", "--opt-level", "opt_level", type=click.IntRange(0, 3), default=2, show_default=True,
+              help="LLVM optimisation level.")
+@click.option("-g", "--debug-info", "debug_info", is_flag=True,
+              help="Line tables for JIT code: perf srcline/annotate show source lines; traps show file:line.")
+@click.option("--jitdump", is_flag=True, help="Write jit-<pid>.dump for `perf inject --jit` (same as --profile=jitdump).")
+@click.option("--perfmap", is_flag=True, help="Write /tmp/perf-<pid>.map (same as --profile=perfmap).")
+@click.option("--profile", type=click.Choice(["jitdump", "perfmap"]), help="Profiling agent to enable.")
+@click.option("--max-memory", "max_memory", metavar="SIZE", help="Largest size a linear memory may grow to, e.g. 512MiB.")
+@click.option("--max-wasm-stack", "max_wasm_stack", metavar="SIZE", default="4MiB", show_default=True,
+              help="Native stack wasm code may use before trapping with 'call stack exhausted'.")
+@click.option("--inline", is_flag=True, help="Let LLVM inline wasm functions into each other (faster, coarser profiles).")
+@click.option("--no-cache", "no_cache", is_flag=True, help="Do not read or write the compiled-code cache.")
+@click.option("--timings", is_flag=True, help="Print compile and run times to stderr.")
+@click.version_option(__version__, prog_name="wasirun")
+def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitdump, perfmap, profile,
+         max_memory, max_wasm_stack, inline, no_cache, timings):
+    """Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.
+
+    Options go before FILE.wasm; everything after it is passed to the program.
+    """
+    import time
+    t_start = time.perf_counter()
+    profiler = profile or ("jitdump" if jitdump else "perfmap" if perfmap else None)
+    if jitdump and perfmap:
+        raise click.UsageError("--jitdump and --perfmap are exclusive")
+
+    env: list[tuple[str, str]] = []
+    for e in envs:
+        name, sep, val = e.partition("=")
+        if not name:
+            raise click.BadParameter(f"bad --env {e!r}", param_hint="--env")
+        if not sep:
+            if name not in os.environ:
+                continue  # like wasmtime: inheriting an unset variable sets nothing
+            val = os.environ[name]
+        env.append((name, val))
+    preopens = []
+    for d in dirs:
+        host, guest = _split_dir(d)
+        if not os.path.isdir(host):
+            _fail(f"failed to open directory `{host}` given to --dir: no such directory")
+        preopens.append((host, guest))
+
+    from .api import Config, Engine
+    from .runtime.instance import from_raw
+    from .wasi_host import wasi_resolver
+    from wasi import ProcExit, WasiConfig, WasiCtx
+
+    try:
+        wasm = open(wasm_file, "rb").read()
+    except OSError as exc:
+        _fail(f"failed to read `{wasm_file}`: {exc.strerror}")
+
+    config = Config(opt_level=opt_level, profiler=profiler, debug_info=debug_info, cache=not no_cache,
+                    inline=inline, max_memory=parse_size(max_memory) if max_memory else None,
+                    max_wasm_stack=parse_size(max_wasm_stack))
+    engine = Engine(config)
+    name = os.path.basename(wasm_file)
+    status = 0
+    try:
+        compiled = engine.compile(wasm, name=name)
+        t_compiled = time.perf_counter()
+        guest_args = [argv0 or name] + list(args) if not invoke else [argv0 or name]
+        ctx = WasiCtx(WasiConfig(args=guest_args, env=env, preopens=preopens))
+        instance = engine.instantiate(compiled, wasi_resolver(ctx))
+        mem = instance.exports.get("memory")
+        if mem is not None and hasattr(mem, "view"):
+            ctx.memory = mem
+        if invoke:
+            func = instance.exports.get(invoke)
+            if func is None or not hasattr(func, "call_raw"):
+                _fail(f"failed to find export `{invoke}` (a function) in `{name}`")
+            params = func.type.params
+            if len(args) != len(params):
+                _fail(f"export `{invoke}` takes {len(params)} arguments, {len(args)} given")
+            values = [_parse_arg(t, a) for t, a in zip(params, args)]
+            results = func(*values) if params or True else None
+            for r in (results if isinstance(results, list) else ([] if results is None else [results])):
+                print(r)
+        else:
+            start = instance.exports.get("_start")
+            if start is None or not hasattr(start, "call_raw"):
+                _fail(f"`{name}` has no `_start` function: not a WASI command (try --invoke NAME)")
+            start.call_raw([])
+    except ProcExit as exc:
+        status = exc.code
+        if status >= 126:
+            sys.stderr.write(f"Error: exit with invalid exit status outside of [0..126): {status}\n")
+            status = 1
+    except Trap as trap:
+        msg = f"Error: failed to run main module `{name}`: {trap}\n"
+        bt = trap.backtrace()
+        sys.stderr.write(msg + (bt + "\n" if bt else ""))
+        status = EXIT_TRAP
+    except (DecodeError, ValidationError) as exc:
+        _fail(f"failed to compile `{name}`: {exc}")
+    except LinkError as exc:
+        _fail(f"failed to instantiate `{name}`: {exc}")
+    except WasmError as exc:
+        _fail(f"`{name}`: {exc}")
+    except MemoryError as exc:
+        _fail(f"`{name}`: out of memory: {exc}")
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        engine.close()
+    if timings:
+        s = compiled.stats if "compiled" in locals() else None
+        if s is not None:
+            sys.stderr.write(f"wasirun: decode {s.decode:.3f}s validate {s.validate:.3f}s translate {s.translate:.3f}s "
+                             f"llvm {s.llvm:.3f}s cached={s.cached} total-before-run "
+                             f"{(t_compiled - t_start):.3f}s run {time.perf_counter() - t_compiled:.3f}s\n")
+    sys.stdout.flush()
+    sys.exit(status)
+
+
+def _parse_arg(t: int, text: str):
+    from .binary.module import F32, F64, I32, I64
+    try:
+        if t in (I32, I64):
+            return int(text, 0)
+        if t in (F32, F64):
+            return float(text)
+    except ValueError:
+        _fail(f"cannot parse {text!r} as {({I32: 'i32', I64: 'i64', F32: 'f32', F64: 'f64'}).get(t, '?')}", 2)
+    _fail("--invoke supports only numeric parameters", 2)
+
+
+if __name__ == "__main__":
+    main()
