@@ -14,8 +14,7 @@ usage: scripts/profile.sh [options] -- WASIRUN-ARGS...
   -o, --output DIR  output directory (default: ./wasirun-profile)
   -g                record call graphs (frame-pointer unwinding); writes callgraph.txt
   --flamegraph      also write flamegraph.svg (implies -g)
-  --srcline         report by symbol and source line (sort sym,srcline; slow:
-                    perf runs addr2line on every sampled library)
+  --srcline         report wasm code by symbol and source line (sort sym,srcline)
   --sort KEYS       perf report sort keys (default: dso,sym)
   -e, --event EV    perf event to sample (default: cpu-clock; `cycles` is often
                     unavailable in VMs)
@@ -44,11 +43,12 @@ while (($#)); do
     esac
 done
 (($#)) || die "nothing to run: give wasirun's arguments after --, e.g. scripts/profile.sh -- examples/fib.wasm"
-# srcline costs perf an addr2line run per sampled library, so the call-graph
-# report (which does not need it) stays on dso,sym.
-cg_sort=${sort:-dso,sym}
+# perf resolves srcline with addr2line on every sampled library, which takes
+# many seconds for libpython; so --srcline reports the wasm code only, and the
+# call-graph report (which does not need lines) stays on dso,sym.
+cg_sort=${sort:-dso,sym} wasm_only=0
 if [[ -z $sort ]]; then
-    if ((srcline)); then sort=sym,srcline; else sort=dso,sym; fi
+    if ((srcline)); then sort=sym,srcline wasm_only=1; else sort=dso,sym; fi
 fi
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -107,7 +107,11 @@ jitted=("$out"/jitted-*.so)
 ((${#jitted[@]})) || die "perf inject wrote no jitted-*.so: perf saw no mapping of ${dumps[0]##*/} in the recorded process"
 
 report=(-i "$out/perf.jit.data" --stdio --no-children)
-perf report "${report[@]}" --sort "$sort" -g none >"$out/report.txt" 2>"$out/report.log" \
+filter=()
+if ((wasm_only)); then  # percentages stay shares of all samples
+    filter=(--dsos "$(IFS=,; echo "${jitted[*]##*/}")")
+fi
+perf report "${report[@]}" --sort "$sort" -g none "${filter[@]}" >"$out/report.txt" 2>"$out/report.log" \
     || die "perf report failed: $(grep -m1 -vE '^\s*$' "$out/report.log")"
 cat "$out/report.txt"
 if ((callgraph)); then
@@ -125,7 +129,7 @@ for f in "$out"/{inject,report,script}.log; do [[ -s $f ]] || rm -f "$f"; done
 
 echo
 echo "profile.sh: outputs in $out/"
-echo "  report.txt      the report above (sort: $sort)"
+echo "  report.txt      the report above (sort: $sort$( ((wasm_only)) && echo ', wasm code only'))"
 ((callgraph)) && echo "  callgraph.txt   the same with call graphs"
 ((flame)) && echo "  flamegraph.svg  flame graph (open in a browser)"
 echo "  perf.jit.data   explore: perf report -i $out/perf.jit.data  |  perf annotate -i $out/perf.jit.data"

@@ -101,9 +101,8 @@ def test_profile_sh_fib(perf, tmp_path):
         pytest.skip("runner/cli.py does not exist yet")
     out, _ = _profile(tmp_path, f"{sys.executable} -m runner.cli", "--", "examples/fib.wasm")
     rows = _report_rows((out / "report.txt").read_text())
-    fib = sum(pct for pct, rest in rows if rest.endswith("[.] fib::fib"))
-    ours = sum(pct for pct, rest in rows if re.search(r"\[\.\] fib::(fib|main)$", rest))
-    assert fib >= 20 and ours >= 50, rows[:8]
+    # fib::fib is the hottest entry (the rest is mostly Python starting up).
+    assert rows and rows[0][1].endswith("[.] fib::fib") and rows[0][0] >= 25, rows[:8]
     assert any("fib::fib" in _elf_functions(so)[0] for so in out.glob("jitted-*.so"))
 
 

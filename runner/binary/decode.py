@@ -353,7 +353,7 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
         code = data[at]
         r.pos = at + 1
         if code == 0xFC:
-            code = 0xFC00 | r.u32()
+            code = 0xFC00 + r.u32()  # "+", not "|": a large subopcode must not alias a valid one
             if code > 0xFC11:
                 raise DecodeError(f"illegal opcode 0xfc {code & 0xFF:#x}", at)
         kind = imm_of.get(code)
@@ -373,7 +373,11 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
                 or kind == "table" or kind == "data" or kind == "elem":
             imm = r.u32()
         elif kind == "memarg":
-            imm = (r.u32(), r.u32())
+            fat = r.pos
+            align = r.u32()
+            if align >= 32:  # an alignment exponent of 32+ (or a multi-memory flag bit) is malformed in 2.0
+                raise DecodeError("malformed memop flags", fat)
+            imm = (align, r.u32())
         elif kind == "i32":
             imm = r.s32()
         elif kind == "blocktype":

@@ -157,7 +157,14 @@ def _float_intrinsic2(fx, code):
     t, intr = _FLOAT_INTRINSIC2[code]
     b = fx.pop()
     a = fx.pop()
-    fx.push(fx.value(f"call {t} @llvm.{intr}.{_SUFFIX[t]}({t} {a}, {t} {b})"), t)
+    r = fx.value(f"call {t} @llvm.{intr}.{_SUFFIX[t]}({t} {a}, {t} {b})")
+    if intr != "copysign":
+        # llvm.minimum/maximum may return a signalling NaN operand unchanged (x86 does),
+        # wasm wants an arithmetic (quiet) NaN: take a NaN result from an fadd instead.
+        uno = fx.value(f"fcmp uno {t} {a}, {b}")
+        q = fx.value(f"fadd {t} {a}, {b}")
+        r = fx.value(f"select i1 {uno}, {t} {q}, {t} {r}")
+    fx.push(r, t)
 
 
 def _float_intrinsic1(fx, code):

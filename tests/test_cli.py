@@ -1,0 +1,99 @@
+"""The wasirun command line, run as a real process on real wasm."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .wat import wat2wasm
+
+REPO = Path(__file__).resolve().parents[1]
+FIB = REPO / "examples" / "fib.wasm"
+
+WASI_EXIT = """(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const %d))))"""
+
+TRAP = """(module
+  (memory (export "memory") 1)
+  (func $divide (param i32) (result i32) (i32.div_s (i32.const 1) (local.get 0)))
+  (func $_ZN4demo7compute17h0123456789abcdefE (param i32) (result i32) (call $divide (local.get 0)))
+  (func (export "_start") (drop (call $_ZN4demo7compute17h0123456789abcdefE (i32.const 0)))))"""
+
+
+def wasirun(*args, cwd=None, input=None):
+    return subprocess.run([sys.executable, "-m", "runner.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, input=input, timeout=600)
+
+
+def write(tmp_path, text, *flags, name="m.wasm"):
+    p = tmp_path / name
+    p.write_bytes(wat2wasm(text, *flags))
+    return p
+
+
+def test_fib_example():
+    r = wasirun(FIB)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "fib(42) = 267914296\n"
+
+
+@pytest.mark.parametrize("code, status", [(0, 0), (2, 2), (125, 125), (126, 1), (255, 1)])
+def test_exit_status(tmp_path, code, status):
+    r = wasirun(write(tmp_path, WASI_EXIT % code))
+    assert r.returncode == status
+    if code >= 126:
+        assert "invalid exit status" in r.stderr
+
+
+def test_trap_message_and_backtrace(tmp_path):
+    r = wasirun(write(tmp_path, TRAP, "--debug-names", name="demo.wasm"))
+    assert r.returncode == 134
+    lines = r.stderr.splitlines()
+    assert lines[0] == "Error: failed to run main module `demo.wasm`: wasm trap: integer divide by zero"
+    assert "Traceback" not in r.stderr
+    frames = [l.split(" - ")[1] for l in lines if " - " in l]
+    assert frames[:2] == ["divide", "demo::compute"]   # demangled, hash dropped
+
+
+def test_invoke(tmp_path):
+    m = write(tmp_path, """(module (func (export "add") (param i32 i64) (result i64)
+        (i64.add (i64.extend_i32_s (local.get 0)) (local.get 1))))""")
+    r = wasirun("--invoke", "add", m, "-5", "7")
+    assert (r.returncode, r.stdout) == (0, "2\n")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\0asm\1\0\0\0\x01\x05\x01\x60\x00", "malformed module at byte offset 0x8: section size mismatch"),
+    (b"not wasm at all", "magic header not detected"),
+])
+def test_malformed_module_one_line(tmp_path, content, message):
+    p = tmp_path / "bad.wasm"
+    p.write_bytes(content)
+    r = wasirun(p)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and message in r.stderr and r.stderr.startswith("Error: ")
+
+
+def test_unknown_import_is_a_link_error(tmp_path):
+    m = write(tmp_path, """(module (import "env" "missing" (func)) (func (export "_start")))""")
+    r = wasirun(m)
+    assert r.returncode == 1
+    assert "unknown import" in r.stderr and "env::missing" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_usage_errors():
+    assert wasirun().returncode == 2
+    r = wasirun("--version")
+    assert r.returncode == 0 and r.stdout.startswith("wasirun")
+    assert wasirun("/nonexistent.wasm").returncode == 1
+
+
+def test_options_stop_at_the_file(tmp_path):
+    """Everything after FILE.wasm belongs to the guest, even things that look like options."""
+    m = write(tmp_path, WASI_EXIT % 3)
+    r = wasirun(m, "--help", "-O", "9")
+    assert r.returncode == 3
