@@ -7,7 +7,7 @@ A case (see expected.py) is a dict:
                          ("dir", path) | ("file", path, text) | ("symlink", path, target)
                          where "{tmp}" in a target is that directory
     dirs                 [(host path relative to it, guest path)]  (--dir HOST::GUEST)
-    stdin                text fed to stdin
+    stdin                text fed to stdin (or stdin_repeat: [text, count])
     stdout               exact expected stdout, or for long output
     stdout_size, stdout_sha256, stdout_head
     stderr               what the guest itself writes to stderr (a runtime may add its
@@ -60,6 +60,13 @@ def prepare(case: dict, tmp: Path) -> list[tuple[str, str]]:
         else:
             raise ValueError(f"unknown setup entry {entry!r}")
     return [(str(tmp / host), guest) for host, guest in case.get("dirs", [])]
+
+
+def stdin_bytes(case: dict) -> bytes:
+    if "stdin_repeat" in case:
+        text, count = case["stdin_repeat"]
+        return text.encode() * count
+    return case.get("stdin", "").encode()
 
 
 def describe_stdout(stdout: bytes) -> dict:

@@ -61,7 +61,7 @@ def run_case(program: str, case: dict) -> harness.Outcome:
     with tempfile.TemporaryDirectory() as tmp:
         dirs = harness.prepare(case, Path(tmp))
         outcome = run(harness.wasm_path(program), case.get("args", []), case.get("env", {}),
-                      dirs, case.get("stdin", "").encode())
+                      dirs, harness.stdin_bytes(case))
         problems = harness.host_mismatches(case, Path(tmp))
         if problems:
             raise AssertionError(f"{program}: " + "; ".join(problems))
