@@ -395,6 +395,7 @@ class ScriptResult:
     notes: list[tuple[int, str, str]] = field(default_factory=list)      # passes worth a remark
     crashed: str = ""
     seconds: float = 0.0
+    cpu: float = 0.0          # user + system CPU seconds of the child
 
     @property
     def name(self) -> str:
@@ -516,7 +517,7 @@ def run_scripts(paths: list[Path], jobs: int = 2, opt_level: int = DEFAULT_OPT_L
                 if pid == 0:
                     _child(paths[i], opt_level, log_path)
                 running[pid] = (i, log_path, time.monotonic())
-            pid, wstatus = os.waitpid(-1, os.WNOHANG)
+            pid, wstatus, usage = os.wait4(-1, os.WNOHANG)
             if pid == 0:
                 now = time.monotonic()
                 for cpid, (i, log_path, start) in list(running.items()):
@@ -543,6 +544,7 @@ def run_scripts(paths: list[Path], jobs: int = 2, opt_level: int = DEFAULT_OPT_L
             elif os.WEXITSTATUS(wstatus) not in (0,):
                 status = f"worker exited with status {os.WEXITSTATUS(wstatus)}"
             results[i] = _collect_result(paths[i], log_path, status, time.monotonic() - start)
+            results[i].cpu = usage.ru_utime + usage.ru_stime
             if on_done:
                 on_done(results[i])
     finally:
@@ -582,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(p.stem) for p in paths)
 
     def report(r: ScriptResult) -> None:
-        line = f"{r.name:<{width}}  {r.passed:6d} passed, {r.failed:5d} failed, {r.skipped:4d} skipped  {r.seconds:6.1f}s"
+        line = f"{r.name:<{width}}  {r.passed:6d} passed, {r.failed:5d} failed, {r.skipped:4d} skipped  {r.seconds:6.1f}s {r.cpu:6.1f}s cpu"
         if r.crashed:
             line += f"  ** {r.crashed}"
         print(line, flush=True)
@@ -604,7 +606,9 @@ def main(argv: list[str] | None = None) -> int:
               f"(passed; -v lists them)")
     if bad:
         print(f"\nfailing scripts: {', '.join(f'{r.name} ({r.failed})' for r in bad)}")
-    print(f"{len(results)} scripts in {time.monotonic() - t0:.1f}s (opt level {args.opt_level}, {args.jobs} jobs)")
+    cpu = sum(r.cpu for r in results)
+    print(f"{len(results)} scripts in {time.monotonic() - t0:.1f}s, {cpu:.1f}s cpu "
+          f"(opt level {args.opt_level}, {args.jobs} jobs)")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 

@@ -63,6 +63,7 @@ class FunctionTranslator:
         self._mem_base: str | None = None
         self.debug = env.debug_info
         self.cur_offset = 0
+        self.float_arith: set[str] = set()  # SSA names of quieting float results (see numeric.py)
 
     # --- emission helpers --------------------------------------------------------------
     def tmp(self) -> str:
@@ -136,11 +137,19 @@ class FunctionTranslator:
             self.entry.append(f"  {slot} = alloca {t}")
             self.entry.append(f"  store {t} %p{i}, ptr {slot}")
             self.locals.append((slot, t))
+        opaque_zero: dict[str, str] = {}
         for j, wt in enumerate(self.body.locals):
             t = IR_TYPE[wt]
             slot = f"%l{len(params) + j}"
             self.entry.append(f"  {slot} = alloca {t}")
-            self.entry.append(f"  store {t} {ZERO[t]}, ptr {slot}")
+            zero = ZERO[t]
+            if t in ("float", "double"):
+                # A float local starts as +0.0; hidden from LLVM so `x - local` is never folded to x.
+                zero = opaque_zero.get(t)
+                if zero is None:
+                    zero = opaque_zero[t] = f"%zero.{t}"
+                    self.entry.append(f'  {zero} = call {t} asm "", "={numeric._FLOAT_REG},0"({t} 0.0)')
+            self.entry.append(f"  store {t} {zero}, ptr {slot}")
             self.locals.append((slot, t))
 
         results = [IR_TYPE[t] for t in ft.results]
@@ -437,10 +446,16 @@ class FunctionTranslator:
 
     def _f32_const(self, code, imm):
         # Through the integer bits: no float literal can lose a NaN payload on the way.
-        self.push(self.value(f"bitcast i32 {imm - (1 << 32) if imm >> 31 else imm} to float"), "float")
+        v = self.value(f"bitcast i32 {imm - (1 << 32) if imm >> 31 else imm} to float")
+        if numeric.is_identity_constant("float", imm):
+            v = numeric.opaque(self, v, "float")   # see numeric.py: x*1.0 must not fold to x
+        self.push(v, "float")
 
     def _f64_const(self, code, imm):
-        self.push(self.value(f"bitcast i64 {imm - (1 << 64) if imm >> 63 else imm} to double"), "double")
+        v = self.value(f"bitcast i64 {imm - (1 << 64) if imm >> 63 else imm} to double")
+        if numeric.is_identity_constant("double", imm):
+            v = numeric.opaque(self, v, "double")
+        self.push(v, "double")
 
 
 def _build_dispatch() -> dict:

@@ -17,7 +17,38 @@ LLVM semantics that differ from wasm and are handled here (the classic list):
 """
 from __future__ import annotations
 
+import platform
+
 from ..errors import TrapKind
+
+# --- NaN bits under optimisation -------------------------------------------------------------
+# LLVM may propagate a NaN operand unchanged, so it folds x-0.0, x+(-0.0), x*1.0, x/1.0 to x,
+# x*-1.0, x/-1.0, -0.0-x to fneg x, and fptrunc(fpext x) to x.  Wasm requires a *quiet* NaN
+# from those operations when x is a signalling NaN (the hardware instructions do quiet it), so:
+# * the identity constants (+-0.0, +-1.0) of f32.const/f64.const, of int->float conversions of
+#   literals and of zero-initialised float locals reach LLVM through an empty inline-asm barrier:
+#   LLVM cannot see their value, so it cannot fold the identity away;
+# * f32.demote_f64 is followed by llvm.canonicalize (a quieting multiply by 1.0) unless its
+#   operand is the direct result of a quieting float operation (then no fpext can be folded through).
+_IDENTITY_BITS = {
+    "float": frozenset((0x00000000, 0x80000000, 0x3F800000, 0xBF800000)),
+    "double": frozenset((0, 0x8000000000000000, 0x3FF0000000000000, 0xBFF0000000000000)),
+}
+_FLOAT_REG = {"x86_64": "x", "amd64": "x", "i386": "x", "i686": "x", "aarch64": "w", "arm64": "w"}.get(
+    platform.machine().lower(), "r")
+
+
+def is_identity_constant(t: str, bits: int) -> bool:
+    return bits in _IDENTITY_BITS.get(t, ())
+
+
+def opaque(fx, v: str, t: str) -> str:
+    """``v`` unchanged, but hidden from LLVM's constant folding (no instruction is emitted)."""
+    return fx.value(f'call {t} asm "", "={_FLOAT_REG},0"({t} {v})')
+
+
+def _is_literal(v: str) -> bool:
+    return not v.startswith("%")
 
 # --- comparisons ---------------------------------------------------------------------------
 
@@ -150,7 +181,9 @@ def _float_binary(fx, code):
     t, inst = _FLOAT_BINARY[code]
     b = fx.pop()
     a = fx.pop()
-    fx.push(fx.value(f"{inst} {t} {a}, {b}"), t)
+    r = fx.value(f"{inst} {t} {a}, {b}")
+    fx.float_arith.add(r)
+    fx.push(r, t)
 
 
 def _float_intrinsic2(fx, code):
@@ -164,13 +197,17 @@ def _float_intrinsic2(fx, code):
         uno = fx.value(f"fcmp uno {t} {a}, {b}")
         q = fx.value(f"fadd {t} {a}, {b}")
         r = fx.value(f"select i1 {uno}, {t} {q}, {t} {r}")
+        fx.float_arith.add(r)
     fx.push(r, t)
 
 
 def _float_intrinsic1(fx, code):
     t, intr = _FLOAT_INTRINSIC1[code]
     a = fx.pop()
-    fx.push(fx.value(f"call {t} @llvm.{intr}.{_SUFFIX[t]}({t} {a})"), t)
+    r = fx.value(f"call {t} @llvm.{intr}.{_SUFFIX[t]}({t} {a})")
+    if intr != "fabs":   # fabs is a sign-bit operation: it does not quiet a NaN
+        fx.float_arith.add(r)
+    fx.push(r, t)
 
 
 def _fneg(fx, code):
@@ -247,7 +284,14 @@ _CAST = {  # code: (instruction, from, to)
 def _cast(fx, code):
     inst, src, dst = _CAST[code]
     a = fx.pop()
-    fx.push(fx.value(f"{inst} {src} {a} to {dst}"), dst)
+    r = fx.value(f"{inst} {src} {a} to {dst}")
+    if inst == "fptrunc":
+        if a not in fx.float_arith:   # fptrunc(fpext x) folds to x: quiet the result explicitly
+            r = fx.value(f"call float @llvm.canonicalize.f32(float {r})")
+        fx.float_arith.add(r)
+    elif dst in ("float", "double") and _is_literal(a):
+        r = opaque(fx, r, dst)        # e.g. f32.convert_i32_s (i32.const 1) must not become a visible 1.0
+    fx.push(r, dst)
 
 
 def handlers() -> dict:
@@ -275,6 +319,7 @@ DECLARATIONS = "\n".join(
        for i in ("minimum", "maximum", "copysign")]
     + [f"declare {t} @llvm.{i}.{s}({t})" for t, s in (("float", "f32"), ("double", "f64"))
        for i in ("fabs", "ceil", "floor", "trunc", "roundeven", "sqrt")]
+    + [f"declare {t} @llvm.canonicalize.{s}({t})" for t, s in (("float", "f32"), ("double", "f64"))]
     + [f"declare {d} @llvm.{i}.sat.{d}.{s}({t})" for d in ("i32", "i64")
        for t, s in (("float", "f32"), ("double", "f64")) for i in ("fptosi", "fptoui")]
 )

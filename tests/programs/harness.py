@@ -42,6 +42,21 @@ def build() -> None:
     subprocess.run(["sh", str(BUILD_SCRIPT)], check=True)
 
 
+def build_or_skip_reason() -> str | None:
+    """Build the programs; None when they are ready, else why they cannot be run."""
+    result = subprocess.run(["sh", str(BUILD_SCRIPT)], capture_output=True, text=True)
+    if result.returncode == 0:
+        return None
+    if all(wasm_path(p.stem).exists() for p in PROGRAMS_DIR.glob("*.rs")):
+        return None                      # no toolchain here, but earlier builds are usable
+    return f"cannot build the test programs: {result.stderr.strip()[-300:]}"
+
+
+def case_ids(programs: dict) -> list[tuple[str, int, dict]]:
+    """(program, index, case) for every case, for pytest parametrization."""
+    return [(name, i, case) for name, cases in programs.items() for i, case in enumerate(cases)]
+
+
 def wasm_path(program: str) -> Path:
     return BUILD_DIR / f"{program}.wasm"
 
