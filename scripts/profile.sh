@@ -3,7 +3,7 @@
 #   perf record -k mono ... wasirun --jitdump ARGS  ->  perf inject --jit  ->  perf report
 # Everything lands in one output directory: perf.data, the jit-<pid>.dump,
 # the jitted-<pid>-<n>.so files perf inject makes from it, perf.jit.data,
-# report.txt (and callgraph.txt, perf.script, flamegraph.svg on request).
+# report.txt (and srcline.txt, callgraph.txt, perf.script, flamegraph.svg on request).
 set -uo pipefail
 
 usage() {
@@ -14,7 +14,8 @@ usage: scripts/profile.sh [options] -- WASIRUN-ARGS...
   -o, --output DIR  output directory (default: ./wasirun-profile)
   -g                record call graphs (frame-pointer unwinding); writes callgraph.txt
   --flamegraph      also write flamegraph.svg (implies -g)
-  --srcline         report wasm code by symbol and source line (sort sym,srcline)
+  --srcline         also count the samples in wasm code by source line (srcline.txt);
+                    runs wasirun with -g (line tables; the wasm needs DWARF too)
   --sort KEYS       perf report sort keys (default: dso,sym)
   -e, --event EV    perf event to sample (default: cpu-clock; `cycles` is often
                     unavailable in VMs)
@@ -43,13 +44,7 @@ while (($#)); do
     esac
 done
 (($#)) || die "nothing to run: give wasirun's arguments after --, e.g. scripts/profile.sh -- examples/fib.wasm"
-# perf resolves srcline with addr2line on every sampled library, which takes
-# many seconds for libpython; so --srcline reports the wasm code only, and the
-# call-graph report (which does not need lines) stays on dso,sym.
-cg_sort=${sort:-dso,sym} wasm_only=0
-if [[ -z $sort ]]; then
-    if ((srcline)); then sort=sym,srcline wasm_only=1; else sort=dso,sym; fi
-fi
+sort=${sort:-dso,sym}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=${PYTHON:-python3}
@@ -69,7 +64,7 @@ mkdir -p "$out" || die "cannot create output directory $out"
 out=$(cd "$out" && pwd)
 # Stale dumps and objects from an earlier run would be mistaken for this run's.
 rm -f "$out"/jit-*.dump "$out"/jitted-*.so "$out"/perf.data "$out"/perf.data.old \
-      "$out"/perf.jit.data "$out"/report.txt "$out"/callgraph.txt "$out"/perf.script \
+      "$out"/perf.jit.data "$out"/report.txt "$out"/srcline.txt "$out"/callgraph.txt "$out"/perf.script \
       "$out"/flamegraph.svg "$out"/{perf-probe,inject,report,script}.log
 
 # Probe first, so a permission or event problem gets one clear line instead of
@@ -91,7 +86,9 @@ record=(-k mono -e "$event" -o "$out/perf.data")
 ((callgraph)) && record+=(--call-graph fp)
 # JITDUMPDIR puts jit-<pid>.dump (and so perf inject's jitted-*.so) into $out
 # while wasirun keeps the caller's working directory for its own arguments.
-JITDUMPDIR=$out perf record "${record[@]}" -- "${wasirun[@]}" --jitdump "$@"
+opts=(--jitdump)
+((srcline)) && opts+=(-g)
+JITDUMPDIR=$out perf record "${record[@]}" -- "${wasirun[@]}" "${opts[@]}" "$@"
 status=$?  # perf record exits with the program's status
 [[ -s $out/perf.data ]] || die "perf record wrote no $out/perf.data (exit status $status)"
 ((status == 0)) || echo "profile.sh: note: the program exited with status $status; profiling what was recorded" >&2
@@ -107,16 +104,21 @@ jitted=("$out"/jitted-*.so)
 ((${#jitted[@]})) || die "perf inject wrote no jitted-*.so: perf saw no mapping of ${dumps[0]##*/} in the recorded process"
 
 report=(-i "$out/perf.jit.data" --stdio --no-children)
-filter=()
-if ((wasm_only)); then  # percentages stay shares of all samples
-    filter=(--dsos "$(IFS=,; echo "${jitted[*]##*/}")")
-fi
-perf report "${report[@]}" --sort "$sort" -g none "${filter[@]}" >"$out/report.txt" 2>"$out/report.log" \
+perf report "${report[@]}" --sort "$sort" -g none >"$out/report.txt" 2>"$out/report.log" \
     || die "perf report failed: $(grep -m1 -vE '^\s*$' "$out/report.log")"
 cat "$out/report.txt"
 if ((callgraph)); then
-    perf report "${report[@]}" --sort "$cg_sort" -g caller >"$out/callgraph.txt" 2>>"$out/report.log" \
+    perf report "${report[@]}" --sort "$sort" -g caller >"$out/callgraph.txt" 2>>"$out/report.log" \
         || die "perf report (call graph) failed: $(grep -m1 -vE '^\s*$' "$out/report.log")"
+fi
+if ((srcline)); then
+    # Not `perf report --sort srcline`: that runs addr2line over every sampled
+    # library (minutes for libllvmlite).  The dump has the wasm line tables.
+    perf script -i "$out/perf.jit.data" -F ip,sym,symoff,dso -G 2>"$out/script.log" \
+        | "$python" -m runner.profiling.srcline - "${dumps[@]}" >"$out/srcline.txt" \
+        || die "could not count samples by source line: $(grep -m1 -vE '^\s*$' "$out/script.log")"
+    echo
+    cat "$out/srcline.txt"
 fi
 if ((flame)); then
     perf script -i "$out/perf.jit.data" >"$out/perf.script" 2>"$out/script.log" \
@@ -129,7 +131,8 @@ for f in "$out"/{inject,report,script}.log; do [[ -s $f ]] || rm -f "$f"; done
 
 echo
 echo "profile.sh: outputs in $out/"
-echo "  report.txt      the report above (sort: $sort$( ((wasm_only)) && echo ', wasm code only'))"
+echo "  report.txt      the report above (sort: $sort)"
+((srcline)) && echo "  srcline.txt     samples in wasm code by source line"
 ((callgraph)) && echo "  callgraph.txt   the same with call graphs"
 ((flame)) && echo "  flamegraph.svg  flame graph (open in a browser)"
 echo "  perf.jit.data   explore: perf report -i $out/perf.jit.data  |  perf annotate -i $out/perf.jit.data"

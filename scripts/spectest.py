@@ -364,7 +364,13 @@ class ScriptRunner:
         raise Failure(f"unknown command type {kind}")
 
     def run(self, commands: list[dict]) -> None:
+        import gc
         for index, cmd in enumerate(commands):
+            if index and commands[index - 1]["type"] in ("assert_uninstantiable", "assert_unlinkable"):
+                # Free the failed instance now, so a runtime that unloads code still referenced
+                # from a shared table (linking.wast keeps partial writes) fails here,
+                # deterministically, not whenever Python's cyclic GC happens to run.
+                gc.collect()
             try:
                 outcome = self.run_command(cmd)
                 reason = ""
@@ -500,6 +506,15 @@ def _collect_result(path: Path, log_path: str, status: str, seconds: float) -> S
 def run_scripts(paths: list[Path], jobs: int = 2, opt_level: int = DEFAULT_OPT_LEVEL,
                 timeout: float = DEFAULT_TIMEOUT, on_done=None) -> list[ScriptResult]:
     """Run every script in its own forked child, ``jobs`` at a time; results in input order."""
+    # Import the engine once here: every forked child inherits it (no JIT state is created in
+    # the parent, only modules are loaded, so forking stays safe).
+    import runner.api  # noqa: F401
+    import runner.runtime.instance  # noqa: F401
+    import runner.runtime.store  # noqa: F401
+    try:
+        import runner.validate  # noqa: F401
+    except ImportError:
+        pass
     # The biggest scripts first, so the pool does not end on a long one.
     order = sorted(range(len(paths)), key=lambda i: -_weight(paths[i]))
     pending = list(order)

@@ -200,3 +200,31 @@ def test_make_agent():
     assert isinstance(null, ProfilingAgent)
     null.register_function("f", 0, 0, [LineRow(0, "a", 1)])
     null.close()
+
+
+def test_srcline_counts(tmp_path):
+    from runner.profiling.srcline import LineCount, count_lines, format_table
+
+    buffers = [_code(b"\x90" * 32), _code(b"\x90" * 16)]  # alive while the agent reads them
+    (_, a), (_, b) = buffers
+    with JitDumpAgent(tmp_path) as agent:
+        agent.register_function("fib::fib", a, 32, [LineRow(a, "fib.rs", 7), LineRow(a + 16, "fib.rs", 8)])
+        agent.register_function("plain", b, 16)
+    dump = read_jitdump(agent.path)
+    pid = os.getpid()
+    script = [
+        f"    7f0000000010 fib::fib+0x3 (/out/jitted-{pid}-0.so)\n",
+        f"    7f0000000020 fib::fib+0x10 (/out/jitted-{pid}-0.so)\n",
+        f"    7f0000000021 fib::fib+0x1f (/out/jitted-{pid}-0.so)\n",
+        f"    7f0000000030 plain (/out/jitted-{pid}-1.so)\n",
+        "    7f0000000040 main+0x5 (/usr/bin/python3)\n",
+        "    ffffffff81000000 [unknown] ([unknown])\n",
+        "not a sample line\n",
+    ]
+    rows, total = count_lines(script, [dump])
+    assert total == 6
+    assert rows == [LineCount(2, "fib::fib", "fib.rs:8"), LineCount(1, "fib::fib", "fib.rs:7"),
+                    LineCount(1, "plain", "??")]
+    table = format_table(rows, total)
+    assert "# Samples in wasm code by source line (4 of 6 samples)" in table
+    assert re.search(r"33\.33%\s+2\s+fib::fib\s+fib\.rs:8", table)

@@ -391,6 +391,7 @@ class Instance:
             if entry is not None:  # a re-exported import is called through this module's thunk
                 self.functions[i] = Function(f.type, f.code, entry, self, f.name, keepalive=f)
         self._register_code(agent)
+        self._keep_code_alive()
 
         # 5. Globals.
         for j, g in enumerate(m.global_inits):
@@ -423,6 +424,29 @@ class Instance:
             self.functions[m.start].call_raw([])
 
     # --- helpers ----------------------------------------------------------------------------
+    def _keep_code_alive(self) -> None:
+        """Tie this instance's lifetime (its native code) to every table and reference-typed
+        global its function references can reach: its own and imported ones, and, through the
+        functions it imports, those of the instances it calls (which may store a funcref passed
+        to them).  A table then keeps alive the code of every function it can hold, also after
+        its defining instance is gone or when this instantiation fails after writing into an
+        imported table (the spec keeps those writes)."""
+        cells: dict[int, Table | GlobalCell] = {}
+        for t in self.tables:
+            cells[id(t)] = t
+        for g in self.globals:
+            if g.type.val_type in (FUNCREF, EXTERNREF):
+                cells[id(g)] = g
+        for f in self.functions[:self.module.num_imported_funcs]:
+            if f.instance is self:        # the thunk of a re-exported import wraps the original
+                f = f._keepalive
+            callee = f.instance
+            if callee is not None:
+                cells.update(callee._reachable_cells)
+        self._reachable_cells = cells
+        for c in cells.values():
+            c.keep_alive(self)
+
     def _extern(self, kind: int, index: int) -> Extern:
         return {KIND_FUNC: self.functions, KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
                 KIND_GLOBAL: self.globals}[kind][index]

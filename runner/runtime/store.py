@@ -113,6 +113,7 @@ class Table:
         self.record = TableRecord(None, 0)
         self.address = ctypes.addressof(self.record)
         self._arrays = []  # keep every array alive: a grow swaps the pointer while wasm may hold the old one
+        self._owners: dict[int, object] = {}   # see keep_alive
         self._capacity = 0
         if self.grow(table_type.limits.min, init) < 0:
             raise MemoryError("table too large")
@@ -143,6 +144,11 @@ class Table:
         self.record.size = new
         return old
 
+    def keep_alive(self, owner: object) -> None:
+        """Keep ``owner`` (an Instance) alive while this table lives: the table may hold
+        references to its functions, whose code is unloaded with the instance."""
+        self._owners[id(owner)] = owner
+
     def get(self, i: int) -> int:
         if not 0 <= i < self.record.size:
             raise IndexError
@@ -164,6 +170,7 @@ class GlobalCell:
         self.type = global_type
         self.cell = ctypes.c_uint64(0)
         self.address = ctypes.addressof(self.cell)
+        self._owners: dict[int, object] = {}   # instances whose funcrefs this cell may hold
         self.bits = bits
 
     @property
@@ -176,6 +183,10 @@ class GlobalCell:
     def bits(self, value: int) -> None:
         t = self.type.val_type
         self.cell.value = value & (0xFFFFFFFF if t in (I32, F32) else 0xFFFFFFFFFFFFFFFF)
+
+    def keep_alive(self, owner: object) -> None:
+        """Like Table.keep_alive: a funcref global may hold references to ``owner``'s functions."""
+        self._owners[id(owner)] = owner
 
 
 def trap_code(exc_kind: TrapKind) -> int:
