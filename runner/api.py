@@ -37,6 +37,8 @@ class Config:
     max_memory: int | None = None  # bytes a linear memory may grow to
     max_wasm_stack: int = 4 << 20  # native stack bytes wasm code may use before "call stack exhausted"
     jobs: int = 0                 # compile threads (0 = one per CPU)
+    fuel: int | None = None       # instructions wasm may execute before trapping (None = unmetered)
+    interruptible: bool = False   # compile in checks so Engine.interrupt() (a timeout) stops wasm code
 
     def __post_init__(self):
         if self.profiler not in PROFILERS:
@@ -143,10 +145,14 @@ class Engine:
         self.cache = jit.ObjectCache() if self.config.cache else None
         rt = NativeRuntime.get()
         rt.stack_budget.value = self.config.max_wasm_stack
+        rt.interrupt.value = 0
+        if self.config.fuel is not None:
+            rt.fuel.value = self.config.fuel
 
     def _options_key(self) -> str:
         c = self.config
-        return f"O{c.opt_level}|g{int(c.debug_info)}|inline{int(c.inline)}"
+        return (f"O{c.opt_level}|g{int(c.debug_info)}|inline{int(c.inline)}|int{int(c.interruptible)}"
+                f"|fuel{int(c.fuel is not None)}")
 
     def compile(self, wasm: bytes, name: str = "module.wasm") -> CompiledModule:
         stats = CompileStats()
@@ -160,8 +166,9 @@ class Engine:
             validate(module)
             t2 = time.perf_counter()
             stats.validate = t2 - t1
-            ir = translate_module(module, TranslateOptions(inline=self.config.inline,
-                                                           debug_info=self.config.debug_info), name)
+            ir = translate_module(module, TranslateOptions(
+                inline=self.config.inline, debug_info=self.config.debug_info,
+                interruptible=self.config.interruptible, fuel=self.config.fuel is not None), name)
             t3 = time.perf_counter()
             stats.translate = t3 - t2
             jobs = self.config.jobs or jit.default_jobs()
@@ -184,6 +191,14 @@ class Engine:
         else:
             resolve = lambda mod, name: imports.get((mod, name))  # noqa: E731
         return Instance(compiled, resolve, limits=self.config, agent=self.agent)
+
+    def interrupt(self) -> None:
+        """Make running wasm code trap with "interrupt" at its next loop header or call
+        (needs ``Config.interruptible``). Safe to call from another thread."""
+        NativeRuntime.get().interrupt.value = 1
+
+    def fuel_remaining(self) -> int | None:
+        return NativeRuntime.get().fuel.value if self.config.fuel is not None else None
 
     def close(self) -> None:
         self.agent.close()

@@ -16,7 +16,7 @@ import sys
 import click
 
 from . import __version__
-from .errors import DecodeError, LinkError, Trap, ValidationError, WasmError
+from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError
 
 EXIT_TRAP = 134
 
@@ -46,6 +46,13 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
 
 
+def parse_duration(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not m:
+        raise click.BadParameter(f"not a duration: {text!r} (use e.g. 2s, 500ms, 1m)", param_hint="--timeout")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+
+
 def _split_dir(spec: str) -> tuple[str, str]:
     host, sep, guest = spec.partition("::")
     return (host, guest) if sep else (spec, spec)
@@ -71,12 +78,15 @@ def _split_dir(spec: str) -> tuple[str, str]:
 @click.option("--max-memory", "max_memory", metavar="SIZE", help="Largest size a linear memory may grow to, e.g. 512MiB.")
 @click.option("--max-wasm-stack", "max_wasm_stack", metavar="SIZE", default="4MiB", show_default=True,
               help="Native stack wasm code may use before trapping with 'call stack exhausted'.")
+@click.option("--fuel", type=click.IntRange(min=0), metavar="N",
+              help="Trap with 'all fuel consumed' after about N wasm instructions.")
+@click.option("--timeout", metavar="DURATION", help="Trap with 'interrupt' after DURATION (e.g. 2s, 500ms, 1m).")
 @click.option("--inline", is_flag=True, help="Let LLVM inline wasm functions into each other (faster, coarser profiles).")
 @click.option("--no-cache", "no_cache", is_flag=True, help="Do not read or write the compiled-code cache.")
 @click.option("--timings", is_flag=True, help="Print compile and run times to stderr.")
 @click.version_option(__version__, prog_name="wasirun")
 def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitdump, perfmap, profile,
-         max_memory, max_wasm_stack, inline, no_cache, timings):
+         max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings):
     """Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.
 
     Options go before FILE.wasm; everything after it is passed to the program.
@@ -116,8 +126,11 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
 
     config = Config(opt_level=opt_level, profiler=profiler, debug_info=debug_info, cache=not no_cache,
                     inline=inline, max_memory=parse_size(max_memory) if max_memory else None,
-                    max_wasm_stack=parse_size(max_wasm_stack))
+                    max_wasm_stack=parse_size(max_wasm_stack), fuel=fuel,
+                    interruptible=timeout is not None)
+    seconds = parse_duration(timeout) if timeout is not None else None
     engine = Engine(config)
+    timer = None
     name = os.path.basename(wasm_file)
     status = 0
     try:
@@ -125,6 +138,11 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
         t_compiled = time.perf_counter()
         guest_args = [argv0 or name] + list(args) if not invoke else [argv0 or name]
         ctx = WasiCtx(WasiConfig(args=guest_args, env=env, preopens=preopens))
+        if seconds is not None:
+            import threading
+            timer = threading.Timer(seconds, engine.interrupt)
+            timer.daemon = True
+            timer.start()
         instance = engine.instantiate(compiled, wasi_resolver(ctx))
         mem = instance.exports.get("memory")
         if mem is not None and hasattr(mem, "view"):
@@ -151,7 +169,8 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
             sys.stderr.write(f"Error: exit with invalid exit status outside of [0..126): {status}\n")
             status = 1
     except Trap as trap:
-        msg = f"Error: failed to run main module `{name}`: {trap}\n"
+        note = f" (timed out after {timeout})" if trap.kind == TrapKind.INTERRUPT and timeout else ""
+        msg = f"Error: failed to run main module `{name}`: {trap}{note}\n"
         bt = trap.backtrace()
         sys.stderr.write(msg + (bt + "\n" if bt else ""))
         status = EXIT_TRAP
@@ -166,6 +185,8 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
     except KeyboardInterrupt:
         status = 130
     finally:
+        if timer is not None:
+            timer.cancel()
         engine.close()
     if timings:
         s = compiled.stats if "compiled" in locals() else None

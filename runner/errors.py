@@ -79,7 +79,7 @@ _TRAP_MESSAGES = {
     TrapKind.INVALID_CONVERSION: "invalid conversion to integer",
     TrapKind.STACK_EXHAUSTED: "call stack exhausted",
     TrapKind.OUT_OF_FUEL: "all fuel consumed by WebAssembly",
-    TrapKind.INTERRUPT: "interrupted",
+    TrapKind.INTERRUPT: "interrupt",
     TrapKind.HOST_EXCEPTION: "host function raised an exception",
 }
 
@@ -109,12 +109,24 @@ class Trap(WasmError):
         return f"wasm trap: {self.kind.message}{(': ' + self.detail) if self.detail else ''}"
 
     def backtrace(self) -> str:
+        """wasmtime-style frames, innermost first; runs of one recursive function are folded."""
         if not self.frames:
             return ""
         lines = ["wasm backtrace:"]
-        for i, fr in enumerate(self.frames):
-            off = f"{fr.wasm_offset:#8x}" if fr.wasm_offset is not None else " " * 8
-            lines.append(f"  {i:>3}: {off} - {fr.name}")
-            if fr.location:
-                lines.append(f"                    at {fr.location}")
+        i = 0
+        while i < len(self.frames):
+            fr = self.frames[i]
+            run = 1
+            while i + run < len(self.frames) and self.frames[i + run].func_index == fr.func_index:
+                run += 1
+            shown = run if run <= 3 else 2
+            for k in range(i, i + shown):
+                f = self.frames[k]
+                off = f"{f.wasm_offset:#8x}" if f.wasm_offset is not None else " " * 8
+                lines.append(f"  {k:>3}: {off} - {f.name}")
+                if f.location:
+                    lines.append(f"                    at {f.location}")
+            if shown < run:
+                lines.append(f"       ... {run - shown} more frames of {fr.name}")
+            i += run
         return "\n".join(lines)

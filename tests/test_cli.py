@@ -97,3 +97,26 @@ def test_options_stop_at_the_file(tmp_path):
     m = write(tmp_path, WASI_EXIT % 3)
     r = wasirun(m, "--help", "-O", "9")
     assert r.returncode == 3
+
+
+LOOP = """(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))"""
+
+
+def test_timeout_interrupts_an_infinite_loop(tmp_path):
+    r = wasirun("--timeout", "300ms", write(tmp_path, LOOP))
+    assert r.returncode == 134
+    assert "wasm trap: interrupt (timed out after 300ms)" in r.stderr
+
+
+def test_fuel(tmp_path):
+    r = wasirun("--fuel", "1000", write(tmp_path, LOOP))
+    assert r.returncode == 134 and "all fuel consumed by WebAssembly" in r.stderr
+    # Enough fuel: the program finishes normally.
+    assert wasirun("--fuel", "100", write(tmp_path, WASI_EXIT % 7)).returncode == 7
+
+
+def test_deep_recursion_backtrace_is_folded():
+    r = wasirun("--fuel", "100000", FIB)
+    assert r.returncode == 134
+    assert "more frames of fib::fib" in r.stderr
+    assert "fib::main" in r.stderr and "std::rt::lang_start" in r.stderr

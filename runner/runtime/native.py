@@ -30,6 +30,8 @@ declare ptr @llvm.frameaddress.p0(i32)
 @wr_entry_fp = global ptr null
 @wr_backtrace = global [{MAX_BACKTRACE} x ptr] zeroinitializer
 @wr_backtrace_len = global i32 0
+@wr_interrupt = global i32 0
+@wr_fuel = global i64 0
 
 define i32 @wr_enter(ptr %fn, ptr %slots) #0 {{
 entry:
@@ -125,7 +127,7 @@ class NativeRuntime:
         self.lljit = llvm.create_lljit_compiler(tm)
         obj = jit.compile_ir(RUNTIME_IR, 2)
         names = ["wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
-                 "wr_entry_fp", "wr_backtrace", "wr_backtrace_len"]
+                 "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel"]
         builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
         for n in names:
             builder.export_symbol(n)
@@ -137,6 +139,8 @@ class NativeRuntime:
         self.stack_budget.value = 4 << 20
         self.backtrace_len = ctypes.c_int32.from_address(self.symbols["wr_backtrace_len"])
         self.backtrace = (ctypes.c_void_p * MAX_BACKTRACE).from_address(self.symbols["wr_backtrace"])
+        self.interrupt = ctypes.c_int32.from_address(self.symbols["wr_interrupt"])
+        self.fuel = ctypes.c_int64.from_address(self.symbols["wr_fuel"])
         self.pending_exception: BaseException | None = None
         self._names = itertools.count()
 

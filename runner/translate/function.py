@@ -62,6 +62,8 @@ class FunctionTranslator:
         self.has_calls = False
         self._mem_base: str | None = None
         self.debug = env.debug_info
+        self.fuel = env.fuel
+        self.fuel_pending = 0
         self.cur_offset = 0
         self.float_arith: set[str] = set()  # SSA names of quieting float results (see numeric.py)
 
@@ -157,6 +159,7 @@ class FunctionTranslator:
         body = Frame(0, "ret", "ret", [], results, ret_slots, ret_slots, 0)
         self.frames.append(body)
         self.start_block("body")
+        self.interrupt_check()
         dispatch = self.DISPATCH
         data = self.module.raw
         for at, code, imm in iter_instructions(data, self.body.code_start, self.body.code_end):
@@ -167,6 +170,8 @@ class FunctionTranslator:
             handler = dispatch.get(code)
             if handler is None:
                 raise NotImplementedError(f"opcode {op.NAME.get(code, hex(code))}")
+            if self.fuel:
+                self.charge_fuel(code)
             handler(self, code, imm)
             if not self.frames:
                 break
@@ -212,6 +217,29 @@ class FunctionTranslator:
         name = self.tmp()
         self.entry.append(f"  {name} = alloca {t}")
         return name
+
+    # --- limits: --timeout and --fuel --------------------------------------------------------
+    def interrupt_check(self) -> None:
+        """Trap when the host raised @wr_interrupt; an atomic load, so LLVM cannot hoist it out of a loop."""
+        if not self.env.interruptible:
+            return
+        flag = self.value("load atomic i32, ptr @wr_interrupt monotonic, align 4")
+        self.trap_if(self.value(f"icmp ne i32 {flag}, 0"), TrapKind.INTERRUPT)
+
+    _FREE = frozenset((0x01, 0x1A, op.BLOCK, op.LOOP, op.END, op.ELSE))   # as wasmtime: no fuel for these
+    _CONTROL = frozenset((op.UNREACHABLE, op.BLOCK, op.LOOP, op.IF, op.ELSE, op.END, op.BR, op.BR_IF,
+                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11))
+
+    def charge_fuel(self, code: int) -> None:
+        """Count one unit per instruction; settle the count with @wr_fuel where straight-line code ends."""
+        if code not in self._FREE:
+            self.fuel_pending += 1
+        if code in self._CONTROL and self.fuel_pending:
+            left = self.value("load i64, ptr @wr_fuel")
+            left = self.value(f"sub i64 {left}, {self.fuel_pending}")
+            self.emit(f"store i64 {left}, ptr @wr_fuel")
+            self.fuel_pending = 0
+            self.trap_if(self.value(f"icmp slt i64 {left}, 0"), TrapKind.OUT_OF_FUEL)
 
     # --- unreachable code ------------------------------------------------------------------
     def skip(self, code: int) -> None:
@@ -265,6 +293,7 @@ class FunctionTranslator:
             self._branch_values(frame)
             self.emit(f"br label %{header}")
             self.start_block(header)
+            self.interrupt_check()
             del self.stack[height:]
             for t, s in zip(params, param_slots):
                 self.push(self.value(f"load {t}, ptr {s}"), t)

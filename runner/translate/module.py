@@ -39,6 +39,8 @@ declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)
 declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
 @wr_pending = external global i32
 @wr_stack_limit = external global ptr
+@wr_interrupt = external global i32
+@wr_fuel = external global i64
 @wr.instance = external global i8
 """
 
@@ -58,6 +60,8 @@ class TranslateOptions:
     inline: bool = False       # let LLVM inline wasm functions into each other
     stack_check: bool = True
     debug_info: bool = False   # DWARF: line = wasm byte offset, in a pseudo file named after the module
+    interruptible: bool = False  # check @wr_interrupt at function entry and loop headers (--timeout)
+    fuel: bool = False         # count instructions against @wr_fuel (--fuel)
 
 
 class ModuleTranslator:
@@ -67,6 +71,8 @@ class ModuleTranslator:
         self.module = module
         self.options = options
         self.stack_check = options.stack_check
+        self.interruptible = options.interruptible
+        self.fuel = options.fuel
         self.debug_info = options.debug_info
         self.source_name = source_name
         self._md: list[str] = []
