@@ -15,13 +15,16 @@ import threading
 import llvmlite.binding as llvm
 
 from .. import jit
+from ..errors import TrapKind
 
 MAX_BACKTRACE = 128
+MAX_GUARDED = 4096   # linear memories alive at once, each a guarded reservation
 
 RUNTIME_IR = f"""
 declare i32 @__sigsetjmp(ptr, i32) returns_twice
 declare void @siglongjmp(ptr, i32) noreturn
 declare ptr @llvm.frameaddress.p0(i32)
+declare ptr @signal(i32, ptr)
 
 @wr_jmpbuf = global ptr null
 @wr_pending = global i32 0
@@ -31,6 +34,10 @@ declare ptr @llvm.frameaddress.p0(i32)
 @wr_backtrace = global [{MAX_BACKTRACE} x ptr] zeroinitializer
 @wr_backtrace_len = global i32 0
 @wr_interrupt = global i32 0
+@wr_guard_ranges = global [{MAX_GUARDED} x [2 x ptr]] zeroinitializer
+@wr_guard_count = global i32 0
+@wr_prev_handler = global ptr null
+@wr_prev_siginfo = global i32 0
 @wr_fuel = global i64 0
 
 define i32 @wr_enter(ptr %fn, ptr %slots) #0 {{
@@ -67,20 +74,21 @@ out:
   ret i32 %rc
 }}
 
-define void @wr_trap(i32 %code) #1 {{
+; Record return addresses up the frame-pointer chain, from frame %fp0, into
+; @wr_backtrace[%first...], stopping at the entry trampoline's frame.
+define void @wr_walk(ptr %fp0, i32 %first) #0 {{
 entry:
-  %fp0 = call ptr @llvm.frameaddress.p0(i32 0)
   %stop = load ptr, ptr @wr_entry_fp
   br label %walk
 walk:
-  %i = phi i32 [0, %entry], [%i1, %record]
+  %i = phi i32 [%first, %entry], [%i1, %record]
   %fp = phi ptr [%fp0, %entry], [%next, %record]
   %past = icmp uge ptr %fp, %stop
   %null = icmp eq ptr %fp, null
   %full = icmp uge i32 %i, {MAX_BACKTRACE}
   %d1 = or i1 %past, %null
   %done = or i1 %d1, %full
-  br i1 %done, label %jump, label %record
+  br i1 %done, label %out, label %record
 record:
   %retp = getelementptr ptr, ptr %fp, i32 1
   %ret = load ptr, ptr %retp
@@ -89,17 +97,82 @@ record:
   %next = load ptr, ptr %fp
   %i1 = add i32 %i, 1
   %up = icmp ugt ptr %next, %fp
-  br i1 %up, label %walk, label %jump_rec
-jump_rec:
+  br i1 %up, label %walk, label %out_rec
+out_rec:
   store i32 %i1, ptr @wr_backtrace_len
-  br label %longjmp
-jump:
+  ret void
+out:
   store i32 %i, ptr @wr_backtrace_len
-  br label %longjmp
-longjmp:
+  ret void
+}}
+
+define void @wr_trap(i32 %code) #1 {{
+  %fp = call ptr @llvm.frameaddress.p0(i32 0)
+  call void @wr_walk(ptr %fp, i32 0)
   %jb = load ptr, ptr @wr_jmpbuf
   call void @siglongjmp(ptr %jb, i32 %code)
   unreachable
+}}
+
+; SIGSEGV handler for the guard pages of linear memories: a fault inside a
+; memory's reservation while wasm runs is an out-of-bounds access; anything
+; else goes to the handler that was installed before ours.
+define void @wr_segv(i32 %sig, ptr %info, ptr %uc) #0 {{
+entry:
+  %jb = load ptr, ptr @wr_jmpbuf
+  %in_wasm = icmp ne ptr %jb, null
+  br i1 %in_wasm, label %check, label %chain
+check:
+  %addrp = getelementptr i8, ptr %info, i64 16          ; siginfo_t.si_addr
+  %addr = load ptr, ptr %addrp
+  %n = load i32, ptr @wr_guard_count
+  br label %scan
+scan:
+  %k = phi i32 [0, %check], [%k1, %next]
+  %more = icmp ult i32 %k, %n
+  br i1 %more, label %test, label %chain
+test:
+  %lop = getelementptr [{MAX_GUARDED} x [2 x ptr]], ptr @wr_guard_ranges, i32 0, i32 %k, i32 0
+  %hip = getelementptr [{MAX_GUARDED} x [2 x ptr]], ptr @wr_guard_ranges, i32 0, i32 %k, i32 1
+  %lo = load ptr, ptr %lop
+  %hi = load ptr, ptr %hip
+  %ge = icmp uge ptr %addr, %lo
+  %lt = icmp ult ptr %addr, %hi
+  %hit = and i1 %ge, %lt
+  br i1 %hit, label %trap, label %next
+next:
+  %k1 = add i32 %k, 1
+  br label %scan
+trap:
+  ; Backtrace from the faulting frame: its pc (+1, as if a return address), then its rbp chain.
+  %ripp = getelementptr i8, ptr %uc, i64 168           ; uc_mcontext.gregs[REG_RIP]
+  %rbpp = getelementptr i8, ptr %uc, i64 120           ; uc_mcontext.gregs[REG_RBP]
+  %rip = load ptr, ptr %ripp
+  %rbp = load ptr, ptr %rbpp
+  %pc1 = getelementptr i8, ptr %rip, i64 1
+  store ptr %pc1, ptr @wr_backtrace
+  call void @wr_walk(ptr %rbp, i32 1)
+  call void @siglongjmp(ptr %jb, i32 {int(TrapKind.MEMORY_OUT_OF_BOUNDS)})
+  unreachable
+chain:
+  %prev = load ptr, ptr @wr_prev_handler
+  %previ = ptrtoint ptr %prev to i64
+  %special = icmp ult i64 %previ, 2                     ; SIG_DFL or SIG_IGN
+  br i1 %special, label %default, label %call_prev
+default:
+  ; Restore the default action and return: the fault repeats and kills the process as usual.
+  call ptr @signal(i32 %sig, ptr null)
+  ret void
+call_prev:
+  %siginfo = load i32, ptr @wr_prev_siginfo
+  %three = icmp ne i32 %siginfo, 0
+  br i1 %three, label %call3, label %call1
+call3:
+  call void %prev(i32 %sig, ptr %info, ptr %uc)
+  ret void
+call1:
+  call void %prev(i32 %sig)
+  ret void
 }}
 
 attributes #0 = {{ "frame-pointer"="all" noinline }}
@@ -107,6 +180,14 @@ attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
 """
 
 ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+
+_SA_SIGINFO, _SA_ONSTACK = 0x4, 0x08000000
+
+
+class _SigAction(ctypes.Structure):
+    """glibc's struct sigaction on x86-64 Linux."""
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_uint64 * 16), ("flags", ctypes.c_int),
+                ("restorer", ctypes.c_void_p)]
 
 
 class NativeRuntime:
@@ -127,7 +208,8 @@ class NativeRuntime:
         self.lljit = llvm.create_lljit_compiler(tm)
         obj = jit.compile_ir(RUNTIME_IR, 2)
         names = ["wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
-                 "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel"]
+                 "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
+                 "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo"]
         builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
         for n in names:
             builder.export_symbol(n)
@@ -143,6 +225,41 @@ class NativeRuntime:
         self.fuel = ctypes.c_int64.from_address(self.symbols["wr_fuel"])
         self.pending_exception: BaseException | None = None
         self._names = itertools.count()
+        self._guard_ranges = (ctypes.c_void_p * (2 * MAX_GUARDED)).from_address(self.symbols["wr_guard_ranges"])
+        self._guard_count = ctypes.c_int32.from_address(self.symbols["wr_guard_count"])
+        self._install_segv_handler()
+
+    # --- guard pages ------------------------------------------------------------------------
+    def _install_segv_handler(self) -> None:
+        """Route SIGSEGV to wr_segv, remembering the previous handler (faulthandler, pytest's…) to chain to."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        new, old = _SigAction(), _SigAction()
+        new.handler = self.symbols["wr_segv"]
+        new.flags = _SA_SIGINFO | _SA_ONSTACK
+        if libc.sigaction(11, ctypes.byref(new), ctypes.byref(old)) != 0:
+            raise OSError(ctypes.get_errno(), "sigaction(SIGSEGV) failed")
+        self._old_action = old
+        ctypes.c_void_p.from_address(self.symbols["wr_prev_handler"]).value = old.handler
+        ctypes.c_int32.from_address(self.symbols["wr_prev_siginfo"]).value = 1 if old.flags & _SA_SIGINFO else 0
+
+    def add_guarded(self, lo: int, hi: int) -> None:
+        """Faults in [lo, hi) while wasm runs become "out of bounds memory access"."""
+        n = self._guard_count.value
+        if n >= MAX_GUARDED:
+            raise MemoryError(f"more than {MAX_GUARDED} linear memories alive at once")
+        self._guard_ranges[2 * n], self._guard_ranges[2 * n + 1] = lo, hi
+        self._guard_count.value = n + 1
+
+    def remove_guarded(self, lo: int) -> None:
+        n = self._guard_count.value
+        for k in range(n):
+            if self._guard_ranges[2 * k] == lo:
+                # Move the last range into the hole; the handler only reads while wasm runs,
+                # and memories are freed from Python, never during a wasm call.
+                self._guard_ranges[2 * k] = self._guard_ranges[2 * (n - 1)]
+                self._guard_ranges[2 * k + 1] = self._guard_ranges[2 * (n - 1) + 1]
+                self._guard_count.value = n - 1
+                return
 
     def library_name(self) -> str:
         return f"wasm-instance-{next(self._names)}"

@@ -15,6 +15,7 @@ from ..errors import TrapKind
 
 PAGE = 65536
 MAX_PAGES = 65536
+GUARDED_RESERVATION = (8 << 30) + 2 * PAGE   # 2**32 + 2**32 + the widest access, rounded up
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -42,12 +43,23 @@ class Memory:
         if max_bytes is not None:
             limit = min(limit, max_bytes // PAGE)
         self.max_pages = limit
-        self.reserved = max(limit, mem_type.limits.min, 1) * PAGE
+        # Reserve every address wasm code can form (a u32 address plus a u32 offset plus
+        # the access size), so that all accesses past the committed size land on
+        # PROT_NONE pages and fault: the generated code needs no bounds checks.
+        self.reserved = GUARDED_RESERVATION
         base = _libc.mmap(None, self.reserved, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
         if base in (None, _MAP_FAILED):
             raise MemoryError(f"cannot reserve {self.reserved} bytes of address space for a linear memory")
         self.record = MemoryRecord(base, 0)
         self.address = ctypes.addressof(self.record)
+        from .native import NativeRuntime
+        self._runtime = NativeRuntime.get()
+        try:
+            self._runtime.add_guarded(base, base + self.reserved)
+        except MemoryError:
+            _libc.munmap(base, self.reserved)
+            self.record.base = None
+            raise
         if mem_type.limits.min > self.max_pages:
             raise MemoryError(f"memory minimum of {mem_type.limits.min} pages exceeds the limit of {self.max_pages}")
         if self.grow(mem_type.limits.min) < 0:
@@ -96,8 +108,10 @@ class Memory:
 
     def __del__(self):
         try:
-            _libc.munmap(self.record.base, self.reserved)
-        except Exception:
+            if self.record.base:
+                self._runtime.remove_guarded(self.record.base)
+                _libc.munmap(self.record.base, self.reserved)
+        except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
 
 

@@ -26,12 +26,19 @@ _STORES = {
 
 
 def effective_address(fx, addr: str, offset: int, size: int) -> str:
-    """Bounds-check ``addr + offset .. + size`` against memory 0 and return a pointer to it."""
+    """A pointer to ``addr + offset`` in memory 0.
+
+    With guard pages (the default) nothing is checked here: the memory's
+    reservation covers every address a u32 plus a u32 offset can form, and an
+    access past the committed size faults into the runtime's SIGSEGV handler,
+    which turns it into the trap.  Without them the access is checked explicitly.
+    """
     ea = fx.value(f"zext i32 {addr} to i64")
     if offset:
         ea = fx.value(f"add i64 {ea}, {offset}")
-    end = fx.value(f"add i64 {ea}, {size}")
-    fx.trap_if(fx.value(f"icmp ugt i64 {end}, {fx.memory_size_bytes()}"), TrapKind.MEMORY_OUT_OF_BOUNDS)
+    if not fx.env.guard_pages:
+        end = fx.value(f"add i64 {ea}, {size}")
+        fx.trap_if(fx.value(f"icmp ugt i64 {end}, {fx.memory_size_bytes()}"), TrapKind.MEMORY_OUT_OF_BOUNDS)
     return fx.value(f"getelementptr i8, ptr {fx.memory_base()}, i64 {ea}")
 
 
@@ -39,10 +46,15 @@ def _load(fx, code, imm):
     t, size, narrow, ext = _LOADS[code]
     ptr = effective_address(fx, fx.pop(), imm[1], size)
     if narrow is None:
-        fx.push(fx.value(f"load {t}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}"), t)
+        v = fx.value(f"load {t}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
+        line = len(fx.lines) - 1
     else:
-        v = fx.value(f"load {narrow}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
-        fx.push(fx.value(f"{ext} {narrow} {v} to {t}"), t)
+        raw = fx.value(f"load {narrow}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
+        line = len(fx.lines) - 1
+        v = fx.value(f"{ext} {narrow} {raw} to {t}")
+    if fx.env.guard_pages:
+        fx.load_lines[v] = line   # see FunctionTranslator._drop
+    fx.push(v, t)
 
 
 def _store(fx, code, imm):

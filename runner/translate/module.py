@@ -62,6 +62,7 @@ class TranslateOptions:
     debug_info: bool = False   # DWARF: line = wasm byte offset, in a pseudo file named after the module
     interruptible: bool = False  # check @wr_interrupt at function entry and loop headers (--timeout)
     fuel: bool = False         # count instructions against @wr_fuel (--fuel)
+    guard_pages: bool = True   # out-of-bounds accesses fault on PROT_NONE pages instead of explicit checks
 
 
 class ModuleTranslator:
@@ -73,6 +74,7 @@ class ModuleTranslator:
         self.stack_check = options.stack_check
         self.interruptible = options.interruptible
         self.fuel = options.fuel
+        self.guard_pages = options.guard_pages
         self.debug_info = options.debug_info
         self.source_name = source_name
         self._md: list[str] = []
