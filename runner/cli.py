@@ -115,9 +115,8 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
         preopens.append((host, guest))
 
     from .api import Config, Engine
-    from .runtime.instance import from_raw
-    from .wasi_host import wasi_resolver
-    from wasi import ProcExit, WasiConfig, WasiCtx
+    from .wasi_host import instantiate_command
+    from wasi import ProcExit, WasiConfig
 
     try:
         wasm = open(wasm_file, "rb").read()
@@ -137,16 +136,12 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
         compiled = engine.compile(wasm, name=name)
         t_compiled = time.perf_counter()
         guest_args = [argv0 or name] + list(args) if not invoke else [argv0 or name]
-        ctx = WasiCtx(WasiConfig(args=guest_args, env=env, preopens=preopens))
         if seconds is not None:
             import threading
             timer = threading.Timer(seconds, engine.interrupt)
             timer.daemon = True
             timer.start()
-        instance = engine.instantiate(compiled, wasi_resolver(ctx))
-        mem = instance.exports.get("memory")
-        if mem is not None and hasattr(mem, "view"):
-            ctx.memory = mem
+        instance, _ = instantiate_command(engine, compiled, WasiConfig(args=guest_args, env=env, preopens=preopens))
         if invoke:
             func = instance.exports.get(invoke)
             if func is None or not hasattr(func, "call_raw"):
@@ -155,7 +150,7 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
             if len(args) != len(params):
                 _fail(f"export `{invoke}` takes {len(params)} arguments, {len(args)} given")
             values = [_parse_arg(t, a) for t, a in zip(params, args)]
-            results = func(*values) if params or True else None
+            results = func(*values)
             for r in (results if isinstance(results, list) else ([] if results is None else [results])):
                 print(r)
         else:

@@ -35,3 +35,42 @@ def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = Non
         return fallback(module, name) if fallback else None
 
     return resolve
+
+
+def instantiate_command(engine, compiled, wasi_config):
+    """Instantiate a WASI command: preview1 imports bound to a fresh context, memory attached.
+
+    Returns ``(instance, ctx)``; the caller runs ``instance.exports["_start"]``.
+    """
+    from wasi import WasiCtx
+
+    ctx = WasiCtx(wasi_config)
+    instance = engine.instantiate(compiled, wasi_resolver(ctx))
+    memory = instance.exports.get("memory")
+    if memory is not None and hasattr(memory, "view"):
+        ctx.memory = memory
+    return instance, ctx
+
+
+def run_wasi(wasm: bytes, args: list[str] | None = None, env: list[tuple[str, str]] | None = None,
+             preopens: list[tuple[str, str]] | None = None, config=None, name: str = "module.wasm") -> int:
+    """Run a WASI command to completion; returns its exit status (0 when ``_start`` returns).
+
+    Traps raise ``runner.Trap``; decode, validation and link errors raise as well.
+    """
+    from wasi import ProcExit, WasiConfig
+
+    from .api import Engine
+
+    engine = Engine(config)
+    try:
+        compiled = engine.compile(wasm, name=name)
+        instance, _ = instantiate_command(engine, compiled, WasiConfig(
+            args=args or [name], env=env or [], preopens=preopens or []))
+        try:
+            instance.exports["_start"].call_raw([])
+        except ProcExit as exc:
+            return exc.code
+        return 0
+    finally:
+        engine.close()
