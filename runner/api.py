@@ -29,7 +29,7 @@ PROFILERS = (None, "jitdump", "perfmap")
 class Config:
     """Engine settings (wasmtime's ``Config::profiler`` / ``Config::debug_info`` and friends)."""
 
-    opt_level: int = 2            # LLVM pipeline speed level, 0..3
+    opt_level: int = 2            # 0 no IR passes, 1 light pipeline (fast compile), 2 LLVM -O2, 3 LLVM -O3
     profiler: str | None = None   # None | "jitdump" | "perfmap"
     debug_info: bool = False      # line tables for JIT code (perf srcline/annotate, trap locations)
     cache: bool = True            # reuse compiled objects from ~/.cache/wasirun
