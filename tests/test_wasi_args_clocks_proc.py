@@ -8,15 +8,6 @@ from wasi.abi import Clockid, Errno
 from wasi.testing import GuestFactory
 
 
-@pytest.fixture(params=["wasirun", "wasmtime"])
-def make(request):
-    if request.param == "wasmtime":
-        pytest.importorskip("wasmtime")
-    factory = GuestFactory(request.param)
-    yield factory
-    factory.close()
-
-
 def strings_at(g, ptrs, count):
     out = []
     for i in range(count):

@@ -15,15 +15,6 @@ from wasi.testing import READ_WRITE, GuestFactory
 BUF = 16384
 
 
-@pytest.fixture(params=["wasirun", "wasmtime"])
-def make(request):
-    if request.param == "wasmtime":
-        pytest.importorskip("wasmtime")
-    factory = GuestFactory(request.param)
-    yield factory
-    factory.close()
-
-
 @pytest.fixture
 def sandbox(tmp_path):
     root = tmp_path / "root"

@@ -10,15 +10,6 @@ from wasi.testing import READ, READ_WRITE, RESULT_AT, GuestFactory
 FOLLOW = Lookupflags.SYMLINK_FOLLOW
 
 
-@pytest.fixture(params=["wasirun", "wasmtime"])
-def make(request):
-    if request.param == "wasmtime":
-        pytest.importorskip("wasmtime")
-    factory = GuestFactory(request.param)
-    yield factory
-    factory.close()
-
-
 @pytest.fixture
 def root(tmp_path):
     root = tmp_path / "root"

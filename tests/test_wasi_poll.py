@@ -2,23 +2,12 @@
 import os
 import time
 
-import pytest
-
 from wasi.abi import (EVENT, SUBSCRIPTION, SUBSCRIPTION_CLOCK, SUBSCRIPTION_FD, Clockid, Errno,
                       Eventrwflags, Eventtype, Subclockflags)
 from wasi.testing import READ_WRITE, GuestFactory
 
 SUBS, EVENTS, NEVENTS = 4096, 8192, 64
 MS = 1_000_000
-
-
-@pytest.fixture(params=["wasirun", "wasmtime"])
-def make(request):
-    if request.param == "wasmtime":
-        pytest.importorskip("wasmtime")
-    factory = GuestFactory(request.param)
-    yield factory
-    factory.close()
 
 
 def clock(userdata, timeout, clock_id=Clockid.MONOTONIC, absolute=False):

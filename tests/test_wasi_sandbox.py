@@ -18,15 +18,6 @@ FOLLOW = Lookupflags.SYMLINK_FOLLOW
 PERM = Errno.PERM
 
 
-@pytest.fixture(params=["wasirun", "wasmtime"])
-def make(request):
-    if request.param == "wasmtime":
-        pytest.importorskip("wasmtime")
-    factory = GuestFactory(request.param)
-    yield factory
-    factory.close()
-
-
 @pytest.fixture
 def tree(tmp_path):
     outside = tmp_path / "outside"
