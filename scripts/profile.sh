@@ -4,6 +4,11 @@
 # Everything lands in one output directory: perf.data, the jit-<pid>.dump,
 # the jitted-<pid>-<n>.so files perf inject makes from it, perf.jit.data,
 # report.txt (and srcline.txt, callgraph.txt, perf.script, flamegraph.svg on request).
+#
+# --srcline runs `perf report --sort sym,srcline` over the span of the run only
+# (`--time`, from the jitdump's timestamps): on the whole process, perf 6.1's
+# addr2line round trips through libllvmlite.so take minutes (see
+# runner/profiling/window.py).
 set -uo pipefail
 
 usage() {
@@ -14,7 +19,8 @@ usage: scripts/profile.sh [options] -- WASIRUN-ARGS...
   -o, --output DIR  output directory (default: ./wasirun-profile)
   -g                record call graphs (frame-pointer unwinding); writes callgraph.txt
   --flamegraph      also write flamegraph.svg (implies -g)
-  --srcline         also count the samples in wasm code by source line (srcline.txt);
+  --srcline         also report samples by source line (srcline.txt: perf report
+                    --sort sym,srcline over the run, without start-up and compiling);
                     runs wasirun with -g (line tables; the wasm needs DWARF too)
   --sort KEYS       perf report sort keys (default: dso,sym)
   -e, --event EV    perf event to sample (default: cpu-clock; `cycles` is often
@@ -64,8 +70,8 @@ mkdir -p "$out" || die "cannot create output directory $out"
 out=$(cd "$out" && pwd)
 # Stale dumps and objects from an earlier run would be mistaken for this run's.
 rm -f "$out"/jit-*.dump "$out"/jitted-*.so "$out"/perf.data "$out"/perf.data.old \
-      "$out"/perf.jit.data "$out"/report.txt "$out"/srcline.txt "$out"/callgraph.txt "$out"/perf.script \
-      "$out"/flamegraph.svg "$out"/{perf-probe,inject,report,script}.log
+      "$out"/perf.jit.data "$out"/report.txt "$out"/srcline.txt "$out"/srcline-check.txt "$out"/callgraph.txt "$out"/perf.script \
+      "$out"/flamegraph.svg "$out"/{perf-probe,inject,report,script,window}.log
 
 # Probe first, so a permission or event problem gets one clear line instead of
 # being mixed into the program's own output.
@@ -112,13 +118,18 @@ if ((callgraph)); then
         || die "perf report (call graph) failed: $(grep -m1 -vE '^\s*$' "$out/report.log")"
 fi
 if ((srcline)); then
-    # Not `perf report --sort srcline`: that runs addr2line over every sampled
-    # library (minutes for libllvmlite).  The dump has the wasm line tables.
-    perf script -i "$out/perf.jit.data" -F ip,sym,symoff,dso -G 2>"$out/script.log" \
-        | "$python" -m runner.profiling.srcline - "${dumps[@]}" >"$out/srcline.txt" \
+    window=$("$python" -m runner.profiling.window "${dumps[@]}" 2>"$out/window.log") \
+        || die "cannot read the time span of the run from ${dumps[0]##*/}: $(cat "$out/window.log")"
+    rm -f "$out/window.log"
+    perf report "${report[@]}" --sort sym,srcline -g none --time "$window" >"$out/srcline.txt" 2>>"$out/report.log" \
+        || die "perf report --sort sym,srcline failed: $(grep -m1 -vE '^\s*$' "$out/report.log")"
+    # The same count from the jitdump's own line tables, without addr2line: a cross-check.
+    perf script -i "$out/perf.jit.data" --time "$window" -F ip,sym,symoff,dso -G 2>"$out/script.log" \
+        | "$python" -m runner.profiling.srcline - "${dumps[@]}" >"$out/srcline-check.txt" \
         || die "could not count samples by source line: $(grep -m1 -vE '^\s*$' "$out/script.log")"
     echo
-    cat "$out/srcline.txt"
+    echo "# The run's samples ($window) by source line (srcline.txt, first rows):"
+    sed -n '/^# Overhead/,$p' "$out/srcline.txt" | grep -v '^$' | head -25
 fi
 if ((flame)); then
     perf script -i "$out/perf.jit.data" >"$out/perf.script" 2>"$out/script.log" \
@@ -132,8 +143,9 @@ for f in "$out"/{inject,report,script}.log; do [[ -s $f ]] || rm -f "$f"; done
 echo
 echo "profile.sh: outputs in $out/"
 echo "  report.txt      the report above (sort: $sort)"
-((srcline)) && echo "  srcline.txt     samples in wasm code by source line"
 ((callgraph)) && echo "  callgraph.txt   the same with call graphs"
+((srcline)) && echo "  srcline.txt     the run's samples by source line: perf report --sort sym,srcline --time $window"
+((srcline)) && echo "  srcline-check.txt  the same counted from the jitdump's line tables (wasm code only, no addr2line)"
 ((flame)) && echo "  flamegraph.svg  flame graph (open in a browser)"
 echo "  perf.jit.data   explore: perf report -i $out/perf.jit.data  |  perf annotate -i $out/perf.jit.data"
 exit 0

@@ -532,8 +532,13 @@ def run_scripts(paths: list[Path], jobs: int = 2, opt_level: int = DEFAULT_OPT_L
                 if pid == 0:
                     _child(paths[i], opt_level, log_path)
                 running[pid] = (i, log_path, time.monotonic())
-            pid, wstatus, usage = os.wait4(-1, os.WNOHANG)
-            if pid == 0:
+            # Wait for our own children only (never -1: in pytest other children may exist).
+            finished = []
+            for cpid in list(running):
+                rpid, wstatus, usage = os.wait4(cpid, os.WNOHANG)
+                if rpid:
+                    finished.append((cpid, wstatus, usage))
+            if not finished:
                 now = time.monotonic()
                 for cpid, (i, log_path, start) in list(running.items()):
                     if now - start > timeout:
@@ -549,19 +554,22 @@ def run_scripts(paths: list[Path], jobs: int = 2, opt_level: int = DEFAULT_OPT_L
                             on_done(results[i])
                 time.sleep(0.01)
                 continue
-            if pid not in running:
-                continue
-            i, log_path, start = running.pop(pid)
-            status = ""
-            if os.WIFSIGNALED(wstatus):
-                sig = os.WTERMSIG(wstatus)
-                status = f"crashed with signal {signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig}"
-            elif os.WEXITSTATUS(wstatus) not in (0,):
-                status = f"worker exited with status {os.WEXITSTATUS(wstatus)}"
-            results[i] = _collect_result(paths[i], log_path, status, time.monotonic() - start)
-            results[i].cpu = usage.ru_utime + usage.ru_stime
-            if on_done:
-                on_done(results[i])
+            for pid, wstatus, usage in finished:
+                i, log_path, start = running.pop(pid)
+                status = ""
+                if os.WIFSIGNALED(wstatus):
+                    sig = os.WTERMSIG(wstatus)
+                    try:
+                        name = signal.Signals(sig).name
+                    except ValueError:
+                        name = str(sig)
+                    status = f"crashed with signal {name}"
+                elif os.WEXITSTATUS(wstatus) != 0:
+                    status = f"worker exited with status {os.WEXITSTATUS(wstatus)}"
+                results[i] = _collect_result(paths[i], log_path, status, time.monotonic() - start)
+                results[i].cpu = usage.ru_utime + usage.ru_stime
+                if on_done:
+                    on_done(results[i])
     finally:
         for cpid in running:
             try:

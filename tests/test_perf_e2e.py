@@ -79,8 +79,11 @@ def test_profile_sh_on_tiny_jit(perf, tmp_path):
                            "-g", "--flamegraph", "--srcline", "--", "0.6")
     rows = _report_rows((out / "report.txt").read_text())
     assert rows[0][0] > 25 and rows[0][1].endswith("[.] tiny::hot"), rows[:5]
+    # perf's own `--sort sym,srcline` (over the run's time span) and the jitdump cross-check
     lines = _report_rows((out / "srcline.txt").read_text())
-    assert lines[0][1].split()[1:] == ["tiny::hot", "tiny.rs:4"], lines
+    assert lines[0][1].split() == ["[.]", "tiny::hot", "tiny.rs:4"], lines
+    check = _report_rows((out / "srcline-check.txt").read_text())
+    assert check[0][1].split()[1:] == ["tiny::hot", "tiny.rs:4"], check
     assert "tiny::hot" in stdout and "flamegraph.svg" in stdout
 
     # The jitted objects carry our names and, from DEBUG_INFO, a line table.
@@ -107,6 +110,97 @@ def test_profile_sh_fib(perf, tmp_path):
     wasm = sum(pct for pct, rest in rows if rest.startswith("jitted-"))
     assert rows[0][0] >= 0.9 * wasm, rows[:8]
     assert any("fib::fib" in _elf_functions(so)[0] for so in out.glob("jitted-*.so"))
+
+
+@pytest.fixture(scope="module")
+def fib_g() -> Path:
+    path = REPO / "examples" / "fib-g.wasm"
+    if not path.exists():
+        build = subprocess.run([REPO / "scripts" / "build-examples.sh"], capture_output=True, text=True)
+        if build.returncode != 0:
+            if not os.access("/usr/bin/rustc", os.X_OK):
+                pytest.skip(f"cannot install rustc to build fib-g.wasm: {build.stderr.strip()[-300:]}")
+            pytest.fail(f"scripts/build-examples.sh failed:\n{build.stderr}")
+    return path
+
+
+def _fib_lines(fib_g: Path) -> set[int]:
+    """The fib.rs lines rustc's DWARF gives fn fib (6, 7, 10, 12 with Debian's rustc 1.63)."""
+    from runner.binary.decode import decode
+    from runner.dwarf import WasmLineMap
+
+    module = decode(fib_g.read_bytes())
+    index = next(i for i, n in module.function_names.items() if n.startswith("_ZN3fib3fib"))
+    body = module.bodies[index - module.num_imported_funcs]
+    rows = WasmLineMap.from_module(module).rows_in(body.code_start - module.code_section_start,
+                                                    body.code_end - module.code_section_start)
+    assert {loc.file for _, loc in rows} == {str(REPO / "examples" / "fib.rs")}
+    return {loc.line for _, loc in rows}
+
+
+def test_profile_sh_fib_g_source_lines(perf, fib_g, tmp_path):
+    """Issue 5: perf shows fib.rs lines, annotates fib::fib with the source and unwinds to main."""
+    fib_lines = _fib_lines(fib_g)
+    assert {6, 7, 10} <= fib_lines <= set(range(6, 13))
+    out, stdout = _profile(tmp_path, f"{sys.executable} -m runner.cli",
+                           "-g", "--srcline", "--", "-g", "examples/fib-g.wasm")
+
+    # perf report --sort sym,srcline over the run: fib::fib by fib.rs line, hardly any ??:0.
+    rows = [(pct, rest.split()) for pct, rest in _report_rows((out / "srcline.txt").read_text())]
+    fib = [(pct, cols[-1]) for pct, cols in rows if cols[:2] == ["[.]", "fib::fib"]]
+    total = sum(pct for pct, _ in fib)
+    assert total > 50, rows[:10]                   # the run is fib::fib
+    unknown = sum(pct for pct, where in fib if not where.startswith("fib.rs:"))
+    assert unknown < 0.02 * total, fib
+    lines = {int(where.split(":")[1]) for _, where in fib if where.startswith("fib.rs:")}
+    assert lines <= fib_lines and {6, 10} <= lines, fib
+    assert "fib.rs:" in stdout                     # profile.sh prints the first rows
+    # The jitdump's own line tables (no addr2line) agree on the hottest line.
+    check = _report_rows((out / "srcline-check.txt").read_text())
+    assert check[0][1].split()[1:] == ["fib::fib", f"{REPO}/examples/{fib[0][1]}"], (check[:3], fib[:3])
+
+    # The jitted-*.so perf inject wrote for fib::fib carries .debug_line rows over all of its
+    # code, naming fib.rs lines.
+    from elftools.elf.elffile import ELFFile
+
+    found = []
+    for so in out.glob("jitted-*.so"):
+        with open(so, "rb") as f:
+            elf = ELFFile(f)
+            syms = [s for s in elf.get_section_by_name(".symtab").iter_symbols()
+                    if s["st_info"]["type"] == "STT_FUNC"]
+            if [s.name for s in syms] != ["fib::fib"]:
+                continue
+            start, size = syms[0]["st_value"], syms[0]["st_size"]
+            dwarf = elf.get_dwarf_info()
+            cu = next(dwarf.iter_CUs())
+            program = dwarf.line_program_for_CU(cu)
+            states = [e.state for e in program.get_entries() if e.state is not None]
+            files = [e.name.decode() for e in program["file_entry"]]
+            found.append((so.name, start, size, states, files))
+    assert len(found) == 1, [f[0] for f in found]
+    _, start, size, states, files = found[0]
+    assert files == [str(REPO / "examples" / "fib.rs")]
+    assert states[0].address == start and not states[0].end_sequence
+    assert states[-1].end_sequence and states[-1].address == start + size
+    native_lines = {s.line for s in states}
+    assert native_lines <= fib_lines and {6, 7, 10} <= native_lines, native_lines
+    assert [s.address for s in states] == sorted(s.address for s in states)
+
+    # perf annotate interleaves fib.rs (DEBUG_INFO names it by its absolute path).
+    annotate = subprocess.run(["perf", "annotate", "-i", str(out / "perf.jit.data"), "--stdio", "fib::fib"],
+                              capture_output=True, text=True, timeout=300)
+    assert annotate.returncode == 0, annotate.stderr
+    assert "fn fib(n: u32) -> u32 {" in annotate.stdout, annotate.stdout[:2000]
+    assert "fib(n - 1) + fib(n - 2)" in annotate.stdout
+
+    # Frame-pointer call chains run from fib::fib through fib::main into Rust's start-up code.
+    graph = (out / "callgraph.txt").read_text()
+    chain = graph[graph.index("[.] fib::fib"):]
+    for caller in ("std::rt::lang_start_internal", "std::rt::lang_start::{{closure}}", "fib::main"):
+        assert caller in chain, chain[:1500]
+    main = chain.index("fib::main")
+    assert chain.index("std::rt::lang_start_internal") < main < chain.index("fib::fib", main)
 
 
 def test_profile_sh_without_perf(tmp_path):

@@ -54,6 +54,27 @@ def test_script(script: Path, results) -> None:
     assert r.passed > 0 or r.skipped > 0
 
 
+# The scripts where LLVM's optimiser can break wasm semantics (NaN bits under constant
+# folding, trap ordering, deep recursion, huge frames, cross-module calls) also run at -O2,
+# the engine's default level.  They cost about 6 s of CPU.
+O2_NAMES = ("float_exprs", "float_misc", "float_memory", "conversions", "f32", "f64", "f32_bitwise",
+            "f64_bitwise", "skip-stack-guard-page", "call", "fac", "address", "memory_trap", "linking",
+            "left-to-right")
+SCRIPTS_O2 = [p for p in SCRIPTS if p.stem in O2_NAMES]
+
+
+@pytest.fixture(scope="module")
+def results_o2() -> dict[Path, "spectest.ScriptResult"]:
+    if not SCRIPTS_O2:
+        pytest.skip(f"no spec testsuite at {ROOT}")
+    return {r.path: r for r in spectest.run_scripts(SCRIPTS_O2, jobs=_jobs(), opt_level=2)}
+
+
+@pytest.mark.parametrize("script", SCRIPTS_O2, ids=[f"O2-{p.stem}" for p in SCRIPTS_O2])
+def test_script_optimised(script: Path, results_o2) -> None:
+    test_script(script, results_o2)
+
+
 def test_suite_is_complete(results) -> None:
     """Every command of the core suite was judged: none lost, text modules only skipped."""
     if ROOT.resolve() != (REPO.parent / "shared" / "spectest").resolve():

@@ -104,7 +104,7 @@ class FunctionBody:
     locals: list[int]       # types of the declared locals, expanded (params not included)
     code_start: int         # offset of the first instruction in the module bytes
     code_end: int           # offset just past the final `end`
-    body_start: int         # offset of the body-size LEB (wasm-objdump's "func body" start)
+    body_start: int         # offset of the body-size LEB (the locals declaration, where DWARF and wasm-objdump start the function, follows it)
 
 
 # Element / data segment modes.

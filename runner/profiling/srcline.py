@@ -1,11 +1,11 @@
-"""Samples in wasm code by source line, without perf's addr2line.
+"""Samples in wasm code by source line, without perf's addr2line: a cross-check.
 
-``perf report --sort srcline`` runs addr2line over *every* library that has
-samples; for libllvmlite (LLVM with debug info) that takes minutes.  The
-jitdump already holds each function's line table, so we map the samples
-ourselves: ``perf script -F ip,sym,symoff,dso -G`` tells which
-``jitted-<pid>-<index>.so`` and offset each sample hit, and the DEBUG_INFO
-record of CODE_LOAD ``<index>`` gives the line.
+``scripts/profile.sh --srcline`` reports with perf's own ``--sort sym,srcline``
+(restricted to the run with ``--time``, see runner/profiling/window.py for why)
+and also counts the same samples here.  The jitdump already holds each
+function's line table, so we map the samples ourselves: ``perf script -F
+ip,sym,symoff,dso -G`` tells which ``jitted-<pid>-<index>.so`` and offset each
+sample hit, and the DEBUG_INFO record of CODE_LOAD ``<index>`` gives the line.
 
 CLI: ``python -m runner.profiling.srcline perf.script jit-<pid>.dump...``
 """

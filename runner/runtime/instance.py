@@ -478,8 +478,8 @@ class Instance:
         return 0
 
     def _register_code(self, agent) -> None:
-        if len(_code_ranges) > 4096:  # forget code of instances that are gone
-            _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
+        # Forget the code of instances that are gone: a new instance may reuse its addresses.
+        _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
         syms = self.compiled.symbols
         m = self.module
         for i in range(m.num_imported_funcs, len(m.func_types)):

@@ -97,9 +97,10 @@ class FunctionTranslator:
         return self.stack.pop()[0]
 
     def trap_if(self, cond: str, kind: TrapKind) -> None:
-        target = self.trap_blocks.get(kind)
+        key = (kind, self.cur_offset) if self.debug else kind   # -g: one block per trap site
+        target = self.trap_blocks.get(key)
         if target is None:
-            target = self.trap_blocks[kind] = self.label(f"trap.{kind.name.lower()}.")
+            target = self.trap_blocks[key] = self.label(f"trap.{kind.name.lower()}.")
         cont = self.label("ok")
         self.emit(f"br i1 {cond}, label %{target}, label %{cont}, !prof !5")
         self.start_block(cont)
@@ -194,16 +195,21 @@ class FunctionTranslator:
         else:
             out.append("  br label %body")
         out += self.lines
-        for kind, name in self.trap_blocks.items():
+        for key, name in self.trap_blocks.items():
+            kind, at = key if self.debug else (key, self.cur_offset)
             out.append(f"{name}:")
-            out.append(f"  call void @wr_trap(i32 {int(kind)})" + (f", !dbg !{self.env.location(self.cur_offset)}" if self.debug else ""))
+            if self.debug:  # an empty asm naming the site keeps LLVM from merging the trap blocks
+                out.append(f'  call void asm sideeffect "", "i"(i32 {at}), !dbg !{self.env.location(at)}')
+            out.append(f"  call void @wr_trap(i32 {int(kind)})" + (f", !dbg !{self.env.location(at)}" if self.debug else ""))
             out.append("  unreachable")
         out.append("ret:")
+        # -g: the epilogue belongs to the function's final `end` (a Rust function's closing brace)
+        dbg = f", !dbg !{self.env.location(self.body.code_end - 1)}" if self.debug else ""
         if not results:
-            out.append("  ret void")
+            out.append("  ret void" + dbg)
         elif len(results) == 1:
-            out.append(f"  %rv = load {results[0]}, ptr {ret_slots[0]}")
-            out.append(f"  ret {results[0]} %rv")
+            out.append(f"  %rv = load {results[0]}, ptr {ret_slots[0]}" + dbg)
+            out.append(f"  ret {results[0]} %rv" + dbg)
         else:
             agg = "undef"
             for i, (t, s) in enumerate(zip(results, ret_slots)):
