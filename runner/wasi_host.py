@@ -5,6 +5,7 @@ native-callable host function closed over the instance's ``WasiCtx``.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 from wasi import WASI_FUNCTIONS, WasiCtx
@@ -28,9 +29,7 @@ def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = Non
                 if hf is None:
                     return None
                 ft = FuncType(tuple(_TYPE[t] for t in hf.params), tuple(_TYPE[t] for t in hf.results))
-                impl = hf.impl
-                f = bound[name] = host_function(ft, lambda *args, _impl=impl: _impl(ctx, *args),
-                                                f"{module}::{name}")
+                f = bound[name] = host_function(ft, functools.partial(hf.impl, ctx), f"{module}::{name}")
             return f
         return fallback(module, name) if fallback else None
 

@@ -83,7 +83,7 @@ def timed(cmd: list[str], run_pattern: str | None) -> tuple[float, float | None,
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-500:]}")
     run = None
     if run_pattern:
-        m = re.search(run_pattern, p.stderr.decode())
+        m = re.search(run_pattern, p.stderr.decode(), re.M)
         run = float(m.group(1)) if m else None
     return wall, run, p.stdout
 
@@ -115,7 +115,7 @@ def main() -> int:
         for _ in range(args.runs):
             w, r, _ = timed([str(native)], None)
             samples["native"].append((w, w))
-            w, r, _ = timed(wasirun + [str(wasm)], r"run (\d+\.\d+)s")
+            w, r, _ = timed(wasirun + [str(wasm)], r" run (\d+\.\d+)s\s*$")
             samples["wasirun"].append((w, r))
             w, r, _ = timed([PY, str(wasmtime_script), str(wasm)], r"BENCH-RUN (\d+\.\d+)")
             samples["wasmtime"].append((w, r))

@@ -51,6 +51,8 @@ class WasiCtx:
         self.args = [a.encode("utf-8", "surrogateescape") for a in config.args]
         self.env = [f"{k}={v}".encode("utf-8", "surrogateescape") for k, v in config.env]
         self.memory = None
+        self._guest_memory: GuestMemory | None = None
+        self._guest_view = None
         self.trace: Callable[[str], None] | None = None
         # Monotonic time counts from the context's creation, as in wasmtime: the
         # guest learns nothing about the host's uptime.
@@ -71,7 +73,12 @@ class WasiCtx:
         """Guest memory for the current host call (never keep it across calls)."""
         if self.memory is None:
             raise WasiError(Errno.FAULT)
-        return GuestMemory(self.memory.view())
+        view = self.memory.view()
+        # Reuse the accessor while the memory hands out the same view (it does until it grows).
+        if self._guest_memory is None or self._guest_view is not view:
+            self._guest_memory = GuestMemory(view)
+            self._guest_view = view
+        return self._guest_memory
 
     def monotonic_ns(self) -> int:
         return time.monotonic_ns() - self.monotonic_base

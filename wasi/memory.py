@@ -101,10 +101,12 @@ class GuestMemory:
         guest's libc handles like any short read or write.
         """
         self.check(ptr, count * IOVEC.size)
+        view, limit = self._view, self._size
         buffers = []
-        for i in range(count):
-            buf, size = IOVEC.unpack_from(self._view, ptr + i * IOVEC.size)
-            view = self.slice(buf, size)  # checked even when empty: a bad iovec is a fault
+        # One pass over the array; every buffer is checked, even an empty one (a bad iovec is a fault).
+        for buf, size in IOVEC.iter_unpack(view[ptr:ptr + count * IOVEC.size]):
+            if buf + size > limit:
+                raise WasiError(Errno.FAULT)
             if size:
-                buffers.append(view)
+                buffers.append(view[buf:buf + size])
         return buffers[:IOV_MAX]

@@ -205,7 +205,11 @@ class NativeRuntime:
 
     def __init__(self):
         tm = jit.target_machine(2)
-        self.lljit = llvm.create_lljit_compiler(tm)
+        # JITLink places all sections of an object in one contiguous allocation and builds
+        # stubs for far calls; RuntimeDyld may map an object's sections more than 2 GiB apart
+        # once 8 GiB memory reservations fragment the address space, and then aborts on
+        # 32-bit relocations.
+        self.lljit = llvm.create_lljit_compiler(tm, use_jit_link=True)
         obj = jit.compile_ir(RUNTIME_IR, 2)
         names = ["wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
                  "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",

@@ -52,6 +52,8 @@ class Memory:
             raise MemoryError(f"cannot reserve {self.reserved} bytes of address space for a linear memory")
         self.record = MemoryRecord(base, 0)
         self.address = ctypes.addressof(self.record)
+        self._view: memoryview | None = None
+        self._view_size = -1
         from .native import NativeRuntime
         self._runtime = NativeRuntime.get()
         try:
@@ -90,11 +92,17 @@ class Memory:
         return old
 
     def view(self) -> memoryview:
-        """A writable view of the current memory; take a new one after memory.grow."""
+        """A writable view of the current memory; take a new one after memory.grow.
+
+        The view is made once per size: host calls (fd_write for every println!) ask
+        for it each time, and building a ctypes array per call was their largest cost.
+        """
         size = self.record.size
-        if not size:
-            return memoryview(bytearray())
-        return memoryview((ctypes.c_ubyte * size).from_address(self.base)).cast("B")
+        if self._view_size != size:
+            self._view = (memoryview((ctypes.c_ubyte * size).from_address(self.base)).cast("B")
+                          if size else memoryview(bytearray()))
+            self._view_size = size
+        return self._view
 
     def read(self, addr: int, n: int) -> bytes:
         if addr < 0 or addr + n > self.record.size:
