@@ -20,7 +20,6 @@ from .names import display_name
 from .profiling import LineRow, make_agent
 from .runtime.instance import Instance
 from .runtime.native import NativeRuntime
-from .translate.module import TranslateOptions, translate_module
 
 PROFILERS = (None, "jitdump", "perfmap")
 
@@ -166,6 +165,7 @@ class Engine:
             validate(module)
             t2 = time.perf_counter()
             stats.validate = t2 - t1
+            from .translate.module import TranslateOptions, translate_module  # not needed on a cache hit
             ir = translate_module(module, TranslateOptions(
                 inline=self.config.inline, debug_info=self.config.debug_info,
                 interruptible=self.config.interruptible, fuel=self.config.fuel is not None), name)

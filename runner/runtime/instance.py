@@ -8,6 +8,7 @@ then run the start function.
 from __future__ import annotations
 
 import bisect
+import functools
 import ctypes
 import weakref
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import llvmlite.binding as llvm
 from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                              KIND_NAMES, KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..errors import Frame, LinkError, Trap, TrapKind
+from ..profiling.base import NullAgent
 from .native import NativeRuntime
 from .store import GlobalCell, Memory, Table
 
@@ -70,9 +72,15 @@ class Function:
         self.code = code          # native address, wasm calling convention
         self.entry = entry        # wr.call<N> wrapper, if callable from Python
         self.instance = instance
-        self.name = name
+        self._name = name         # a str, or a callable giving it (demangling is done on demand)
         self._keepalive = keepalive
         self._record = None
+
+    @property
+    def name(self) -> str:
+        if callable(self._name):
+            self._name = self._name()
+        return self._name
 
     def funcref_record(self) -> int:
         """A {code, type id} record for this function (for tables filled from Python)."""
@@ -384,7 +392,7 @@ class Instance:
         for i in range(m.num_imported_funcs, nfuncs):
             entry = addr.get(f"wr.call{i}")
             self.functions.append(Function(m.func_type(i), self.code_addresses[i], entry, self,
-                                           compiled.display_name(i)))
+                                           functools.partial(compiled.display_name, i)))
         for i in range(m.num_imported_funcs):
             f = self.functions[i]
             entry = addr.get(f"wr.call{i}")
@@ -482,6 +490,8 @@ class Instance:
         _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
         syms = self.compiled.symbols
         m = self.module
+        if isinstance(agent, NullAgent):
+            agent = None   # names and line rows cost time; nobody asked for them
         for i in range(m.num_imported_funcs, len(m.func_types)):
             s = syms.get(i)
             if s is None:
