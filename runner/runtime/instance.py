@@ -492,6 +492,7 @@ class Instance:
         m = self.module
         if isinstance(agent, NullAgent):
             agent = None   # names and line rows cost time; nobody asked for them
+        announce = []
         for i in range(m.num_imported_funcs, len(m.func_types)):
             s = syms.get(i)
             if s is None:
@@ -500,8 +501,12 @@ class Instance:
             entry = (start, start + max(s.size, 1), next(_serial), weakref.ref(self), i)
             bisect.insort(_code_ranges, entry)
             if agent is not None:
-                agent.register_function(self.compiled.display_name(i), start, s.size,
-                                        self.compiled.line_rows_for(i, start))
+                announce.append((self.compiled.display_name(i), start, s.size,
+                                 self.compiled.line_rows_for(i, start)))
+        # Names and line rows are worked out first (DWARF decoding can take a second), so the
+        # records go out in one burst: the profile's time window then starts when the code runs.
+        for name, start, size, rows in announce:
+            agent.register_function(name, start, size, rows)
 
     def frame_for(self, func_index: int, pc: int) -> Frame:
         offset = self.compiled.wasm_offset_at(func_index, pc - self.code_addresses[func_index])
