@@ -17,9 +17,18 @@ WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 _TYPE = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
 
 
-def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = None) -> Callable[[str, str], Any]:
-    """An import resolver providing every preview1 function, bound to ``ctx``."""
+def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = None,
+                  fast_fd_write: bool = True) -> Callable[[str, str], Any]:
+    """An import resolver providing every preview1 function, bound to ``ctx``.
+
+    With ``fast_fd_write``, ``fd_write`` is native code that writes straight from
+    guest memory with ``writev`` and calls the Python implementation only for what
+    it does not handle (see FastFdWrite); ``attach_memory`` must then be called
+    once the instance exists.
+    """
     bound: dict[str, Function] = {}
+    fast = FastFdWrite(ctx) if fast_fd_write else None
+    ctx.fast_fd_write = fast
 
     def resolve(module: str, name: str):
         if module in WASI_MODULES:
@@ -29,11 +38,166 @@ def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = Non
                 if hf is None:
                     return None
                 ft = FuncType(tuple(_TYPE[t] for t in hf.params), tuple(_TYPE[t] for t in hf.results))
-                f = bound[name] = host_function(ft, functools.partial(hf.impl, ctx), f"{module}::{name}")
+                impl = functools.partial(hf.impl, ctx)
+                if fast is not None:
+                    impl = fast.following(impl)
+                f = host_function(ft, impl, f"{module}::{name}")
+                if fast is not None and name == "fd_write":
+                    f = fast.function(ft, f)
+                bound[name] = f
             return f
         return fallback(module, name) if fallback else None
 
     return resolve
+
+
+FAST_FD_WRITE_IR = """
+@wf.memslot = external global ptr
+@wf.fdmap = external global [64 x i32]
+declare i32 @wf.slow(i32, i32, i32, i32)
+declare i64 @writev(i32, ptr, i32)
+
+define i32 @wf_fd_write(i32 %fd, i32 %iovs, i32 %n, i32 %nw) {
+entry:
+  %rec = load ptr, ptr @wf.memslot
+  %norec = icmp eq ptr %rec, null
+  %fdbig = icmp uge i32 %fd, 64
+  %nbig = icmp ugt i32 %n, 64
+  %b1 = or i1 %norec, %fdbig
+  %b2 = or i1 %b1, %nbig
+  br i1 %b2, label %slow, label %lookup
+lookup:
+  %slot = getelementptr [64 x i32], ptr @wf.fdmap, i32 0, i32 %fd
+  %hfd = load i32, ptr %slot
+  %closed = icmp slt i32 %hfd, 0
+  br i1 %closed, label %slow, label %bounds
+bounds:
+  %base = load ptr, ptr %rec
+  %sizep = getelementptr {ptr, i64}, ptr %rec, i32 0, i32 1
+  %size = load i64, ptr %sizep
+  %nw64 = zext i32 %nw to i64
+  %nwend = add i64 %nw64, 4
+  %nwbad = icmp ugt i64 %nwend, %size
+  %iov64 = zext i32 %iovs to i64
+  %n64 = zext i32 %n to i64
+  %iovlen = mul i64 %n64, 8
+  %iovend = add i64 %iov64, %iovlen
+  %iovbad = icmp ugt i64 %iovend, %size
+  %bad = or i1 %nwbad, %iovbad
+  br i1 %bad, label %slow, label %prepare
+prepare:
+  %host = alloca [64 x {ptr, i64}], align 16
+  br label %loop
+loop:
+  %i = phi i32 [0, %prepare], [%i1, %store]
+  %more = icmp ult i32 %i, %n
+  br i1 %more, label %one, label %write
+one:
+  %i64 = zext i32 %i to i64
+  %off = mul i64 %i64, 8
+  %at = add i64 %iov64, %off
+  %gp = getelementptr i8, ptr %base, i64 %at
+  %buf = load i32, ptr %gp, align 1
+  %lp = getelementptr i8, ptr %gp, i64 4
+  %len = load i32, ptr %lp, align 1
+  %buf64 = zext i32 %buf to i64
+  %len64 = zext i32 %len to i64
+  %end = add i64 %buf64, %len64
+  %out = icmp ugt i64 %end, %size
+  br i1 %out, label %slow, label %store
+store:
+  %hp = getelementptr i8, ptr %base, i64 %buf64
+  %e0 = getelementptr [64 x {ptr, i64}], ptr %host, i32 0, i32 %i, i32 0
+  %e1 = getelementptr [64 x {ptr, i64}], ptr %host, i32 0, i32 %i, i32 1
+  store ptr %hp, ptr %e0
+  store i64 %len64, ptr %e1
+  %i1 = add i32 %i, 1
+  br label %loop
+write:
+  %r = call i64 @writev(i32 %hfd, ptr %host, i32 %n)
+  %failed = icmp slt i64 %r, 0
+  br i1 %failed, label %slow, label %done
+done:
+  %nwp = getelementptr i8, ptr %base, i64 %nw64
+  %r32 = trunc i64 %r to i32
+  store i32 %r32, ptr %nwp, align 1
+  ret i32 0
+slow:
+  ; Anything unusual (a bad pointer, a closed or non-writable fd, an error) is left to
+  ; the Python implementation, which nothing has touched yet: it gives the exact errno.
+  %s = call i32 @wf.slow(i32 %fd, i32 %iovs, i32 %n, i32 %nw)
+  ret i32 %s
+}
+"""
+
+
+class FastFdWrite:
+    """fd_write as native code: every println! is one ``writev`` from guest memory, no Python.
+
+    It serves guest fds below 64 that the Python ``fd_write`` would write to
+    (``fdmap`` holds their host fds, rebuilt whenever the fd table changes) and
+    hands everything else to that Python implementation, which stays the reference
+    for errnos and rights.  Bounds are checked against the memory's current size.
+    """
+
+    MAP_SIZE = 64
+
+    def __init__(self, ctx: WasiCtx):
+        import ctypes
+        self.ctx = ctx
+        self.memslot = ctypes.c_void_p(0)
+        self.fdmap = (ctypes.c_int32 * self.MAP_SIZE)(*([-1] * self.MAP_SIZE))
+        self._version = None
+
+    def refresh(self) -> None:
+        from wasi.errors import WasiError
+        from wasi.fd import _writable
+        fds = self.ctx.fds
+        if fds.version == self._version:
+            return
+        for fd in range(self.MAP_SIZE):
+            try:
+                self.fdmap[fd] = _writable(self.ctx, fd).host_fd
+            except WasiError:
+                self.fdmap[fd] = -1
+        self._version = fds.version
+
+    def following(self, impl: Callable) -> Callable:
+        """``impl``, followed by a refresh of the fd map when the call changed the fd table."""
+        def call(*args):
+            try:
+                return impl(*args)
+            finally:
+                if self.ctx.fds.version != self._version:
+                    self.refresh()
+        return call
+
+    def function(self, ft: FuncType, slow: Function) -> Function:
+        """The native fd_write for this context, falling back to ``slow``."""
+        import ctypes
+
+        import llvmlite.binding as llvm
+
+        from . import jit
+        from .runtime.native import NativeRuntime
+        rt = NativeRuntime.get()
+        cache = jit.ObjectCache()
+        key = cache.key(FAST_FD_WRITE_IR.encode(), "fast-fd-write")
+        objs = cache.get(key)
+        if not objs:
+            objs = [jit.compile_ir(FAST_FD_WRITE_IR, 2)]
+            cache.put(key, objs)
+        builder = llvm.JITLibraryBuilder().add_object_img(objs[0]).add_current_process()
+        builder.import_symbol("wf.memslot", ctypes.addressof(self.memslot))
+        builder.import_symbol("wf.fdmap", ctypes.addressof(self.fdmap))
+        builder.import_symbol("wf.slow", slow.code)
+        builder.export_symbol("wf_fd_write")
+        tracker = builder.link(rt.lljit, rt.library_name())
+        self.refresh()
+        return Function(ft, tracker["wf_fd_write"], None, None, slow.name, keepalive=(tracker, slow, self))
+
+    def attach_memory(self, memory) -> None:
+        self.memslot.value = memory.address if memory is not None else None
 
 
 def instantiate_command(engine, compiled, wasi_config):
@@ -48,6 +212,8 @@ def instantiate_command(engine, compiled, wasi_config):
     memory = instance.exports.get("memory")
     if memory is not None and hasattr(memory, "view"):
         ctx.memory = memory
+        if ctx.fast_fd_write is not None:
+            ctx.fast_fd_write.attach_memory(memory)
     return instance, ctx
 
 

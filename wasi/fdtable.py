@@ -119,6 +119,7 @@ class FdTable:
 
     _used: dict[int, Descriptor] = field(default_factory=dict)
     _free: set[int] = field(default_factory=set)
+    version: int = 0   # bumped on every change, so caches of the table (the native fd_write) can follow
 
     def add(self, desc: Descriptor) -> int:
         if self._free:
@@ -129,6 +130,7 @@ class FdTable:
         if fd >= 2**31:                 # path_open promises fds below 2**31
             raise WasiError(Errno.NFILE)
         self._used[fd] = desc
+        self.version += 1
         return fd
 
     def get(self, fd: int) -> Descriptor:
@@ -157,6 +159,7 @@ class FdTable:
         desc = self.get(fd)
         del self._used[fd]
         self._free.add(fd)
+        self.version += 1
         desc.close()
 
     def renumber(self, src: int, dst: int) -> None:
@@ -167,6 +170,7 @@ class FdTable:
         del self._used[src]
         self._free.add(src)
         self._used[dst] = desc
+        self.version += 1
         old.close()
 
     def close_all(self) -> None:

@@ -1,0 +1,52 @@
+"""The native fd_write (runner/wasi_host.py FastFdWrite) against the Python one, through real wasm."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from .wat import wat2wasm
+
+# _start writes the 3-byte message with the (fd, iovs, iovs_len, nwritten) of case N (argc-1 picks
+# N), then exits with fd_write's errno * 16 + the number of bytes it reported written (if any).
+PROGRAM = """(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $argsz (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "hi\\n")
+  (data (i32.const 0) "\\64\\00\\00\\00\\03\\00\\00\\00")                ;; iovec {100, 3}
+  (data (i32.const 8) "\\00\\00\\01\\00\\01\\00\\00\\00")                ;; iovec {65536, 1}: past the end
+  (data (i32.const 16) "\\64\\00\\00\\00\\00\\00\\00\\00")               ;; iovec {100, 0}: empty
+  (func (export "_start") (local $case i32) (local $r i32)
+    (drop (call $argsz (i32.const 200) (i32.const 204)))
+    (local.set $case (i32.sub (i32.load (i32.const 200)) (i32.const 1)))
+    (if (i32.eq (local.get $case) (i32.const 4)) (then (drop (call $close (i32.const 1)))))
+    (local.set $r
+      (if (result i32) (i32.eqz (local.get $case)) (then (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 50)))
+      (else (if (result i32) (i32.eq (local.get $case) (i32.const 1)) (then (call $w (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 50)))
+      (else (if (result i32) (i32.eq (local.get $case) (i32.const 2)) (then (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 65534)))
+      (else (if (result i32) (i32.eq (local.get $case) (i32.const 3)) (then (call $w (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 50)))
+      (else (if (result i32) (i32.eq (local.get $case) (i32.const 4)) (then (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 50)))
+      (else (call $w (i32.const 99) (i32.const 0) (i32.const 1) (i32.const 50)))))))))))))
+    (call $exit (if (result i32) (local.get $r) (then (local.get $r))
+                                         (else (i32.add (i32.const 100) (i32.load (i32.const 50)))))))
+)"""
+
+
+@pytest.mark.parametrize("case, stdout, status", [
+    (0, "hi\n", 103),           # written natively: 3 bytes
+    (1, "", 21),                # an iovec past the end of memory: FAULT, nothing written
+    (2, "", 21),                # nwritten past the end: FAULT before any output
+    (3, "", 100),               # an empty buffer: 0 bytes, success
+    (4, "", 8),                 # stdout closed by the guest: BADF (the fd map follows fd_close)
+    (5, "", 8),                 # an fd that was never open: BADF
+])
+def test_fd_write_cases(tmp_path, case, stdout, status):
+    wasm = tmp_path / "w.wasm"
+    wasm.write_bytes(wat2wasm(PROGRAM))
+    r = subprocess.run([sys.executable, "-m", "runner.cli", str(wasm)] + ["x"] * case,
+                       capture_output=True, text=True, timeout=300)
+    assert (r.stdout, r.returncode) == (stdout, status), r.stderr
