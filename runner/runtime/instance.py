@@ -360,7 +360,7 @@ class Instance:
         for obj in compiled.objs:
             builder.add_object_img(obj)
         sym = dict(helper_symbols())
-        sym.update({k: rt.symbols[k] for k in ("wr_trap", "wr_pending", "wr_stack_limit", "wr_interrupt", "wr_fuel")})
+        sym.update({k: rt.symbols[k] for k in ("wr_trap", "wr_pending", "wr_stack_limit", "wr_interrupt", "wr_fuel", "wr_fconsts")})
         sym["wr.instance"] = self.address
         if self.memories:
             sym["wr.mem0"] = self.memories[0].address

@@ -34,6 +34,9 @@ declare ptr @signal(i32, ptr)
 @wr_backtrace = global [{MAX_BACKTRACE} x ptr] zeroinitializer
 @wr_backtrace_len = global i32 0
 @wr_interrupt = global i32 0
+; +-0.0, +-1.0 as f32 (low 4 bytes of each slot) and f64, read by code that must not see them
+; as constants (runner/translate/numeric.py hidden_constant)
+@wr_fconsts = constant [8 x i64] [i64 0, i64 2147483648, i64 1065353216, i64 3212836864, i64 0, i64 -9223372036854775808, i64 4607182418800017408, i64 -4616189618054758400]
 @wr_guard_ranges = global [{MAX_GUARDED} x [2 x ptr]] zeroinitializer
 @wr_guard_count = global i32 0
 @wr_prev_handler = global ptr null
@@ -220,7 +223,7 @@ class NativeRuntime:
             cache.put(key, [obj])
         names = ["wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
                  "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
-                 "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo"]
+                 "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo"]
         builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
         for n in names:
             builder.export_symbol(n)

@@ -152,7 +152,9 @@ class FunctionTranslator:
                 zero = opaque_zero.get(t)
                 if zero is None:
                     zero = opaque_zero[t] = f"%zero.{t}"
-                    self.entry.append(f'  {zero} = call {t} asm "", "={numeric._FLOAT_REG},0"({t} 0.0)')
+                    index = numeric.FCONST_SLOT[(t, 0)]
+                    self.entry.append(f"  %zero.p.{t} = getelementptr i64, ptr @wr_fconsts, i32 {index}")
+                    self.entry.append(f"  {zero} = load {t}, ptr %zero.p.{t}, !invariant.load !6")
             self.entry.append(f"  store {t} {zero}, ptr {slot}")
             self.locals.append((slot, t))
 
@@ -487,15 +489,17 @@ class FunctionTranslator:
 
     def _f32_const(self, code, imm):
         # Through the integer bits: no float literal can lose a NaN payload on the way.
-        v = self.value(f"bitcast i32 {imm - (1 << 32) if imm >> 31 else imm} to float")
         if numeric.is_identity_constant("float", imm):
-            v = numeric.opaque(self, v, "float")   # see numeric.py: x*1.0 must not fold to x
+            v = numeric.hidden_constant(self, "float", imm)   # see numeric.py: x*1.0 must not fold to x
+        else:
+            v = self.value(f"bitcast i32 {imm - (1 << 32) if imm >> 31 else imm} to float")
         self.push(v, "float")
 
     def _f64_const(self, code, imm):
-        v = self.value(f"bitcast i64 {imm - (1 << 64) if imm >> 63 else imm} to double")
         if numeric.is_identity_constant("double", imm):
-            v = numeric.opaque(self, v, "double")
+            v = numeric.hidden_constant(self, "double", imm)
+        else:
+            v = self.value(f"bitcast i64 {imm - (1 << 64) if imm >> 63 else imm} to double")
         self.push(v, "double")
 
 

@@ -40,6 +40,7 @@ declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
 @wr_pending = external global i32
 @wr_stack_limit = external global ptr
 @wr_interrupt = external global i32
+@wr_fconsts = external global [8 x i64]
 @wr_fuel = external global i64
 @wr.instance = external global i8
 """
@@ -133,6 +134,8 @@ class ModuleTranslator:
         if not self.options.inline:
             attrs.append("noinline")
         header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
+        # The empty asm barriers of numeric.opaque: pure, so LLVM may still hoist and CSE them.
+        header.append("attributes #1 = { nounwind willreturn memory(none) }")
 
         nfuncs = len(m.func_types)
         typeids = f"[{max(len(m.types), 1)} x i64]"

@@ -44,7 +44,23 @@ def is_identity_constant(t: str, bits: int) -> bool:
 
 def opaque(fx, v: str, t: str) -> str:
     """``v`` unchanged, but hidden from LLVM's constant folding (no instruction is emitted)."""
-    return fx.value(f'call {t} asm "", "={_FLOAT_REG},0"({t} {v})')
+    return fx.value(f'call {t} asm "", "={_FLOAT_REG},0"({t} {v}) #1')
+
+
+# Slots of the runtime's @wr_fconsts table (runner/runtime/native.py), by (type, bits).
+FCONST_SLOT = {("float", 0x00000000): 0, ("float", 0x80000000): 1, ("float", 0x3F800000): 2,
+               ("float", 0xBF800000): 3, ("double", 0): 4, ("double", 0x8000000000000000): 5,
+               ("double", 0x3FF0000000000000): 6, ("double", 0xBFF0000000000000): 7}
+
+
+def hidden_constant(fx, t: str, bits: int) -> str:
+    """An identity constant LLVM cannot see: an invariant load from the runtime's table.
+
+    Unlike an asm barrier, the load is hoisted and CSE'd like any constant, so loops
+    keep their shape; its value is still unknown at compile time, so ``x*1.0`` stays.
+    """
+    slot = fx.value(f"getelementptr i64, ptr @wr_fconsts, i32 {FCONST_SLOT[(t, bits)]}")
+    return fx.value(f"load {t}, ptr {slot}, !invariant.load !6")
 
 
 def _is_literal(v: str) -> bool:
