@@ -168,6 +168,18 @@ class ObjectCache:
             pass  # a read-only cache directory only costs speed
 
 
+def cached_object(ir_text: str, label: str) -> bytes:
+    """The object for a small fixed IR module of our own (the runtime, the fd_write fast path),
+    compiled once per machine and then read from the cache."""
+    cache = ObjectCache()
+    key = cache.key(ir_text.encode(), label)
+    objs = cache.get(key)
+    if not objs:
+        objs = [compile_ir(ir_text, 2)]
+        cache.put(key, objs)
+    return objs[0]
+
+
 @lru_cache(maxsize=None)
 def _translator_fingerprint() -> str:
     """Hash of the translator's own source, so a changed translator never reuses stale code."""

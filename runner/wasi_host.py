@@ -181,13 +181,8 @@ class FastFdWrite:
         from . import jit
         from .runtime.native import NativeRuntime
         rt = NativeRuntime.get()
-        cache = jit.ObjectCache()
-        key = cache.key(FAST_FD_WRITE_IR.encode(), "fast-fd-write")
-        objs = cache.get(key)
-        if not objs:
-            objs = [jit.compile_ir(FAST_FD_WRITE_IR, 2)]
-            cache.put(key, objs)
-        builder = llvm.JITLibraryBuilder().add_object_img(objs[0]).add_current_process()
+        obj = jit.cached_object(FAST_FD_WRITE_IR, "fast-fd-write")
+        builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
         builder.import_symbol("wf.memslot", ctypes.addressof(self.memslot))
         builder.import_symbol("wf.fdmap", ctypes.addressof(self.fdmap))
         builder.import_symbol("wf.slow", slow.code)

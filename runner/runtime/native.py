@@ -213,14 +213,7 @@ class NativeRuntime:
         # once 8 GiB memory reservations fragment the address space, and then aborts on
         # 32-bit relocations.
         self.lljit = llvm.create_lljit_compiler(tm, use_jit_link=True)
-        cache = jit.ObjectCache()
-        key = cache.key(RUNTIME_IR.encode(), "runtime")
-        cached = cache.get(key)
-        if cached:
-            obj = cached[0]
-        else:
-            obj = jit.compile_ir(RUNTIME_IR, 2)
-            cache.put(key, [obj])
+        obj = jit.cached_object(RUNTIME_IR, "runtime")
         names = ["wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
                  "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
                  "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo"]
