@@ -40,6 +40,11 @@ def function_symbols(objs: list[bytes]) -> dict[int, FunctionSymbol]:
     return out
 
 
+def symbol_sizes(obj: bytes) -> dict[str, int]:
+    """Size of every function symbol in one object, by name (for announcing helper code)."""
+    return {name.decode(): size for name, _, _, size in _iter_func_symbols(obj)}
+
+
 def _iter_func_symbols(obj: bytes):
     ehdr = _EHDR.unpack_from(obj, 0)
     shoff, shentsize, shnum = ehdr[6], ehdr[11], ehdr[12]

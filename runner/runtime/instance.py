@@ -398,6 +398,7 @@ class Instance:
             entry = addr.get(f"wr.call{i}")
             if entry is not None:  # a re-exported import is called through this module's thunk
                 self.functions[i] = Function(f.type, f.code, entry, self, f.name, keepalive=f)
+        self._entries = {i: addr[f"wr.call{i}"] for i in compiled.entry_points}
         self._register_code(agent)
         self._keep_code_alive()
 
@@ -503,6 +504,15 @@ class Instance:
             if agent is not None:
                 announce.append((self.compiled.display_name(i), start, s.size,
                                  self.compiled.line_rows_for(i, start)))
+        if agent is not None:
+            from ..objfile import symbol_sizes
+            sizes: dict[str, int] = {}
+            for obj in self.compiled.objs:
+                sizes.update(symbol_sizes(obj))
+            for i, entry_address in self._entries.items():
+                name = f"wr.call{i}"
+                announce.append((f"wasirun::entry<{self.compiled.display_name(i)}>", entry_address,
+                                 sizes.get(name, 1), []))
         # Names and line rows are worked out first (DWARF decoding can take a second), so the
         # records go out in one burst: the profile's time window then starts when the code runs.
         for name, start, size, rows in announce:

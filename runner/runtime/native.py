@@ -214,6 +214,7 @@ class NativeRuntime:
         # 32-bit relocations.
         self.lljit = llvm.create_lljit_compiler(tm, use_jit_link=True)
         obj = jit.cached_object(RUNTIME_IR, "runtime")
+        self.object = obj
         names = ["wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
                  "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
                  "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo"]
@@ -267,6 +268,14 @@ class NativeRuntime:
                 self._guard_ranges[2 * k + 1] = self._guard_ranges[2 * (n - 1) + 1]
                 self._guard_count.value = n - 1
                 return
+
+    def announce(self, agent) -> None:
+        """Tell a profiling agent about the runtime's own code, so call chains through the
+        entry trampoline and the signal handler have names too."""
+        from ..objfile import symbol_sizes
+        sizes = symbol_sizes(self.object)
+        for name in ("wr_enter", "wr_trap", "wr_segv"):
+            agent.register_function(f"wasirun::{name}", self.symbols[name], sizes.get(name, 1))
 
     def library_name(self) -> str:
         return f"wasm-instance-{next(self._names)}"
