@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import bisect
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import jit, objfile
 from .binary.decode import decode
 from .binary.module import Module
-from .errors import ValidationError
 from .names import display_name
 from .profiling import LineRow, make_agent
 from .runtime.instance import Instance

@@ -12,7 +12,7 @@ arguments (never signalling NaNs: wasmtime-py passes floats through Python
 floats).  Calls that run out of fuel or overflow wasmtime's smaller stack are
 not compared.  Prints JSON lines; ``"diff"`` lines are divergences.
 """
-import importlib.util, json, os, random, struct, sys, math
+import importlib.util, json, os, random, struct, sys
 from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -22,7 +22,7 @@ tf = importlib.util.module_from_spec(spec); sys.modules["tf"] = tf; spec.loader.
 import wasmtime as wt
 from runner.api import Config, Engine
 from runner.errors import DecodeError, ValidationError, LinkError, Trap, TrapKind
-from runner.binary.module import I32, I64, F32, F64, FUNCREF, EXTERNREF
+from runner.binary.module import I32, I64, F32, F64
 
 OPT = int(os.environ.get("OPT", "0"))
 
@@ -114,7 +114,7 @@ def run(i, data, desc, ours_engine, imports, out):
         winst = wt_linker(store).instantiate(store, wmod); wt_inst = "ok"
     except wt.Trap as e:
         wt_inst = "trap " + wt_trapname(e)
-    except Exception as e:
+    except Exception:
         wt_inst = "link"
     try:
         oinst = ours_engine.instantiate(c, lambda mod, name: imports.get(name) if mod == "spectest" else None); our_inst = "ok"
@@ -130,7 +130,6 @@ def run(i, data, desc, ours_engine, imports, out):
         return []
     rng = random.Random(i)
     wexports = winst.exports(store)
-    from runner.runtime.instance import Function
     for e in m.exports:
         if e.kind != 0: continue
         ft = m.func_type(e.index)
@@ -177,7 +176,7 @@ def main(first, step, count, mutate=True):
         imports = tf._spectest_imports()
         try:
             r = run(i, data, desc, eng, imports, out)
-        except Exception as e:
+        except Exception:
             import traceback
             r = ["EXC " + traceback.format_exc()[-800:]]
         for x in r:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import llvmlite.binding as llvm
 
 from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
-                             KIND_NAMES, KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
+                             KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..errors import Frame, LinkError, Trap, TrapKind
 from ..profiling.base import NullAgent
 from .native import NativeRuntime

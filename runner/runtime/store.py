@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import struct
 
-from ..binary.module import EXTERNREF, F32, F64, FUNCREF, I32, I64, GlobalType, MemoryType, TableType
-from ..errors import TrapKind
+from ..binary.module import F32, I32, GlobalType, MemoryType, TableType
 
 PAGE = 65536
 MAX_PAGES = 65536
@@ -182,9 +180,6 @@ class Table:
         self._elements()[i] = value or None
 
 
-_PACK = {I32: "<I", I64: "<Q", F32: "<I", F64: "<Q", FUNCREF: "<Q", EXTERNREF: "<Q"}
-
-
 class GlobalCell:
     """An 8-byte cell holding a global's raw bits (floats as their integer bit patterns)."""
 
@@ -210,6 +205,3 @@ class GlobalCell:
         """Like Table.keep_alive: a funcref global may hold references to ``owner``'s functions."""
         self._owners[id(owner)] = owner
 
-
-def trap_code(exc_kind: TrapKind) -> int:
-    return int(exc_kind)

@@ -33,8 +33,6 @@ class Frame:
     height: int               # value stack height below the block's params
     else_label: str | None = None
     param_values: list[tuple[str, str]] = field(default_factory=list)  # for `if`: re-pushed at `else`
-    reached_end: bool = False  # some path reaches end_label
-    unreachable_at_else: bool = False
 
 
 class FunctionTranslator:
@@ -121,15 +119,12 @@ class FunctionTranslator:
         # The base never moves: one invariant load in the entry block serves the whole function.
         if self._mem_base is None:
             self._mem_base = "%membase"
-            self.entry.append(f"  %membase = load ptr, ptr @wr.mem0, !invariant.load !6")
+            self.entry.append("  %membase = load ptr, ptr @wr.mem0, !invariant.load !6")
         return self._mem_base
 
     def memory_size_bytes(self) -> str:
         p = self.value("getelementptr {ptr, i64}, ptr @wr.mem0, i32 0, i32 1")
         return self.value(f"load i64, ptr {p}, !tbaa !{self.TBAA_VM}")
-
-    def memory_changed(self) -> None:
-        pass  # the size is re-read at every access; LLVM keeps it in a register between calls
 
     # --- the pass ------------------------------------------------------------------------
     def translate(self) -> str:
@@ -330,7 +325,6 @@ class FunctionTranslator:
         if not self.unreachable:
             self._branch_values(frame)
             self.emit(f"br label %{frame.end_label}")
-            frame.reached_end = True
         self.start_block(frame.else_label)
         frame.else_label = None
         self.unreachable = False
@@ -344,7 +338,6 @@ class FunctionTranslator:
             if not self.unreachable:
                 self._branch_values(frame)
                 self.emit(f"br label %{frame.end_label}")
-                frame.reached_end = True
             self.start_block(frame.else_label)
             self.unreachable = False
             del self.stack[frame.height:]
@@ -353,7 +346,6 @@ class FunctionTranslator:
             for (v, t), s in zip(self.stack[len(self.stack) - len(frame.results):], frame.result_slots):
                 self.emit(f"store {t} {v}, ptr {s}")
             self.emit(f"br label %{frame.end_label}")
-            frame.reached_end = True
         self.frames.pop()
         if frame.kind == 0:
             return

@@ -76,11 +76,10 @@ def _memory_size(fx, code, imm):
 def _memory_grow(fx, code, imm):
     delta = fx.pop()
     fx.push(fx.value(f"call i32 @wr_memory_grow(ptr @wr.mem0, i32 {delta})"), "i32")
-    fx.memory_changed()
 
 
-def _range_check(fx, start: str, length: str, limit: str, kind: TrapKind) -> str:
-    """Trap unless start + length <= limit (all i64); returns nothing useful."""
+def _range_check(fx, start: str, length: str, limit: str, kind: TrapKind) -> None:
+    """Trap unless start + length <= limit (all i64)."""
     end = fx.value(f"add i64 {start}, {length}")
     fx.trap_if(fx.value(f"icmp ugt i64 {end}, {limit}"), kind)
 
