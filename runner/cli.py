@@ -136,6 +136,11 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
         compiled = engine.compile(wasm, name=name)
         t_compiled = time.perf_counter()
         guest_args = [argv0 or name] + list(args) if not invoke else [argv0 or name]
+        # Ctrl-C must stop a guest stuck in a loop: Python's own SIGINT handler would only set a
+        # flag that wasm code never checks, so the default action (end the process) is restored.
+        # Nothing is lost: WASI output is written unbuffered.
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if seconds is not None:
             import threading
             timer = threading.Timer(seconds, engine.interrupt)
@@ -177,8 +182,6 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
         _fail(f"`{name}`: {exc}")
     except MemoryError as exc:
         _fail(f"`{name}`: out of memory: {exc}")
-    except KeyboardInterrupt:
-        status = 130
     finally:
         if timer is not None:
             timer.cancel()

@@ -120,3 +120,19 @@ def test_deep_recursion_backtrace_is_folded():
     assert r.returncode == 134
     assert "more frames of fib::fib" in r.stderr
     assert "fib::main" in r.stderr and "std::rt::lang_start" in r.stderr
+
+
+def test_ctrl_c_stops_a_looping_guest(tmp_path):
+    import signal
+    import time
+    m = write(tmp_path, LOOP)
+    p = subprocess.Popen([sys.executable, "-m", "runner.cli", str(m)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    time.sleep(2)
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise AssertionError("SIGINT did not stop the guest")
+    assert p.returncode == -signal.SIGINT
