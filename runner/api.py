@@ -16,7 +16,7 @@ from . import jit, objfile
 from .binary.decode import decode
 from .binary.module import Module
 from .names import display_name
-from .profiling import LineRow, make_agent
+from .profiling.base import LineRow, NullAgent
 from .runtime.instance import Instance
 from .runtime.native import NativeRuntime
 
@@ -139,7 +139,11 @@ class CompiledModule:
 class Engine:
     def __init__(self, config: Config | None = None):
         self.config = config or Config()
-        self.agent = make_agent(self.config.profiler)
+        if self.config.profiler is None:
+            self.agent = NullAgent()
+        else:
+            from .profiling import make_agent
+            self.agent = make_agent(self.config.profiler)
         self.cache = jit.ObjectCache() if self.config.cache else None
         rt = NativeRuntime.get()
         if self.config.profiler is not None:

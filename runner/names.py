@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import re
 
-try:  # optional: the rustc-demangle crate, for v0 names
-    import pyderust as _pyderust
-except ImportError:  # pragma: no cover - depends on the environment
-    _pyderust = None
+_LIBRARIES: dict[str, object] = {}
 
-try:
-    import cxxfilt as _cxxfilt
-except ImportError:  # pragma: no cover - a declared dependency, but never fatal
-    _cxxfilt = None
+
+def _library(name: str):
+    """An optional demangling library, imported on first use (cxxfilt alone costs ~8 ms of start-up):
+    pyderust (the rustc-demangle crate, for v0 names) and cxxfilt (C++)."""
+    if name not in _LIBRARIES:
+        try:
+            _LIBRARIES[name] = __import__(name)
+        except ImportError:  # pragma: no cover - depends on the environment
+            _LIBRARIES[name] = None
+    return _LIBRARIES[name]
 
 __all__ = ["demangle", "display_name"]
 
@@ -46,14 +49,14 @@ def demangle(raw: str) -> str:
             rust = _demangle_rust_legacy(name)
             if rust is not None:
                 return rust
-        if name.startswith("_R") and _pyderust is not None:
+        if name.startswith("_R") and _library("pyderust") is not None:
             try:
-                return _pyderust.demangle(name)
+                return _library("pyderust").demangle(name)
             except ValueError:
                 return name
-        if name.startswith("_Z") and _cxxfilt is not None:
+        if name.startswith("_Z") and _library("cxxfilt") is not None:
             try:
-                return _cxxfilt.demangle(name)
+                return _library("cxxfilt").demangle(name)
             except Exception:  # cxxfilt.InvalidName, or anything odd from libstdc++
                 return name
         return name

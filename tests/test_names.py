@@ -109,13 +109,13 @@ def test_cxx_names_use_cxxfilt():
 
 def test_rust_v0_stays_raw_without_pyderust(monkeypatch):
     raw = "_RNvCseO8rOhBdU83_3fib3fib"
-    monkeypatch.setattr(names, "_pyderust", None)
+    monkeypatch.setitem(names._LIBRARIES, "pyderust", None)
     assert demangle(raw) == raw
 
 
 def test_rust_v0_with_pyderust(monkeypatch):
     pyderust = pytest.importorskip("pyderust", reason="optional v0 demangler not installed")
-    monkeypatch.setattr(names, "_pyderust", pyderust)
+    monkeypatch.setitem(names._LIBRARIES, "pyderust", pyderust)
     assert demangle("_RNvCseO8rOhBdU83_3fib3fib") == "fib::fib"
     assert demangle("_RNvCseO8rOhBdU83_3fib3fib.llvm.42") == "fib::fib"
     assert demangle("_Rbogus") == "_Rbogus"
