@@ -146,8 +146,6 @@ class Engine:
             self.agent = make_agent(self.config.profiler)
         self.cache = jit.ObjectCache() if self.config.cache else None
         rt = NativeRuntime.get()
-        if self.config.profiler is not None:
-            rt.announce(self.agent)
         rt.stack_budget.value = self.config.max_wasm_stack
         rt.interrupt.value = 0
         if self.config.fuel is not None:

@@ -513,6 +513,11 @@ class Instance:
                 name = f"wr.call{i}"
                 announce.append((f"wasirun::entry<{self.compiled.display_name(i)}>", entry_address,
                                  sizes.get(name, 1), []))
+        if agent is not None and not getattr(agent, "runtime_announced", False):
+            # The runtime's code goes out with the first module's, not when the engine is made:
+            # perf's time window for the run starts at the first record (runner/profiling/window.py).
+            NativeRuntime.get().announce(agent)
+            agent.runtime_announced = True
         # Names and line rows are worked out first (DWARF decoding can take a second), so the
         # records go out in one burst: the profile's time window then starts when the code runs.
         for name, start, size, rows in announce:
