@@ -139,31 +139,17 @@ class ScriptRunner:
         from runner import errors
         from runner.binary import module as wm
         from runner.runtime import instance as wi, store as ws
+        from runner.runtime.spectest_host import spectest_exports
 
         self.errors, self.wm, self.wi, self.ws = errors, wm, wi, ws
         self.path = json_path
         self.dir = json_path.parent
         self.engine = Engine(Config(cache=False, opt_level=opt_level))
-        self.registry: dict[str, dict] = {"spectest": self._spectest_module()}
+        self.registry: dict[str, dict] = {"spectest": spectest_exports()}
         self.named: dict[str, object] = {}
         self.current: object = _Unavailable("no module defined yet")
         self.host_refs: dict[int, HostRef] = {}
         self.on_result = on_result or (lambda index, cmd, outcome, reason: None)
-
-    # --- the spectest host module -----------------------------------------------------------
-    def _spectest_module(self) -> dict:
-        wm, wi, ws = self.wm, self.wi, self.ws
-        exports = {}
-        for name, params in (("print", ()), ("print_i32", (wm.I32,)), ("print_i64", (wm.I64,)),
-                             ("print_f32", (wm.F32,)), ("print_f64", (wm.F64,)),
-                             ("print_i32_f32", (wm.I32, wm.F32)), ("print_f64_f64", (wm.F64, wm.F64))):
-            exports[name] = wi.host_function(wm.FuncType(params, ()), lambda *a: None, name=f"spectest.{name}")
-        for name, t, bits in (("global_i32", wm.I32, 666), ("global_i64", wm.I64, 666),
-                              ("global_f32", wm.F32, 0x4426A666), ("global_f64", wm.F64, 0x4084D4CCCCCCCCCD)):
-            exports[name] = ws.GlobalCell(wm.GlobalType(t, False), bits)
-        exports["table"] = wi.register_table(ws.Table(wm.TableType(wm.FUNCREF, wm.Limits(10, 20))))
-        exports["memory"] = wi.register_memory(ws.Memory(wm.MemoryType(wm.Limits(1, 2))))
-        return exports
 
     def _resolve(self, module: str, name: str):
         return self.registry.get(module, {}).get(name)

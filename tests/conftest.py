@@ -1,4 +1,8 @@
 """Fixtures shared by the test modules."""
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from wasi.testing import GuestFactory
@@ -12,3 +16,17 @@ def make(request):
     factory = GuestFactory(request.param)
     yield factory
     factory.close()
+
+
+@pytest.fixture(scope="session")
+def fib_g_wasm() -> Path:
+    """examples/fib-g.wasm (fib.rs with DWARF; not committed), built by scripts/build-examples.sh."""
+    repo = Path(__file__).resolve().parents[1]
+    path = repo / "examples" / "fib-g.wasm"
+    if not path.exists():
+        build = subprocess.run([repo / "scripts" / "build-examples.sh"], capture_output=True, text=True)
+        if build.returncode != 0:
+            if not os.access("/usr/bin/rustc", os.X_OK):
+                pytest.skip(f"cannot install rustc to build fib-g.wasm: {build.stderr.strip()[-300:]}")
+            pytest.fail(f"scripts/build-examples.sh failed:\n{build.stderr}")
+    return path

@@ -74,11 +74,8 @@ def test_line_rows_of_cold_section(tmp_path):
     assert _frames(r.stderr)[0] == ("boom", unreachable, None), r.stderr
 
 
-def test_line_rows_of_fib_g_stay_in_their_functions():
-    path = REPO / "examples" / "fib-g.wasm"
-    if not path.exists():
-        pytest.skip("examples/fib-g.wasm is not built (scripts/build-examples.sh)")
-    compiled = Engine(Config(debug_info=True)).compile(path.read_bytes(), name="fib-g.wasm")
+def test_line_rows_of_fib_g_stay_in_their_functions(fib_g_wasm):
+    compiled = Engine(Config(debug_info=True)).compile(fib_g_wasm.read_bytes(), name="fib-g.wasm")
     assert _assert_rows_in_own_bodies(compiled) > 1000
 
 

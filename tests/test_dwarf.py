@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,8 @@ EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="session")
-def fib_g() -> Module:
-    path = EXAMPLES / "fib-g.wasm"
-    if not path.exists():
-        build = subprocess.run([ROOT / "scripts" / "build-examples.sh"], capture_output=True, text=True)
-        if build.returncode != 0:
-            if not os.access("/usr/bin/rustc", os.X_OK):
-                pytest.skip(f"cannot install rustc to build fib-g.wasm: {build.stderr.strip()[-300:]}")
-            pytest.fail(f"scripts/build-examples.sh failed:\n{build.stderr}")
-    return decode(path.read_bytes())
+def fib_g(fib_g_wasm) -> Module:
+    return decode(fib_g_wasm.read_bytes())
 
 
 @pytest.fixture(scope="session")

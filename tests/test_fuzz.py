@@ -186,19 +186,8 @@ def make_case(i: int, seeds: list[Path]) -> tuple[bytes, str]:
 # --- the worker ----------------------------------------------------------------------------------
 
 def _spectest_imports():
-    from runner.binary import module as wm
-    from runner.runtime import instance as wi, store as ws
-    ex = {}
-    for name, params in (("print", ()), ("print_i32", (wm.I32,)), ("print_i64", (wm.I64,)),
-                         ("print_f32", (wm.F32,)), ("print_f64", (wm.F64,)),
-                         ("print_i32_f32", (wm.I32, wm.F32)), ("print_f64_f64", (wm.F64, wm.F64))):
-        ex[name] = wi.host_function(wm.FuncType(params, ()), lambda *a: None, name=name)
-    for name, t, bits in (("global_i32", wm.I32, 666), ("global_i64", wm.I64, 666),
-                          ("global_f32", wm.F32, 0x4426A666), ("global_f64", wm.F64, 0x4084D4CCCCCCCCCD)):
-        ex[name] = ws.GlobalCell(wm.GlobalType(t, False), bits)
-    ex["table"] = wi.register_table(ws.Table(wm.TableType(wm.FUNCREF, wm.Limits(10, 20))))
-    ex["memory"] = wi.register_memory(ws.Memory(wm.MemoryType(wm.Limits(1, 2))))
-    return ex
+    from runner.runtime.spectest_host import spectest_exports
+    return spectest_exports()
 
 
 def run_case(engine, imports, data: bytes) -> str:

@@ -113,15 +113,8 @@ def test_profile_sh_fib(perf, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def fib_g() -> Path:
-    path = REPO / "examples" / "fib-g.wasm"
-    if not path.exists():
-        build = subprocess.run([REPO / "scripts" / "build-examples.sh"], capture_output=True, text=True)
-        if build.returncode != 0:
-            if not os.access("/usr/bin/rustc", os.X_OK):
-                pytest.skip(f"cannot install rustc to build fib-g.wasm: {build.stderr.strip()[-300:]}")
-            pytest.fail(f"scripts/build-examples.sh failed:\n{build.stderr}")
-    return path
+def fib_g(fib_g_wasm) -> Path:
+    return fib_g_wasm
 
 
 def _fib_lines(fib_g: Path) -> set[int]:
