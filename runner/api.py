@@ -7,12 +7,10 @@
 """
 from __future__ import annotations
 
-import bisect
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from . import jit, objfile
 from .binary.decode import decode
 from .binary.module import Module
 from .names import display_name
@@ -21,22 +19,26 @@ from .runtime.instance import Instance
 from .runtime.native import NativeRuntime
 
 PROFILERS = (None, "jitdump", "perfmap")
+TOP_LEVEL = {0: "base", 1: "O1", 2: "O2", 3: "O3"}
 
 
 @dataclass
 class Config:
     """Engine settings (wasmtime's ``Config::profiler`` / ``Config::debug_info`` and friends)."""
 
-    opt_level: int = 2            # 0 no IR passes, 1 light pipeline (fast compile), 2 LLVM -O2, 3 LLVM -O3
+    opt_level: int = 2            # the top tier: 0 no IR passes, 1 light pipeline, 2 LLVM -O2, 3 LLVM -O3
+    tiering: bool = True          # start on fast first-tier code, hot functions tier up in the background;
+                                  # False: every function at the top tier before anything runs
     profiler: str | None = None   # None | "jitdump" | "perfmap"
     debug_info: bool = False      # line tables for JIT code (perf srcline/annotate, trap locations)
-    cache: bool = True            # reuse compiled objects from ~/.cache/wasirun
+    cache: bool = True            # reuse compiled code from ~/.cache/wasirun (WASIRUN_CACHE_DIR)
     inline: bool = False          # let LLVM inline wasm functions into each other (hides them in profiles)
     max_memory: int | None = None  # bytes a linear memory may grow to
     max_wasm_stack: int = 4 << 20  # native stack bytes wasm code may use before "call stack exhausted"
-    jobs: int = 0                 # compile threads (0 = one per CPU)
+    jobs: int = 0                 # compile worker processes (0 = one per CPU)
     fuel: int | None = None       # instructions wasm may execute before trapping (None = unmetered)
     interruptible: bool = False   # compile in checks so Engine.interrupt() (a timeout) stops wasm code
+    progress: bool = False        # a progress line on stderr (a terminal) for compiles over ~2 s
 
     def __post_init__(self):
         if self.profiler not in PROFILERS:
@@ -49,26 +51,22 @@ class Config:
 class CompileStats:
     decode: float = 0.0
     validate: float = 0.0
-    translate: float = 0.0
-    llvm: float = 0.0
+    compile: float = 0.0          # translation and LLVM (overlapping, in worker processes)
     cached: bool = False
 
 
 class CompiledModule:
-    """A decoded, validated module and its native object."""
+    """A decoded, validated module and its native code (runner/tiers.py ModuleCode)."""
 
-    def __init__(self, module: Module, objs: list[bytes], name: str, debug_info: bool, stats: CompileStats):
+    def __init__(self, module: Module, code, name: str, debug_info: bool, stats: CompileStats):
         self.module = module
-        self.objs = objs
+        self.code = code
         self.name = name
         self.stats = stats
-        self.symbols = objfile.function_symbols(objs)
         m = module
         self.entry_points = sorted({e.index for e in m.exports if e.kind == 0}
                                    | ({m.start} if m.start is not None else set()))
         self._names: dict[int, str] = {}
-        self._rows: list[list[tuple[int, int, int]]] | None = None
-        self._rows_by_func: dict[int, list[tuple[int, int]]] = {}
         self._debug_info = debug_info
         self._dwarf = None
         self._dwarf_loaded = False
@@ -80,29 +78,6 @@ class CompiledModule:
         return n
 
     # --- native offset -> wasm offset -> source ---------------------------------------------
-    def _func_rows(self, func_index: int) -> list[tuple[int, int]]:
-        """(offset within the function's code, wasm byte offset) rows, from the object's line table."""
-        rows = self._rows_by_func.get(func_index)
-        if rows is None:
-            if self._rows is None:
-                self._rows = [objfile.line_rows(o) if self._debug_info else [] for o in self.objs]
-            sym = self.symbols.get(func_index)
-            rows = []
-            if sym is not None and self._rows[sym.obj]:
-                table = self._rows[sym.obj]
-                lo = bisect.bisect_left(table, (sym.section, sym.offset, -1))
-                hi = bisect.bisect_left(table, (sym.section, sym.offset + sym.size, -1))
-                rows = [(a - sym.offset, line) for _, a, line in table[lo:hi] if line]
-            self._rows_by_func[func_index] = rows
-        return rows
-
-    def wasm_offset_at(self, func_index: int, native_offset: int) -> int | None:
-        rows = self._func_rows(func_index)
-        if not rows:
-            return None
-        i = bisect.bisect_right(rows, (native_offset, 1 << 62)) - 1
-        return rows[i][1] if i >= 0 else rows[0][1]
-
     def dwarf(self):
         if not self._dwarf_loaded:
             self._dwarf_loaded = True
@@ -120,11 +95,11 @@ class CompiledModule:
         loc = d.lookup(wasm_offset - self.module.code_section_start)
         return f"{loc.file}:{loc.line}:{loc.column}" if loc else None
 
-    def line_rows_for(self, func_index: int, start: int) -> list[LineRow]:
+    def line_rows_for(self, unit, func_index: int, start: int) -> list[LineRow]:
         """Native address -> source line rows for jitdump DEBUG_INFO records (with -g only)."""
         if not self._debug_info:
             return []
-        rows = self._func_rows(func_index)
+        rows = unit.rows.get(func_index, ())
         d = self.dwarf()
         out = []
         for off, wasm_off in rows:
@@ -144,7 +119,11 @@ class Engine:
         else:
             from .profiling import make_agent
             self.agent = make_agent(self.config.profiler)
-        self.cache = jit.ObjectCache() if self.config.cache else None
+        if self.config.cache:
+            from .codecache import CodeCache
+            self.cache = CodeCache()
+        else:
+            self.cache = None
         rt = NativeRuntime.get()
         rt.stack_budget.value = self.config.max_wasm_stack
         rt.interrupt.value = 0
@@ -156,34 +135,63 @@ class Engine:
         return (f"O{c.opt_level}|g{int(c.debug_info)}|inline{int(c.inline)}|int{int(c.interruptible)}"
                 f"|fuel{int(c.fuel is not None)}")
 
-    def compile(self, wasm: bytes, name: str = "module.wasm") -> CompiledModule:
+    def _plan(self, name: str, tiering: bool):
+        from .tiers import CodePlan
+        from .translate.options import TranslateOptions
+        c = self.config
+        return CodePlan(TOP_LEVEL[c.opt_level], tiering and c.opt_level > 0, self._options_key(),
+                        TranslateOptions(inline=c.inline, debug_info=c.debug_info,
+                                         interruptible=c.interruptible, fuel=c.fuel is not None),
+                        name, c.jobs, c.progress)
+
+    def compile(self, wasm: bytes, name: str = "module.wasm", tiering: bool | None = None) -> CompiledModule:
+        """Decode and validate ``wasm`` and get its code: from the cache, or compiled now
+        (the first tier, or everything at the top tier without tiering)."""
+        from .tiers import ModuleCode
         stats = CompileStats()
         t0 = time.perf_counter()
         module = decode(wasm)
         t1 = time.perf_counter()
         stats.decode = t1 - t0
-        key = self.cache.key(module.raw, self._options_key() + "|" + name) if self.cache else None
-        objs = self.cache.get(key) if self.cache else None
-        if objs is None:
+        plan = self._plan(name, self.config.tiering if tiering is None else tiering)
+        code = ModuleCode(module, module.raw, plan, self.cache)
+        if code.load_cached():
+            stats.cached = True
+        else:
+            from .tiers import unit_cost
+            from .workers import LOCAL_SECONDS, cpu_count, estimated_seconds, pool
+            level = plan.top_level if not plan.tiering else "base"
+            if estimated_seconds(unit_cost(module, list(range(len(module.func_types)))), level) >= LOCAL_SECONDS:
+                pool().start(plan.jobs or cpu_count())   # worker processes start while we validate
             validate(module)
             t2 = time.perf_counter()
             stats.validate = t2 - t1
-            from .translate.module import TranslateOptions, translate_module  # not needed on a cache hit
-            ir = translate_module(module, TranslateOptions(
-                inline=self.config.inline, debug_info=self.config.debug_info,
-                interruptible=self.config.interruptible, fuel=self.config.fuel is not None), name)
-            t3 = time.perf_counter()
-            stats.translate = t3 - t2
-            jobs = self.config.jobs or jit.default_jobs()
-            # Small modules are not worth a second thread.
-            parts = ir.partitions(jobs if len(module.raw) > 16384 else 1)
-            objs = jit.compile_partitions(parts, self.config.opt_level)
-            stats.llvm = time.perf_counter() - t3
-            if self.cache:
-                self.cache.put(key, objs)
-        else:
-            stats.cached = True
-        return CompiledModule(module, objs, name, self.config.debug_info, stats)
+            code.compile()
+            stats.compile = time.perf_counter() - t2
+        return CompiledModule(module, code, name, self.config.debug_info, stats)
+
+    def deserialize_file(self, path: str, name: str | None = None) -> CompiledModule:
+        """A module from a ``.cwasm`` file of ``wasirun compile -o`` (wasmtime's
+        ``Module.deserialize_file``): its code is mapped from the file, nothing compiles."""
+        from pathlib import Path
+
+        from .cwasm import CwasmError, read_cwasm
+        from .tiers import CodeUnit, ModuleCode
+        with open(path, "rb") as f:
+            data = f.read()
+        header, wasm, offset = read_cwasm(path, data)
+        if header["options"] != self._options_key():
+            raise CwasmError(f"`{path}` was compiled with other options ({header['options']}) "
+                             f"than this run's ({self._options_key()})")
+        stats = CompileStats(cached=True)
+        module = decode(wasm)
+        name = name or header.get("name") or Path(path).name
+        code = ModuleCode(module, wasm, self._plan(name, tiering=False), None)
+        unit = CodeUnit.from_meta("top", header["unit"], Path(path))
+        unit.source_offset = offset
+        code.units = [unit]
+        code.cached = True
+        return CompiledModule(module, code, name, self.config.debug_info, stats)
 
     def instantiate(self, compiled: CompiledModule,
                     imports: Mapping[tuple[str, str], Any] | Callable[[str, str], Any] | None = None) -> Instance:
@@ -193,7 +201,16 @@ class Engine:
             resolve = imports
         else:
             resolve = lambda mod, name: imports.get((mod, name))  # noqa: E731
-        return Instance(compiled, resolve, limits=self.config, agent=self.agent)
+        try:
+            return Instance(compiled, resolve, limits=self.config, agent=self.agent)
+        except _image_errors():
+            if not compiled.stats.cached or compiled.code.cache is None:
+                raise
+            # A damaged or foreign cache entry: recompile and try once more.
+            compiled.code.discard_units()
+            compiled.stats.cached = False
+            compiled.code.compile()
+            return Instance(compiled, resolve, limits=self.config, agent=self.agent)
 
     def interrupt(self) -> None:
         """Make running wasm code trap with "interrupt" at its next loop header or call
@@ -214,3 +231,8 @@ def validate(module: Module) -> None:
     except ImportError:
         return
     _validate(module)
+
+
+def _image_errors():
+    from .loader import ImageError
+    return (ImageError, OSError)

@@ -69,7 +69,10 @@ def _split_dir(spec: str) -> tuple[str, str]:
 @click.option("--argv0", metavar="NAME", help="argv[0] for the guest (default: the file's name).")
 @click.option("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the results.")
 @click.option("-O", "--opt-level", "opt_level", type=click.IntRange(0, 3), default=2, show_default=True,
-              help="LLVM optimisation level.")
+              help="The top tier's LLVM optimisation level (0: first-tier code only).")
+@click.option("--no-tiering", "no_tiering", is_flag=True,
+              help="Compile every function at the top tier before running (benchmarks, profiles); "
+                   "default: start on first-tier code, hot functions tier up in the background.")
 @click.option("-g", "--debug-info", "debug_info", is_flag=True,
               help="Line tables for JIT code: perf srcline/annotate show source lines; traps show file:line.")
 @click.option("--jitdump", is_flag=True, help="Write jit-<pid>.dump for `perf inject --jit` (same as --profile=jitdump).")
@@ -85,7 +88,7 @@ def _split_dir(spec: str) -> tuple[str, str]:
 @click.option("--no-cache", "no_cache", is_flag=True, help="Do not read or write the compiled-code cache.")
 @click.option("--timings", is_flag=True, help="Print compile and run times to stderr.")
 @click.version_option(__version__, prog_name="wasirun")
-def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitdump, perfmap, profile,
+def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
          max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings):
     """Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.
 
@@ -115,6 +118,7 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
         preopens.append((host, guest))
 
     from .api import Config, Engine
+    from .loader import ImageError
     from .wasi_host import instantiate_command
     from wasi import ProcExit, WasiConfig
 
@@ -126,14 +130,21 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
     config = Config(opt_level=opt_level, profiler=profiler, debug_info=debug_info, cache=not no_cache,
                     inline=inline, max_memory=parse_size(max_memory) if max_memory else None,
                     max_wasm_stack=parse_size(max_wasm_stack), fuel=fuel,
-                    interruptible=timeout is not None)
+                    interruptible=timeout is not None, tiering=not no_tiering, progress=True)
     seconds = parse_duration(timeout) if timeout is not None else None
     engine = Engine(config)
     timer = None
     name = os.path.basename(wasm_file)
     status = 0
     try:
-        compiled = engine.compile(wasm, name=name)
+        from .cwasm import CwasmError, is_cwasm
+        try:
+            if is_cwasm(wasm):
+                compiled = engine.deserialize_file(wasm_file, name=name)
+            else:
+                compiled = engine.compile(wasm, name=name)
+        except CwasmError as exc:
+            _fail(str(exc))
         t_compiled = time.perf_counter()
         guest_args = [argv0 or name] + list(args) if not invoke else [argv0 or name]
         # Ctrl-C must stop a guest stuck in a loop: Python's own SIGINT handler would only set a
@@ -182,6 +193,8 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
         _fail(f"`{name}`: {exc}")
     except MemoryError as exc:
         _fail(f"`{name}`: out of memory: {exc}")
+    except ImageError as exc:
+        _fail(f"`{name}`: cannot load its compiled code: {exc}")
     finally:
         if timer is not None:
             timer.cancel()
@@ -189,8 +202,8 @@ def main(wasm_file, args, dirs, envs, argv0, invoke, opt_level, debug_info, jitd
     if timings:
         s = compiled.stats if "compiled" in locals() else None
         if s is not None:
-            sys.stderr.write(f"wasirun: decode {s.decode:.3f}s validate {s.validate:.3f}s translate {s.translate:.3f}s "
-                             f"llvm {s.llvm:.3f}s cached={s.cached} total-before-run "
+            sys.stderr.write(f"wasirun: decode {s.decode:.3f}s validate {s.validate:.3f}s "
+                             f"compile {s.compile:.3f}s cached={s.cached} total-before-run "
                              f"{(t_compiled - t_start):.3f}s run {time.perf_counter() - t_compiled:.3f}s\n")
     sys.stdout.flush()
     sys.exit(status)
@@ -206,6 +219,49 @@ def _parse_arg(t: int, text: str):
     except ValueError:
         _fail(f"cannot parse {text!r} as {({I32: 'i32', I64: 'i64', F32: 'f32', F64: 'f64'}).get(t, '?')}", 2)
     _fail("--invoke supports only numeric parameters", 2)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("wasm_file", metavar="FILE.wasm", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", metavar="FILE.cwasm",
+              help="Write the compiled module to FILE.cwasm (run it with `wasirun FILE.cwasm`) "
+                   "instead of into the cache.")
+@click.option("-O", "--opt-level", "opt_level", type=click.IntRange(0, 3), default=2, show_default=True,
+              help="LLVM optimisation level.")
+@click.option("-g", "--debug-info", "debug_info", is_flag=True, help="Line tables for the code (as `wasirun -g`).")
+@click.option("--inline", is_flag=True, help="Let LLVM inline wasm functions into each other.")
+def compile_command(wasm_file, output, opt_level, debug_info, inline):
+    """Compile FILE.wasm ahead of time: every function at the top tier, into the code cache
+    (later `wasirun FILE.wasm` runs start on it at once) or into FILE.cwasm."""
+    from .api import Config, Engine
+    name = os.path.basename(wasm_file)
+    try:
+        wasm = open(wasm_file, "rb").read()
+    except OSError as exc:
+        _fail(f"failed to read `{wasm_file}`: {exc.strerror}")
+    engine = Engine(Config(opt_level=opt_level, debug_info=debug_info, inline=inline, progress=True,
+                           cache=output is None))
+    try:
+        compiled = engine.compile(wasm, name=name, tiering=False)
+        if output:
+            from .cwasm import write_cwasm
+            write_cwasm(output, compiled, engine)
+    except (DecodeError, ValidationError) as exc:
+        _fail(f"failed to compile `{name}`: {exc}")
+    except OSError as exc:
+        _fail(f"failed to write `{output}`: {exc.strerror}")
+    finally:
+        engine.close()
+
+
+def main(argv: list[str] | None = None):
+    """``wasirun [run] [OPTIONS] FILE.wasm [ARGS]...`` or ``wasirun compile [OPTIONS] FILE.wasm``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "compile":
+        return compile_command.main(argv[1:], prog_name="wasirun compile")
+    if argv and argv[0] == "run":
+        argv = argv[1:]
+    return run.main(argv, prog_name="wasirun")
 
 
 if __name__ == "__main__":

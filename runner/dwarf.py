@@ -55,8 +55,8 @@ _Table = tuple[list[int], list[_Row]]
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "wasirun"
+    from .codecache import cache_root   # the same root as compiled code (WASIRUN_CACHE_DIR)
+    return cache_root()
 
 
 class WasmLineMap:

@@ -176,20 +176,12 @@ class FastFdWrite:
         """The native fd_write for this context, falling back to ``slow``."""
         import ctypes
 
-        import llvmlite.binding as llvm
-
-        from . import jit
-        from .runtime.native import NativeRuntime
-        rt = NativeRuntime.get()
-        obj = jit.cached_object(FAST_FD_WRITE_IR, "fast-fd-write")
-        builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
-        builder.import_symbol("wf.memslot", ctypes.addressof(self.memslot))
-        builder.import_symbol("wf.fdmap", ctypes.addressof(self.fdmap))
-        builder.import_symbol("wf.slow", slow.code)
-        builder.export_symbol("wf_fd_write")
-        tracker = builder.link(rt.lljit, rt.library_name())
+        from .runtime.library import native_library, resolver
+        own = {"wf.memslot": ctypes.addressof(self.memslot), "wf.fdmap": ctypes.addressof(self.fdmap),
+               "wf.slow": slow.code}
+        library, _ = native_library(FAST_FD_WRITE_IR, "fast-fd-write", resolver(own))
         self.refresh()
-        return Function(ft, tracker["wf_fd_write"], None, None, slow.name, keepalive=(tracker, slow, self))
+        return Function(ft, library.address("wf_fd_write"), None, None, slow.name, keepalive=(library, slow, self))
 
     def attach_memory(self, memory) -> None:
         self.memslot.value = memory.address if memory is not None else None

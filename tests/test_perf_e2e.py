@@ -171,14 +171,16 @@ def test_profile_sh_fib_g_source_lines(perf, fib_g, tmp_path):
             states = [e.state for e in program.get_entries() if e.state is not None]
             files = [e.name.decode() for e in program["file_entry"]]
             found.append((so.name, start, size, states, files))
-    assert len(found) == 1, [f[0] for f in found]
-    _, start, size, states, files = found[0]
-    assert files == [str(REPO / "examples" / "fib.rs")]
-    assert states[0].address == start and not states[0].end_sequence
-    assert states[-1].end_sequence and states[-1].address == start + size
-    native_lines = {s.line for s in states}
-    assert native_lines <= fib_lines and {6, 7, 10} <= native_lines, native_lines
-    assert [s.address for s in states] == sorted(s.address for s in states)
+    # One copy per tier that ran: the first tier's, and the top tier's once fib::fib got hot
+    # (both under the same name, each with its own line table).
+    assert 1 <= len(found) <= 2, [f[0] for f in found]
+    for _, start, size, states, files in found:
+        assert files == [str(REPO / "examples" / "fib.rs")]
+        assert states[0].address == start and not states[0].end_sequence
+        assert states[-1].end_sequence and states[-1].address == start + size
+        native_lines = {s.line for s in states}
+        assert native_lines <= fib_lines and {6, 7, 10} <= native_lines, native_lines
+        assert [s.address for s in states] == sorted(s.address for s in states)
 
     # perf annotate interleaves fib.rs (DEBUG_INFO names it by its absolute path).
     annotate = subprocess.run(["perf", "annotate", "-i", str(out / "perf.jit.data"), "--stdio", "fib::fib"],

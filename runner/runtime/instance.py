@@ -10,16 +10,16 @@ from __future__ import annotations
 import bisect
 import functools
 import ctypes
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
-
-import llvmlite.binding as llvm
 
 from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..errors import Frame, LinkError, Trap, TrapKind
 from ..profiling.base import NullAgent
+from .library import resolver
 from .native import NativeRuntime
 from .store import GlobalCell, Memory, Table
 
@@ -67,14 +67,15 @@ class Function:
     """A function value: wasm code of an instance, or a host function."""
 
     def __init__(self, ft: FuncType, code: int, entry: int | None = None, instance: "Instance | None" = None,
-                 name: str = "", keepalive: Any = None):
+                 name: str = "", keepalive: Any = None, record: int | None = None):
         self.type = ft
-        self.code = code          # native address, wasm calling convention
+        self.code = code          # native address, wasm calling convention (for a host function)
         self.entry = entry        # wr.call<N> wrapper, if callable from Python
         self.instance = instance
         self._name = name         # a str, or a callable giving it (demangling is done on demand)
         self._keepalive = keepalive
         self._record = None
+        self._record_address = record   # an instance's {code, type id} record: its code may change tier
 
     @property
     def name(self) -> str:
@@ -83,7 +84,10 @@ class Function:
         return self._name
 
     def funcref_record(self) -> int:
-        """A {code, type id} record for this function (for tables filled from Python)."""
+        """The function's {code, type id} record: what tables hold and what callers load the
+        code pointer from (so they follow a tier-up)."""
+        if self._record_address is not None:
+            return self._record_address
         if self._record is None:
             self._record = _FUNCREF_RECORD(self.code, type_id(self.type))
         return ctypes.addressof(self._record)
@@ -182,7 +186,9 @@ def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
 
 
 # --- traps ------------------------------------------------------------------------------------
-_code_ranges: list[tuple[int, int, int, "weakref.ref[Instance]", int]] = []  # (start, end, serial, instance, func)
+# (start, end, serial, instance, func, unit): every mapped copy of every function, for backtraces
+_code_ranges: list[tuple[int, int, int, "weakref.ref[Instance]", int, Any]] = []
+_code_lock = threading.Lock()
 _serial = iter(range(1 << 62))
 
 
@@ -195,14 +201,16 @@ def raise_trap(code: int, instance: "Instance | None") -> None:
             raise exc
     rt.take_pending()
     frames = []
-    starts = [r[0] for r in _code_ranges]
+    with _code_lock:
+        ranges = list(_code_ranges)
+    starts = [r[0] for r in ranges]
     for pc in pcs:
         i = bisect.bisect_right(starts, pc - 1) - 1
         if i >= 0:
-            start, end, _, inst_ref, idx = _code_ranges[i]
+            start, end, _, inst_ref, idx, unit = ranges[i]
             inst = inst_ref()
             if start <= pc - 1 < end and inst is not None:
-                frames.append(inst.frame_for(idx, pc - 1))
+                frames.append(inst.frame_for(idx, unit, pc - 1 - start))
     raise Trap(TrapKind(code), frames)
 
 
@@ -352,54 +360,56 @@ class Instance:
         for t in self.tables:
             register_table(t)
 
-        # 3. Link the native code.
+        # 3. Map the module's code, linked against this instance's state.
         self._marker = ctypes.c_uint64(0)
         self.address = ctypes.addressof(self._marker)
         _instances[self.address] = self
-        builder = llvm.JITLibraryBuilder()
-        for obj in compiled.objs:
-            builder.add_object_img(obj)
-        sym = dict(helper_symbols())
-        sym.update({k: rt.symbols[k] for k in ("wr_trap", "wr_pending", "wr_stack_limit", "wr_interrupt", "wr_fuel", "wr_fconsts")})
-        sym["wr.instance"] = self.address
-        if self.memories:
-            sym["wr.mem0"] = self.memories[0].address
-        for i, t in enumerate(self.tables):
-            sym[f"wr.table{i}"] = t.address
-        for i, g in enumerate(self.globals):
-            sym[f"wr.g{i}"] = g.address
-        for i in range(m.num_imported_funcs):
-            sym[f"wr.import{i}"] = self.functions[i].code
-        for name, addr in sym.items():
-            builder.import_symbol(name, addr)
-        exported = ["wr.funcrefs", "wr.typeids"] + [f"wr.call{i}" for i in compiled.entry_points]
-        for name in exported:
-            builder.export_symbol(name)
-        self._tracker = builder.link(rt.lljit, rt.library_name())
-        addr = {n: self._tracker[n] for n in exported}
-
-        # 4. Type ids, function records, function objects.
-        typeids = (ctypes.c_uint64 * max(len(m.types), 1)).from_address(addr["wr.typeids"])
-        for i, ft in enumerate(m.types):
-            typeids[i] = type_id(ft)
         nfuncs = len(m.func_types)
-        self.funcrefs_address = addr["wr.funcrefs"]
-        records = (ctypes.c_uint64 * (2 * nfuncs)).from_address(self.funcrefs_address) if nfuncs else []
-        self.code_addresses = []
+        self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*[type_id(ft) for ft in m.types])
+        self.funcrefs = (ctypes.c_uint64 * (2 * max(nfuncs, 1)))()
+        self.funcrefs_address = ctypes.addressof(self.funcrefs)
         for i in range(nfuncs):
-            records[2 * i + 1] = type_id(m.func_type(i))
-            self.code_addresses.append(records[2 * i])
+            self.funcrefs[2 * i + 1] = type_id(m.func_type(i))
+        code = compiled.code
+        own = {"wr.instance": self.address, "wr.funcrefs": self.funcrefs_address,
+               "wr.typeids": ctypes.addressof(self.typeids), "wr.hot": ctypes.addressof(code.hot),
+               "wr_tierup": code.tierup_address}
+        if self.memories:
+            own["wr.mem0"] = self.memories[0].address
+        for i, t in enumerate(self.tables):
+            own[f"wr.table{i}"] = t.address
+        for i, g in enumerate(self.globals):
+            own[f"wr.g{i}"] = g.address
+        for i in range(m.num_imported_funcs):
+            own[f"wr.import{i}"] = self.functions[i].funcref_record()
+        self._resolve = resolver(own, helper_symbols(), rt.symbols)
+        self._agent = None if isinstance(agent, NullAgent) else agent
+        self._mapped: list = []              # (unit, loader.LoadedImage), kept while the instance lives
+        self._code_rank = [-1] * nfuncs
+        self.code_addresses = [0] * nfuncs
+        self._entries: dict[int, int] = {}
+        self._install_lock = threading.Lock()
+        units = sorted(code.units, key=lambda u: u.rank)
+        for unit in units:
+            self._map_unit(unit)
+        missing = [i for i in range(nfuncs) if not self.code_addresses[i]]
+        if missing:
+            raise LinkError(f"internal error: no code for function {missing[0]}")
+        self._announce(units, first=True)
+        code.instances.add(self)
+
+        # 4. Function objects.
         for i in range(m.num_imported_funcs, nfuncs):
-            entry = addr.get(f"wr.call{i}")
+            entry = self._entries.get(i)
             self.functions.append(Function(m.func_type(i), self.code_addresses[i], entry, self,
-                                           functools.partial(compiled.display_name, i)))
+                                           functools.partial(compiled.display_name, i),
+                                           record=self.funcrefs_address + 16 * i))
         for i in range(m.num_imported_funcs):
             f = self.functions[i]
-            entry = addr.get(f"wr.call{i}")
+            entry = self._entries.get(i)
             if entry is not None:  # a re-exported import is called through this module's thunk
-                self.functions[i] = Function(f.type, f.code, entry, self, f.name, keepalive=f)
-        self._entries = {i: addr[f"wr.call{i}"] for i in compiled.entry_points}
-        self._register_code(agent)
+                self.functions[i] = Function(f.type, f.code, entry, self, f.name, keepalive=f,
+                                             record=f.funcref_record())
         self._keep_code_alive()
 
         # 5. Globals.
@@ -486,45 +496,70 @@ class Instance:
             table.set(d + k, refs[s + k])
         return 0
 
-    def _register_code(self, agent) -> None:
-        # Forget the code of instances that are gone: a new instance may reuse its addresses.
-        _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
-        syms = self.compiled.symbols
-        m = self.module
-        if isinstance(agent, NullAgent):
-            agent = None   # names and line rows cost time; nobody asked for them
-        announce = []
-        for i in range(m.num_imported_funcs, len(m.func_types)):
-            s = syms.get(i)
-            if s is None:
-                continue
-            start = self.code_addresses[i]
-            entry = (start, start + max(s.size, 1), next(_serial), weakref.ref(self), i)
-            bisect.insort(_code_ranges, entry)
-            if agent is not None:
-                announce.append((self.compiled.display_name(i), start, s.size,
-                                 self.compiled.line_rows_for(i, start)))
-        if agent is not None:
-            from ..objfile import symbol_sizes
-            sizes: dict[str, int] = {}
-            for obj in self.compiled.objs:
-                sizes.update(symbol_sizes(obj))
-            for i, entry_address in self._entries.items():
-                name = f"wr.call{i}"
-                announce.append((f"wasirun::entry<{self.compiled.display_name(i)}>", entry_address,
-                                 sizes.get(name, 1), []))
-        if agent is not None and not getattr(agent, "runtime_announced", False):
-            # The runtime's code goes out with the first module's, not when the engine is made:
-            # perf's time window for the run starts at the first record (runner/profiling/window.py).
-            NativeRuntime.get().announce(agent)
-            agent.runtime_announced = True
-        # Names and line rows are worked out first (DWARF decoding can take a second), so the
-        # records go out in one burst: the profile's time window then starts when the code runs.
-        for name, start, size, rows in announce:
-            agent.register_function(name, start, size, rows)
+    # --- code ------------------------------------------------------------------------------
+    def _map_unit(self, unit) -> None:
+        """Map one code unit for this instance; its functions take over where it is the best tier."""
+        try:
+            mapped = unit.map(self._resolve)
+        except KeyError as exc:
+            raise LinkError(f"internal error: unresolved symbol {exc} in compiled code") from None
+        self._mapped.append((unit, mapped))
+        base = mapped.base
+        ranges = []
+        for i, (off, size) in unit.symbols.items():
+            start = base + off
+            ranges.append((start, start + max(size, 1), next(_serial), weakref.ref(self), i, unit))
+            if unit.rank > self._code_rank[i]:
+                self._code_rank[i] = unit.rank
+                self.code_addresses[i] = start
+                self.funcrefs[2 * i] = start     # one aligned 8-byte store: callers see old or new code
+        for i, off in unit.entries.items():
+            self._entries.setdefault(i, base + off)
+        with _code_lock:
+            # Forget the code of instances that are gone: a new instance may reuse its addresses.
+            _code_ranges[:] = sorted([r for r in _code_ranges if r[3]() is not None] + ranges)
 
-    def frame_for(self, func_index: int, pc: int) -> Frame:
-        offset = self.compiled.wasm_offset_at(func_index, pc - self.code_addresses[func_index])
+    def __del__(self):
+        for _, mapped in getattr(self, "_mapped", ()):
+            try:
+                mapped.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+    def install_unit(self, unit) -> None:
+        """Tier-up (from the background thread): map ``unit`` and switch its functions to it."""
+        with self._install_lock:
+            self._map_unit(unit)
+            self._announce([unit], first=False)
+
+    def _announce(self, units, first: bool) -> None:
+        agent = self._agent
+        if agent is None:
+            return   # names and line rows cost time; nobody asked for them
+        compiled = self.compiled
+        records = []
+        for unit, mapped in self._mapped:
+            if unit not in units:
+                continue
+            for i, (off, size) in sorted(unit.symbols.items()):
+                start = mapped.base + off
+                records.append((compiled.display_name(i), start, size, compiled.line_rows_for(unit, i, start)))
+            for i, off in unit.entries.items():
+                records.append((f"wasirun::entry<{compiled.display_name(i)}>", mapped.base + off,
+                                unit.entry_sizes.get(i, 1), []))
+        with _code_lock:
+            if not getattr(agent, "runtime_announced", False):
+                # The runtime's code goes out with the first module's, not when the engine is made:
+                # perf's time window for the run starts at the first record (runner/profiling/window.py).
+                NativeRuntime.get().announce(agent)
+                agent.runtime_announced = True
+            # Names and line rows are worked out first (DWARF decoding can take a second), so the
+            # records go out in one burst: the profile's time window then starts when the code runs.
+            for name, start, size, rows in records:
+                agent.register_function(name, start, size, rows)
+
+    def frame_for(self, func_index: int, unit, native_offset: int) -> Frame:
+        offset = unit.wasm_offset_at(func_index, native_offset)
         return Frame(func_index, self.compiled.display_name(func_index), offset,
                      self.compiled.source_location(offset) if offset is not None else None)
 

@@ -1,4 +1,4 @@
-"""The process-wide native runtime: entry trampoline, trap, and the LLJIT that holds all code.
+"""The process-wide native runtime: entry trampoline, trap, guard-page signal handler.
 
 ``wr_enter(fn, slots)`` runs ``fn(slots)`` under ``__sigsetjmp``; ``wr_trap(code)``
 records a frame-pointer backtrace and ``siglongjmp``s back, so ``wr_enter``
@@ -9,13 +9,10 @@ import thunk in the generated code traps with HOST_EXCEPTION after the call.
 from __future__ import annotations
 
 import ctypes
-import itertools
 import threading
 
-import llvmlite.binding as llvm
-
-from .. import jit
 from ..errors import TrapKind
+from .library import native_library, resolver
 
 MAX_BACKTRACE = 128
 MAX_GUARDED = 4096   # linear memories alive at once, each a guarded reservation
@@ -194,7 +191,7 @@ class _SigAction(ctypes.Structure):
 
 
 class NativeRuntime:
-    """Singleton owning the LLJIT, the runtime library and the runtime's Python callbacks."""
+    """Singleton owning the runtime library and the runtime's Python-visible state."""
 
     _instance: "NativeRuntime | None" = None
     _lock = threading.Lock()
@@ -206,23 +203,14 @@ class NativeRuntime:
                 cls._instance = cls()
             return cls._instance
 
+    SYMBOLS = ("wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
+               "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
+               "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo")
+
     def __init__(self):
-        tm = jit.target_machine(2)
-        # JITLink places all sections of an object in one contiguous allocation and builds
-        # stubs for far calls; RuntimeDyld may map an object's sections more than 2 GiB apart
-        # once 8 GiB memory reservations fragment the address space, and then aborts on
-        # 32-bit relocations.
-        self.lljit = llvm.create_lljit_compiler(tm, use_jit_link=True)
-        obj = jit.cached_object(RUNTIME_IR, "runtime")
-        self.object = obj
-        names = ["wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
-                 "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
-                 "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo"]
-        builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
-        for n in names:
-            builder.export_symbol(n)
-        self.tracker = builder.link(self.lljit, "wasirun-runtime")
-        self.symbols = {n: self.tracker[n] for n in names}
+        # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
+        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver())
+        self.symbols = {n: self.library.address(n) for n in self.SYMBOLS}
         self.enter = ENTER(self.symbols["wr_enter"])
         self.pending = ctypes.c_int32.from_address(self.symbols["wr_pending"])
         self.stack_budget = ctypes.c_int64.from_address(self.symbols["wr_stack_budget"])
@@ -232,7 +220,6 @@ class NativeRuntime:
         self.interrupt = ctypes.c_int32.from_address(self.symbols["wr_interrupt"])
         self.fuel = ctypes.c_int64.from_address(self.symbols["wr_fuel"])
         self.pending_exception: BaseException | None = None
-        self._names = itertools.count()
         self._guard_ranges = (ctypes.c_void_p * (2 * MAX_GUARDED)).from_address(self.symbols["wr_guard_ranges"])
         self._guard_count = ctypes.c_int32.from_address(self.symbols["wr_guard_count"])
         self._install_segv_handler()
@@ -272,13 +259,8 @@ class NativeRuntime:
     def announce(self, agent) -> None:
         """Tell a profiling agent about the runtime's own code, so call chains through the
         entry trampoline and the signal handler have names too."""
-        from ..objfile import symbol_sizes
-        sizes = symbol_sizes(self.object)
         for name in ("wr_enter", "wr_trap", "wr_segv"):
-            agent.register_function(f"wasirun::{name}", self.symbols[name], sizes.get(name, 1))
-
-    def library_name(self) -> str:
-        return f"wasm-instance-{next(self._names)}"
+            agent.register_function(f"wasirun::{name}", self.symbols[name], self.sizes.get(name, 1))
 
     def call(self, fn_address: int, slots_address: int) -> int:
         """Run ``fn(slots)``; returns 0 or the trap code."""

@@ -20,6 +20,8 @@ from ..errors import TrapKind
 from . import memory, numeric, tables
 from .types import IR_TYPE, ZERO, ir_result_type
 
+TIERUP_THRESHOLD = 1000   # entries plus loop iterations before a first-tier function asks for tier-up
+
 
 @dataclass
 class Frame:
@@ -159,6 +161,7 @@ class FunctionTranslator:
         self.frames.append(body)
         self.start_block("body")
         self.interrupt_check()
+        self.tier_count()
         dispatch = self.DISPATCH
         data = self.module.raw
         for at, code, imm in iter_instructions(data, self.body.code_start, self.body.code_end):
@@ -176,7 +179,7 @@ class FunctionTranslator:
                 break
 
         # Epilogue: `ret` collects the function's results.
-        out = [f"define internal {ret_type} @w{self.func_index}("
+        out = [f"define hidden {ret_type} @w{self.func_index}("
                + ", ".join(f"{t} %p{i}" for i, t in enumerate(params)) + ") #0"
                + (f" !dbg !{self.env.subprogram(self.func_index)}" if self.debug else "") + " {",
                "entry:"]
@@ -229,6 +232,23 @@ class FunctionTranslator:
             return
         flag = self.value("load atomic i32, ptr @wr_interrupt monotonic, align 4")
         self.trap_if(self.value(f"icmp ne i32 {flag}, 0"), TrapKind.INTERRUPT)
+
+    def tier_count(self) -> None:
+        """First tier: count this entry or loop iteration; at the threshold, ask once for the
+        function's top-tier code (runner/tiers.py compiles it in the background)."""
+        if not self.env.tier_counters:
+            return
+        n = max(len(self.module.func_types), 1)
+        slot = f"getelementptr ([{n} x i32], ptr @wr.hot, i32 0, i32 {self.func_index})"
+        count = self.value(f"add i32 {self.value(f'load i32, ptr {slot}')}, 1")
+        self.emit(f"store i32 {count}, ptr {slot}")
+        hot = self.label("hot")
+        cont = self.label("warm")
+        self.emit(f"br i1 {self.value(f'icmp eq i32 {count}, {TIERUP_THRESHOLD}')}, label %{hot}, label %{cont}, !prof !5")
+        self.start_block(hot)
+        self.emit(f"call void @wr_tierup(i32 {self.func_index})")
+        self.emit(f"br label %{cont}")
+        self.start_block(cont)
 
     _FREE = frozenset((0x01, 0x1A, op.BLOCK, op.LOOP, op.END, op.ELSE))   # as wasmtime: no fuel for these
     _CONTROL = frozenset((op.UNREACHABLE, op.BLOCK, op.LOOP, op.IF, op.ELSE, op.END, op.BR, op.BR_IF,
@@ -298,6 +318,7 @@ class FunctionTranslator:
             self.emit(f"br label %{header}")
             self.start_block(header)
             self.interrupt_check()
+            self.tier_count()
             del self.stack[height:]
             for t, s in zip(params, param_slots):
                 self.push(self.value(f"load {t}, ptr {s}"), t)
@@ -420,7 +441,7 @@ class FunctionTranslator:
                 self.push(self.value(f"extractvalue {ret} {agg}, {i}"), IR_TYPE[t])
 
     def _call(self, code, imm):
-        self._call_with(f"@w{imm}", self.module.func_type(imm))
+        self._call_with(self.env.callee(imm, self), self.module.func_type(imm))
 
     def _call_indirect(self, code, imm):
         type_index, table = imm

@@ -6,13 +6,23 @@ instance links the same object with its own addresses for these):
 * ``wr.mem0``      memory record ``{ptr base, i64 size_in_bytes}``
 * ``wr.table<N>``  table record ``{ptr elements, i64 size}``
 * ``wr.g<N>``      an 8-byte cell per global (imported or defined)
-* ``wr.import<N>`` the code of imported function N (host callback or another instance's function)
+* ``wr.import<N>`` the ``{code, type id}`` record of imported function N (host callback or
+  another instance's function)
 * ``wr.instance``  an address identifying the instance to the runtime helpers
 * ``wr_trap``, ``wr_pending``, ``wr_stack_limit``, ``wr_memory_grow``, … from runner/runtime
 
-What it defines for the runtime: ``wr.call<N>`` entry wrappers for exported
-functions (and the start function), ``wr.funcrefs`` (one ``{code, type id}``
-record per function; the runtime fills in the type ids) and ``wr.typeids``.
+* ``wr.funcrefs``  the instance's function records, one ``{ptr code, i64 type id}`` per
+  function: ``ref.func`` points at one, and calls that may have to reach code compiled
+  later (another tier) load the code pointer from it
+* ``wr.typeids``   the instance's type id per type index (for ``call_indirect``)
+* ``wr.hot`` / ``wr_tierup`` (first tier only) one i32 counter per function, and the
+  runtime's hook called once when a counter reaches ``TIERUP_THRESHOLD``
+
+A translation *unit* is a set of the module's functions compiled together; calls
+between functions of one unit are direct when ``direct_calls`` is set, every other
+call goes through ``wr.funcrefs`` (runner/tiers.py swaps code by writing there).
+What a whole-module unit defines for the runtime: ``wr.call<N>`` entry wrappers for
+exported functions (and the start function), calling through ``wr.funcrefs``.
 """
 from __future__ import annotations
 
@@ -22,6 +32,7 @@ from ..binary.module import KIND_FUNC, FuncType, Module
 from ..errors import TrapKind
 from . import numeric
 from .function import FunctionTranslator
+from .options import TranslateOptions
 from .types import IR_TYPE, ir_result_type
 
 RUNTIME_DECLARATIONS = """\
@@ -56,16 +67,6 @@ METADATA = """\
 """
 
 
-@dataclass
-class TranslateOptions:
-    inline: bool = False       # let LLVM inline wasm functions into each other
-    stack_check: bool = True
-    debug_info: bool = False   # DWARF: line = wasm byte offset, in a pseudo file named after the module
-    interruptible: bool = False  # check @wr_interrupt at function entry and loop headers (--timeout)
-    fuel: bool = False         # count instructions against @wr_fuel (--fuel)
-    guard_pages: bool = True   # out-of-bounds accesses fault on PROT_NONE pages instead of explicit checks
-
-
 class ModuleTranslator:
     """Builds the IR text for a module; FunctionTranslator asks it for names and metadata."""
 
@@ -76,6 +77,8 @@ class ModuleTranslator:
         self.interruptible = options.interruptible
         self.fuel = options.fuel
         self.guard_pages = options.guard_pages
+        self.tier_counters = options.tier_counters
+        self.unit: frozenset[int] = frozenset()
         self.debug_info = options.debug_info
         self.source_name = source_name
         self._md: list[str] = []
@@ -119,8 +122,18 @@ class ModuleTranslator:
         return loc
 
     # --- the module ------------------------------------------------------------------------
-    def translate(self) -> "IRModule":
+    def translate(self, functions: list[int] | None = None, wrappers: bool = True,
+                  unit: frozenset[int] | None = None) -> "IRModule":
+        """IR for ``functions`` (all of the module's by default); with ``wrappers`` the
+        entry wrappers of the exported functions too.  ``unit`` (default: ``functions``)
+        is the set of functions that will be linked into one image with these, which
+        calls may reach directly."""
         m = self.module
+        nfuncs = len(m.func_types)
+        if functions is None:
+            functions = list(range(nfuncs))
+        self.unit = frozenset(functions) if unit is None else unit
+        self.direct_callees: set[int] = set()
         if self.debug_info:
             self._debug_unit()
         header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS]
@@ -130,6 +143,11 @@ class ModuleTranslator:
             header.append(f"@wr.table{i} = external global {{ptr, i64}}")
         for i in range(len(m.globals)):
             header.append(f"@wr.g{i} = external global i64")
+        header.append(f"@wr.typeids = external global [{max(len(m.types), 1)} x i64]")
+        header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {{ptr, i64}}]")
+        if self.tier_counters:
+            header.append(f"@wr.hot = external global [{max(nfuncs, 1)} x i32]")
+            header.append("declare void @wr_tierup(i32) cold nounwind")
         attrs = ['"frame-pointer"="all"', '"probe-stack"="inline-asm"', "nounwind"]
         if not self.options.inline:
             attrs.append("noinline")
@@ -137,18 +155,9 @@ class ModuleTranslator:
         # The empty asm barriers of numeric.opaque: pure, so LLVM may still hoist and CSE them.
         header.append("attributes #1 = { nounwind willreturn memory(none) }")
 
-        nfuncs = len(m.func_types)
-        typeids = f"[{max(len(m.types), 1)} x i64]"
-        refs_type = f"[{nfuncs} x {{ptr, i64}}]"
-        refs = ", ".join(f"{{ptr, i64}} {{ptr @w{i}, i64 0}}" for i in range(nfuncs))
-        data = IRData(f"@wr.typeids = global {typeids} zeroinitializer",
-                      f"@wr.funcrefs = global {refs_type} [{refs}]",
-                      f"@wr.typeids = external global {typeids}",
-                      f"@wr.funcrefs = external global {refs_type}")
-
-        functions: list[IRFunction] = []
+        out: list[IRFunction] = []
         n_imported = m.num_imported_funcs
-        for i in range(nfuncs):
+        for i in functions:
             ft = m.func_type(i)
             if i < n_imported:
                 text = self._import_thunk(i, ft)
@@ -158,13 +167,17 @@ class ModuleTranslator:
                 text = FunctionTranslator(m, i, self).translate()
                 body = m.bodies[i - n_imported]
                 cost = body.code_end - body.code_start
-            ret = ir_result_type(ft.results)
-            decl = f"declare hidden {ret} @w{i}({', '.join(IR_TYPE[t] for t in ft.params)}) #0"
-            functions.append(IRFunction(i, text, decl, cost))
+            out.append(IRFunction(i, text, cost))
+        defined = set(functions)
+        for i in sorted(self.direct_callees - defined):   # defined in another part of the unit
+            ft = m.func_type(i)
+            header.append(f"declare hidden {ir_result_type(ft.results)} @w{i}({', '.join(IR_TYPE[t] for t in ft.params)}) #0")
 
-        callable_funcs = sorted({e.index for e in m.exports if e.kind == KIND_FUNC}
-                                | ({m.start} if m.start is not None else set()))
-        wrappers = [self._entry_wrapper(i, m.func_type(i)) for i in callable_funcs]
+        entry_text = ""
+        if wrappers:
+            callable_funcs = sorted({e.index for e in m.exports if e.kind == KIND_FUNC}
+                                    | ({m.start} if m.start is not None else set()))
+            entry_text = "\n".join(self._entry_wrapper(i, m.func_type(i)) for i in callable_funcs)
 
         trailer = [METADATA]
         if self.debug_info:
@@ -173,7 +186,20 @@ class ModuleTranslator:
             flags_b = self._metadata('!{i32 2, !"Debug Info Version", i32 3}')
             trailer.append(f"!llvm.module.flags = !{{!{flags_a}, !{flags_b}}}")
             trailer.extend(self._md)
-        return IRModule("\n".join(header), data, functions, "\n".join(wrappers), "\n".join(trailer))
+        return IRModule("\n".join(header), out, entry_text, "\n".join(trailer))
+
+    def callee(self, func_index: int, caller: "FunctionTranslator") -> str:
+        """The IR callee operand for a call of ``func_index``: the function itself when it is
+        in this unit, else the code pointer loaded from its record (it may change tier)."""
+        if self.options.direct_calls and func_index in self.unit:
+            self.direct_callees.add(func_index)
+            return f"@w{func_index}"
+        return self.code_pointer(func_index, caller.value)
+
+    def code_pointer(self, func_index: int, value) -> str:
+        nfuncs = max(len(self.module.func_types), 1)
+        return value(f"load ptr, ptr getelementptr ([{nfuncs} x {{ptr, i64}}], ptr @wr.funcrefs, "
+                     f"i32 0, i32 {func_index}, i32 0), !tbaa !4")
 
     def _import_thunk(self, index: int, ft: FuncType) -> str:
         """Imported function N as a local function: call the import, then check for a
@@ -182,9 +208,12 @@ class ModuleTranslator:
         params = [IR_TYPE[t] for t in ft.params]
         plist = ", ".join(f"{t} %p{i}" for i, t in enumerate(params))
         args = ", ".join(f"{t} %p{i}" for i, t in enumerate(params))
-        call = f"call {ret} @wr.import{index}({args})"
-        lines = [f"declare {ret} @wr.import{index}({', '.join(params)})",
-                 f"define internal {ret} @w{index}({plist}) #0 {{",
+        call = f"call {ret} %code({args})"
+        # wr.import<N> is the imported function's {code, type id} record: the code of a
+        # function of another instance may change tier, so it is loaded at each call.
+        lines = [f"@wr.import{index} = external global ptr",
+                 f"define hidden {ret} @w{index}({plist}) #0 {{",
+                 f"  %code = load ptr, ptr @wr.import{index}",
                  f"  {'%r = ' if ret != 'void' else ''}{call}",
                  "  %pending = load i32, ptr @wr_pending",
                  "  %bad = icmp ne i32 %pending, 0",
@@ -207,7 +236,10 @@ class ModuleTranslator:
             lines.append(f"  %a{i} = load {ty}, ptr %ap{i}")
             args.append(f"{ty} %a{i}")
         ret = ir_result_type(ft.results)
-        call = f"call {ret} @w{index}({', '.join(args)})"
+        nfuncs = max(len(self.module.func_types), 1)
+        lines.append(f"  %code = load ptr, ptr getelementptr ([{nfuncs} x {{ptr, i64}}], ptr @wr.funcrefs, "
+                     f"i32 0, i32 {index}, i32 0)")
+        call = f"call {ret} %code({', '.join(args)})"
         if not ft.results:
             lines.append(f"  {call}")
         else:
@@ -227,68 +259,26 @@ class ModuleTranslator:
 
 
 def translate_module(module: Module, options: TranslateOptions | None = None,
-                     source_name: str = "module.wasm") -> "IRModule":
-    return ModuleTranslator(module, options or TranslateOptions(), source_name).translate()
+                     source_name: str = "module.wasm", functions: list[int] | None = None,
+                     wrappers: bool = True, unit: frozenset[int] | None = None) -> "IRModule":
+    return ModuleTranslator(module, options or TranslateOptions(), source_name).translate(functions, wrappers, unit)
 
 
 @dataclass
 class IRFunction:
     index: int
     text: str     # the definition
-    decl: str     # a declaration, for other partitions
     cost: int     # wasm body size: a proxy for compile time
 
 
 @dataclass
-class IRData:
-    typeids: str
-    funcrefs: str
-    typeids_decl: str
-    funcrefs_decl: str
-
-
-@dataclass
 class IRModule:
-    """The module's IR in pieces, so it can be compiled whole or in partitions in parallel."""
+    """The IR of some functions of a module, as pieces of one LLVM module text."""
 
     header: str
-    data: IRData
     functions: list[IRFunction]
     wrappers: str
     trailer: str
 
     def text(self) -> str:
-        return self.partitions(1)[0]
-
-    def partitions(self, n: int) -> list[str]:
-        """n self-contained module texts; partition 0 also holds the data and entry wrappers.
-
-        Functions are dealt largest first onto the lightest partition, so compile
-        times come out even.  With n > 1 wasm functions get hidden (not internal)
-        linkage: the partitions' objects are linked into one JIT library.
-        """
-        n = max(1, min(n, len(self.functions)))
-        if n == 1:
-            return ["\n".join([self.header, self.data.typeids, self.data.funcrefs,
-                               *(f.text for f in self.functions), self.wrappers, self.trailer]) + "\n"]
-        bins: list[list[IRFunction]] = [[] for _ in range(n)]
-        load = [0] * n
-        for f in sorted(self.functions, key=lambda f: -f.cost):
-            k = load.index(min(load))
-            bins[k].append(f)
-            load[k] += f.cost + 50
-        out = []
-        for k, fs in enumerate(bins):
-            defined = {f.index for f in fs}
-            parts = [self.header]
-            if k == 0:
-                parts += [self.data.typeids, self.data.funcrefs]
-            else:
-                parts += [self.data.typeids_decl, self.data.funcrefs_decl]
-            parts += [f.decl for f in self.functions if f.index not in defined]
-            parts += [f.text.replace("define internal ", "define hidden ", 1) for f in fs]
-            if k == 0:
-                parts.append(self.wrappers)
-            parts.append(self.trailer)
-            out.append("\n".join(parts) + "\n")
-        return out
+        return "\n".join([self.header, *(f.text for f in self.functions), self.wrappers, self.trailer]) + "\n"

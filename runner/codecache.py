@@ -1,0 +1,180 @@
+"""The on-disk cache of compiled code: one directory per module key, one file pair per unit.
+
+A *unit* is code for some of a module's functions at one code level (runner/jit.py):
+``base`` for all of them (the first tier), ``top`` for all of them (``wasirun compile``,
+``--no-tiering``), or a tier-up unit for the functions that were hot in some run.  Each
+is a linked image (runner/loader.py; it carries its own checksum) and a small JSON file
+saying what the image holds.  A run maps every unit of its key, so what a run tiered up
+starts at the top tier next time.
+
+Writers never collide: each file is written under a unique temporary name and renamed
+into place, and units are named by what they contain.  Entries are evicted least
+recently used first once the cache passes its size cap (``WASIRUN_CACHE_SIZE`` bytes,
+default 1 GiB).  The key covers the wasm bytes, the options that change code, the
+source of everything under runner/ (translator, runtime ABI, trap codes, validator) and
+the host's CPU and LLVM build; not the file's name.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_SIZE_CAP = 1 << 30
+FORMAT = "code-v1"
+
+
+def cache_root() -> Path:
+    """The root of wasirun's caches (compiled code, decoded DWARF)."""
+    base = os.environ.get("WASIRUN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wasirun")
+    return Path(base)
+
+
+@lru_cache(maxsize=None)
+def code_fingerprint() -> str:
+    """Hash of wasirun's own code generator and runtime, the host CPU and the LLVM build."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for p in sorted(here.rglob("*.py")):
+        h.update(str(p.relative_to(here)).encode())
+        h.update(p.read_bytes())
+    h.update(_host_cpu().encode())
+    h.update(_llvm_build().encode())
+    return h.hexdigest()
+
+
+def _host_cpu() -> str:
+    """CPU model and feature flags, without asking LLVM (a warm run never imports it)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read(65536)
+    except OSError:
+        return os.uname().machine
+    first = text.split("\n\n", 1)[0]
+    keep = [line for line in first.splitlines() if line.split(":")[0].strip() in ("vendor_id", "model name", "flags")]
+    return os.uname().machine + "|" + "|".join(keep)
+
+
+def _llvm_build() -> str:
+    spec = importlib.util.find_spec("llvmlite")
+    if spec is None or not spec.submodule_search_locations:
+        return "no-llvmlite"
+    lib = Path(list(spec.submodule_search_locations)[0]) / "binding" / "libllvmlite.so"
+    try:
+        st = lib.stat()
+        return f"{lib}|{st.st_size}|{st.st_mtime_ns}"
+    except OSError:
+        return str(lib)
+
+
+def module_key(wasm: bytes, options: str) -> str:
+    h = hashlib.sha256(wasm)
+    h.update(b"\0" + options.encode() + b"\0" + code_fingerprint().encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredUnit:
+    """One cached image and what it holds (``meta``: see runner/tiers.py CodeUnit)."""
+    name: str                    # "base", "top" or "hot-<digest>"
+    meta: dict
+    image: Path
+
+
+class CodeCache:
+    def __init__(self, root: Path | None = None, size_cap: int | None = None):
+        self.directory = (root or cache_root()) / FORMAT
+        if size_cap is None:
+            size_cap = int(os.environ.get("WASIRUN_CACHE_SIZE") or DEFAULT_SIZE_CAP)
+        self.size_cap = size_cap
+
+    def entry(self, key: str) -> Path:
+        return self.directory / key
+
+    def units(self, key: str) -> list[StoredUnit]:
+        """The units stored under ``key`` (marking the entry as used)."""
+        d = self.entry(key)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            return []
+        out = []
+        for n in sorted(names):
+            if not n.endswith(".json"):
+                continue
+            try:
+                with open(d / n) as f:
+                    meta = json.load(f)
+                image = d / meta["image"]
+                if not image.exists():
+                    continue
+                out.append(StoredUnit(meta["name"], meta, image))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        if out:
+            try:
+                os.utime(d)
+            except OSError:
+                pass
+        return out
+
+    def put(self, key: str, name: str, meta: dict, image_bytes: bytes) -> StoredUnit | None:
+        """Store one unit; None when the cache cannot be written (that only costs speed)."""
+        d = self.entry(key)
+        tag = f"{os.getpid()}.{time.monotonic_ns()}"
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            image = d / f"{name}.img"
+            tmp = d / f".{name}.img.{tag}.tmp"
+            tmp.write_bytes(image_bytes)
+            os.replace(tmp, image)
+            meta = dict(meta, name=name, image=image.name)
+            tmp = d / f".{name}.json.{tag}.tmp"
+            tmp.write_text(json.dumps(meta))
+            os.replace(tmp, d / f"{name}.json")
+        except OSError:
+            return None
+        self.evict(keep=key)
+        return StoredUnit(name, meta, image)
+
+    def discard(self, unit: StoredUnit) -> None:
+        """Remove a unit found damaged, so the next run recompiles it."""
+        for p in (unit.image, unit.image.with_suffix(".json")):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+    def evict(self, keep: str | None = None) -> None:
+        """Delete least recently used entries until the cache fits its cap."""
+        try:
+            entries = []
+            total = 0
+            for e in os.scandir(self.directory):
+                if not e.is_dir(follow_symlinks=False):
+                    continue
+                size = 0
+                for f in os.scandir(e.path):
+                    try:
+                        size += f.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        pass
+                total += size
+                entries.append((e.stat().st_mtime, e.name, size))
+        except OSError:
+            return
+        entries.sort()
+        for _, name, size in entries:
+            if total <= self.size_cap:
+                break
+            if name == keep:
+                continue
+            shutil.rmtree(self.directory / name, ignore_errors=True)
+            total -= size

@@ -1,0 +1,359 @@
+"""A module's native code: which units exist, compiling them, and tier-up while it runs.
+
+Code comes in *units* (runner/codecache.py): linked images holding some functions at
+one code level.  Every call that may reach code of another unit loads the callee's
+code pointer from the instance's function records (``wr.funcrefs``), so installing
+new code for a function is one 8-byte store per instance; the old copy stays mapped
+(a frame may still be running in it: there is no on-stack replacement).
+
+* With tiering (the default at -O1..-O3) a cold run compiles a ``base`` unit first:
+  every function at the cheap ``base`` level, with counters at function entries and
+  loop headers.  A function whose counter reaches the threshold calls ``wr_tierup``;
+  a background thread collects such requests, compiles those functions at the top
+  level (``-O``) as one unit whose calls among themselves are direct, stores it in the
+  cache and installs it in every instance of the module.
+* Without tiering (``--no-tiering``, ``wasirun compile``, -O0) one ``top`` unit holds
+  every function at the top level, with direct calls throughout.
+* A warm run maps every cached unit of its key, the best level winning per function.
+
+Compilation runs in worker processes (runner/workers.py), fed chunks of the unit as
+they are translated, so Python translation overlaps LLVM and the parent holds only
+the chunks in flight.
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+import hashlib
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+
+from .binary.module import Module
+from .codecache import CodeCache, module_key
+
+LEVEL_RANK = {"base": 0, "O1": 1, "O2": 2, "O3": 3}
+CHUNK_MIN = 48 << 10        # wasm code bytes per compile job, at least ...
+CHUNK_MAX = 768 << 10       # ... and at most (bounds the IR text in flight)
+TIERUP_BATCH_DELAY = 0.003  # seconds to collect more hot functions before compiling
+
+
+@dataclass
+class CodeUnit:
+    """Native code for some of a module's functions, as a linked image."""
+    name: str
+    level: str
+    functions: tuple[int, ...]
+    source: object                                  # Path of the image file, or a loader.Image
+    symbols: dict[int, tuple[int, int]]             # function index -> (offset in image, size)
+    entries: dict[int, int]                         # function index -> offset of its wr.call<N> wrapper
+    entry_sizes: dict[int, int] = field(default_factory=dict)
+    rows: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # func -> (offset in func, wasm offset)
+
+    source_offset: int = 0                          # where the image starts in its file (a .cwasm)
+
+    @property
+    def rank(self) -> int:
+        return LEVEL_RANK[self.level]
+
+    def map(self, resolve):
+        """Map a fresh copy of the image whose GOT ``resolve`` fills (one per instance)."""
+        from . import loader
+        if self.source_offset:
+            return loader.map_image(self.source, resolve, offset=self.source_offset)
+        return loader.map_image(self.source, resolve)
+
+    def meta(self) -> dict:
+        return {"level": self.level, "functions": list(self.functions),
+                "symbols": {str(k): list(v) for k, v in self.symbols.items()},
+                "entries": {str(k): v for k, v in self.entries.items()},
+                "entry_sizes": {str(k): v for k, v in self.entry_sizes.items()},
+                "rows": {str(k): v for k, v in self.rows.items()}}
+
+    @classmethod
+    def from_meta(cls, name: str, meta: dict, source) -> "CodeUnit":
+        return cls(name, meta["level"], tuple(meta["functions"]), source,
+                   {int(k): (v[0], v[1]) for k, v in meta["symbols"].items()},
+                   {int(k): v for k, v in meta["entries"].items()},
+                   {int(k): v for k, v in meta.get("entry_sizes", {}).items()},
+                   {int(k): [tuple(r) for r in v] for k, v in meta.get("rows", {}).items()})
+
+    def wasm_offset_at(self, func_index: int, native_offset: int) -> int | None:
+        rows = self.rows.get(func_index)
+        if not rows:
+            return None
+        i = bisect.bisect_right(rows, (native_offset, 1 << 62)) - 1
+        return rows[i][1] if i >= 0 else rows[0][1]
+
+
+@dataclass
+class CodePlan:
+    """What the engine asks for."""
+    top_level: str          # the code level of the top tier
+    tiering: bool
+    options_key: str        # everything besides the wasm bytes that changes the code
+    translate_options: object
+    source_name: str
+    jobs: int = 0
+    progress: bool = False
+
+
+class Progress:
+    """One updating stderr line for compiles that take a while (terminals only)."""
+
+    def __init__(self, what: str, total: int, enabled: bool):
+        self.what, self.total, self.done = what, total, 0
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.shown = False
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.start
+        if elapsed > 2.0 or self.shown:
+            self.shown = True
+            sys.stderr.write(f"\rwasirun: compiling {self.what}: {self.done}/{self.total} functions, {elapsed:.1f} s")
+            sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _costs(module: Module, functions: list[int]) -> list[int]:
+    n_imported = module.num_imported_funcs
+    return [1 if i < n_imported else module.bodies[i - n_imported].code_end - module.bodies[i - n_imported].code_start
+            for i in functions]
+
+
+def unit_cost(module: Module, functions: list[int]) -> int:
+    """Wasm code bytes of these functions: what compile time scales with."""
+    return sum(_costs(module, functions))
+
+
+def chunks_of(module: Module, functions: list[int], jobs: int) -> list[list[int]]:
+    """Split a unit into compile jobs of similar wasm size, in index order."""
+    cost = _costs(module, functions)
+    total = sum(cost) + 1
+    target = min(CHUNK_MAX, max(CHUNK_MIN, total // max(1, 2 * jobs)))
+    out: list[list[int]] = [[]]
+    acc = 0
+    for f, c in zip(functions, cost):
+        if acc >= target and out[-1]:
+            out.append([])
+            acc = 0
+        out[-1].append(f)
+        acc += c + 64
+    return out
+
+
+def build_unit(module: Module, plan: CodePlan, name: str, level: str, functions: list[int],
+               translate_options, wrappers: bool, priority: int, progress: Progress | None = None
+               ) -> tuple[object, CodeUnit]:
+    """Translate, compile (in the worker processes) and link one unit; returns
+    ``(loader.Image, CodeUnit)`` with the unit's source set to the image."""
+    from . import loader
+    from .translate.module import translate_module
+    from .workers import LOCAL_SECONDS, cpu_count, estimated_seconds, pool
+
+    workers = pool()
+    local = estimated_seconds(unit_cost(module, functions), level) < LOCAL_SECONDS
+    jobs = 1 if local else plan.jobs or cpu_count()
+    chunks = chunks_of(module, functions, jobs)
+    if not local:
+        workers.start(min(jobs, len(chunks)))
+    unit_set = frozenset(functions)
+    debug = translate_options.debug_info
+    futures = []
+    for k, chunk in enumerate(chunks):
+        ir = translate_module(module, translate_options, plan.source_name, chunk, wrappers and k == 0, unit_set)
+        futures.append((chunk, workers.submit(ir.text(), level, want_rows=debug, priority=priority, local=local)))
+    objs, obj_rows = [], []
+    for chunk, fut in futures:
+        obj, rows = fut.result()
+        objs.append(obj)
+        obj_rows.append(rows or [])
+        if progress is not None:
+            progress.advance(len(chunk))
+    image = loader.link(objs)
+    symbols = {}
+    for i in functions:
+        s = image.symbols.get(f"w{i}")
+        if s is not None:
+            symbols[i] = (s[0], s[1])
+    entries, entry_sizes = {}, {}
+    if wrappers:
+        for sym, (off, size) in image.symbols.items():
+            if sym.startswith("wr.call"):
+                entries[int(sym[7:])] = off
+                entry_sizes[int(sym[7:])] = size
+    unit = CodeUnit(name, level, tuple(functions), image, symbols, entries, entry_sizes)
+    if debug:
+        unit.rows = _rows_by_function(image, obj_rows, symbols)
+    return image, unit
+
+
+def _rows_by_function(image, obj_rows, symbols) -> dict[int, list[tuple[int, int]]]:
+    """(section, offset, wasm offset) rows of each object -> per function (offset in it, wasm offset)."""
+    flat = []
+    for k, rows in enumerate(obj_rows):
+        where = image.section_offsets[k]
+        for section, offset, line in rows:
+            base = where.get(section)
+            if base is not None and line:
+                flat.append((base + offset, line))
+    flat.sort()
+    starts = sorted((off, size, i) for i, (off, size) in symbols.items())
+    out: dict[int, list[tuple[int, int]]] = {}
+    addrs = [a for a, _ in flat]
+    for off, size, i in starts:
+        lo = bisect.bisect_left(addrs, off)
+        hi = bisect.bisect_left(addrs, off + size)
+        if hi > lo:
+            out[i] = [(a - off, line) for a, line in flat[lo:hi]]
+    return out
+
+
+class ModuleCode:
+    """The code of one compiled module: its units, and tier-up while instances run."""
+
+    def __init__(self, module: Module, wasm: bytes, plan: CodePlan, cache: CodeCache | None):
+        self.module = module
+        self.plan = plan
+        self.cache = cache
+        self.key = module_key(wasm, plan.options_key)
+        self.units: list[CodeUnit] = []
+        self.instances: "weakref.WeakSet" = weakref.WeakSet()
+        self.lock = threading.Lock()
+        nfuncs = max(len(module.func_types), 1)
+        self.hot = (ctypes.c_int32 * nfuncs)()     # wr.hot: the first tier's counters
+        self._tierup_cb = ctypes.CFUNCTYPE(None, ctypes.c_int32)(self._on_hot)
+        self.tierup_address = ctypes.cast(self._tierup_cb, ctypes.c_void_p).value
+        self._requested: set[int] = set()     # functions with top-tier code, or asked for
+        self._pending_hot: set[int] = set()   # asked for, not yet being compiled
+        self._wake = threading.Condition(self.lock)
+        self._thread: threading.Thread | None = None
+        self.cached = False
+        self.tierup_errors: list[str] = []
+
+    # --- getting the code before the first run ------------------------------------------
+    def load_cached(self) -> bool:
+        """Take the cache's units; True when they cover what the plan needs."""
+        if self.cache is None:
+            return False
+        units = []
+        for stored in self.cache.units(self.key):
+            try:
+                units.append(CodeUnit.from_meta(stored.name, stored.meta, stored.image))
+            except (KeyError, ValueError, TypeError, IndexError):
+                self.cache.discard(stored)
+        names = {u.name for u in units}
+        if "top" in names:
+            units = [u for u in units if u.name == "top"]
+        elif not self.plan.tiering or "base" not in names:
+            return False
+        self.units = units
+        self.cached = True
+        for u in units:
+            if u.rank >= LEVEL_RANK[self.plan.top_level]:
+                self._requested.update(u.functions)
+        return True
+
+    def compile(self) -> None:
+        """Compile what a first run needs: the base unit (tiering) or the top unit."""
+        from .workers import PRIORITY_NOW
+        m = self.module
+        everything = list(range(len(m.func_types)))
+        opts = self.plan.translate_options
+        if self.plan.tiering:
+            name, level = "base", "base"
+            opts = _replace(opts, tier_counters=True, direct_calls=False)
+        else:
+            name, level = "top", self.plan.top_level
+        progress = Progress(self.plan.source_name, len(everything), self.plan.progress)
+        try:
+            image, unit = build_unit(m, self.plan, name, level, everything, opts, True, PRIORITY_NOW, progress)
+        finally:
+            progress.finish()
+        self.units = [self._store(image, unit)]
+
+    def _store(self, image, unit: CodeUnit) -> CodeUnit:
+        if self.cache is not None:
+            from . import loader
+            stored = self.cache.put(self.key, unit.name, unit.meta(), loader.dumps(image))
+            if stored is not None:
+                unit.source = stored.image
+        return unit
+
+    def discard_units(self) -> None:
+        """The cached images turned out damaged: forget them (the caller recompiles)."""
+        if self.cache is not None:
+            for stored in self.cache.units(self.key):
+                self.cache.discard(stored)
+        self.units = []
+        self.cached = False
+        self._requested.clear()
+
+    # --- tier-up ---------------------------------------------------------------------------
+    def _on_hot(self, func_index: int) -> None:
+        # Called from first-tier code (through ctypes, on the wasm thread): queue and return.
+        try:
+            with self.lock:
+                if func_index in self._requested:
+                    return
+                self._requested.add(func_index)
+                self._pending_hot.add(func_index)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._tierup_loop, name="wasirun-tierup", daemon=True)
+                    self._thread.start()
+                self._wake.notify()
+        except BaseException:  # noqa: BLE001 - must never unwind into native code
+            pass
+
+    def _tierup_loop(self) -> None:
+        from .workers import PRIORITY_TIERUP
+        while True:
+            with self.lock:
+                while not self._pending_hot:
+                    self._wake.wait()
+            time.sleep(TIERUP_BATCH_DELAY)
+            with self.lock:
+                batch = sorted(self._pending_hot)
+                self._pending_hot.clear()
+            try:
+                digest = hashlib.sha256(",".join(map(str, batch)).encode()).hexdigest()[:16]
+                image, unit = build_unit(self.module, self.plan, f"hot-{digest}", self.plan.top_level, batch,
+                                         self.plan.translate_options, False, PRIORITY_TIERUP)
+                unit = self._store(image, unit)
+                with self.lock:
+                    self.units.append(unit)
+                    live = list(self.instances)
+                for inst in live:
+                    inst.install_unit(unit)
+            except BaseException as exc:  # noqa: BLE001 - the first tier keeps running
+                self.tierup_errors.append(f"{type(exc).__name__}: {exc}")
+
+    def wait_for_tierup(self, timeout: float = 30.0) -> bool:
+        """Wait until every requested function has top-tier code installed (for tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                have = set()
+                for u in self.units:
+                    if u.rank >= LEVEL_RANK[self.plan.top_level]:
+                        have.update(u.functions)
+                if self._requested <= have and not self._pending_hot:
+                    return True
+            time.sleep(0.005)
+        return False
+
+
+def _replace(opts, **changes):
+    import dataclasses
+    return dataclasses.replace(opts, **changes)
+

@@ -1,0 +1,166 @@
+"""Compile worker processes: real parallel compilation.
+
+llvmlite serialises every LLVM call behind one process-wide lock, so compile
+threads in one process never overlap.  Each worker is a separate Python process
+(runner/compile_worker.py) owned by one feeder thread here; jobs wait in one
+priority queue (first-tier code before tier-up work) and the first idle worker
+takes the next.  Workers start on first use, so a run that finds everything in
+the cache never starts one (and never imports llvmlite).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from .compile_worker import read_message, write_message
+
+PRIORITY_NOW = 0       # something is waiting for this code (first tier, lazy compile, `wasirun compile`)
+PRIORITY_TIERUP = 1    # background tier-up
+
+
+class CompileError(RuntimeError):
+    """LLVM rejected IR we generated: a wasirun bug, reported with the worker's message."""
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    serial: int
+    level: str = field(compare=False)
+    text: str = field(compare=False)
+    want_rows: bool = field(compare=False)
+    future: Future = field(compare=False)
+
+
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# Estimated LLVM CPU seconds per byte of wasm code, by level (fib.wasm: 61 KB of code takes
+# 0.11 s at base, 1.1 s at O1, 2.9 s at O2).  Work below LOCAL_SECONDS is compiled in this
+# process by one thread: starting a worker process costs ~0.15 s, more than such a job.
+SECONDS_PER_BYTE = {"base": 2e-6, "O1": 18e-6, "O2": 47e-6, "O3": 50e-6}
+LOCAL_SECONDS = 0.4
+
+
+def estimated_seconds(code_bytes: int, level: str) -> float:
+    return code_bytes * SECONDS_PER_BYTE[level]
+
+
+class CompilerPool:
+    """Up to ``max_workers`` worker processes fed from one queue, and one in-process
+    compile thread for small jobs."""
+
+    def __init__(self, max_workers: int | None = None):
+        self.max_workers = max_workers or cpu_count()
+        self._queue: queue.PriorityQueue[_Job] = queue.PriorityQueue()
+        self._local: queue.PriorityQueue[_Job] = queue.PriorityQueue()
+        self._serial = itertools.count()
+        self._threads: list[threading.Thread] = []
+        self._local_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self, n: int) -> None:
+        """Have at least ``n`` workers (starting them now, so their start-up overlaps our work)."""
+        with self._lock:
+            while len(self._threads) < min(n, self.max_workers):
+                t = threading.Thread(target=self._feed, name=f"wasirun-compiler-{len(self._threads)}", daemon=True)
+                self._threads.append(t)
+                t.start()
+
+    def submit(self, text: str, level: str, want_rows: bool = False, priority: int = PRIORITY_NOW,
+               local: bool = False) -> Future:
+        """Compile one IR module text (``local``: in this process); the future gives
+        ``(object bytes, line rows or None)``."""
+        fut: Future = Future()
+        job = _Job(priority, next(self._serial), level, text, want_rows, fut)
+        if local:
+            with self._lock:
+                if self._local_thread is None:
+                    self._local_thread = threading.Thread(target=self._compile_here, name="wasirun-compiler-local",
+                                                          daemon=True)
+                    self._local_thread.start()
+            self._local.put(job)
+        else:
+            if not self._threads:
+                self.start(1)
+            self._queue.put(job)
+        return fut
+
+    def _compile_here(self) -> None:
+        from . import jit
+        while True:
+            job = self._local.get()
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                obj = jit.compile_ir(job.text, job.level, exact_lines=job.want_rows)
+                rows = None
+                if job.want_rows:
+                    from .objfile import line_rows
+                    rows = line_rows(obj)
+                job.future.set_result((obj, rows))
+            except BaseException as exc:  # noqa: BLE001
+                job.future.set_exception(CompileError(f"{type(exc).__name__}: {exc}"))
+
+    def _feed(self) -> None:
+        proc = None
+        while True:
+            job = self._queue.get()
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                if proc is None or proc.poll() is not None:
+                    proc = _spawn()
+                write_message(proc.stdin, (job.serial, job.level, job.text, job.want_rows))
+                answer = read_message(proc.stdout)
+                if answer is None:
+                    proc = None
+                    raise CompileError("a compile worker died (see its message above)")
+                _, obj, rows, error = answer
+                if error is not None:
+                    raise CompileError(error)
+                job.future.set_result((obj, rows))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the job
+                job.future.set_exception(exc if isinstance(exc, CompileError) else CompileError(str(exc)))
+
+
+def _spawn() -> subprocess.Popen:
+    env = dict(os.environ)
+    # The worker imports runner from wherever this process did.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return subprocess.Popen([sys.executable, "-m", "runner.compile_worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env, close_fds=True)
+
+
+_pool: CompilerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> CompilerPool:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = CompilerPool()
+        return _pool
+
+
+def _forget_pool_in_child() -> None:
+    # A forked child (the spec harness forks per script) has none of the parent's feeder
+    # threads: it starts its own workers when it needs them.
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
