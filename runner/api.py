@@ -163,12 +163,46 @@ class Engine:
             level = plan.top_level if not plan.tiering else "base"
             if estimated_seconds(unit_cost(module, list(range(len(module.func_types)))), level) >= LOCAL_SECONDS:
                 pool().start(plan.jobs or cpu_count())   # worker processes start while we validate
-            validate(module)
+            self._validate(module, code.key)
             t2 = time.perf_counter()
             stats.validate = t2 - t1
             code.compile()
             stats.compile = time.perf_counter() - t2
         return CompiledModule(module, code, name, self.config.debug_info, stats)
+
+    PARALLEL_VALIDATE_BYTES = 2 << 20   # below this, one process validates (a worker costs ~0.2 s)
+
+    def _validate(self, module: Module, key: str) -> None:
+        """Validate, splitting the function bodies over worker processes for big modules
+        (Python validates ~4 MB of code per second)."""
+        from .validate import validate_bodies
+        from .workers import cpu_count, pool
+        sizes = [b.code_end - b.code_start for b in module.bodies]
+        jobs = self.config.jobs or cpu_count()
+        if sum(sizes) < self.PARALLEL_VALIDATE_BYTES or jobs == 1:
+            validate(module)
+            return
+        workers = pool()
+        workers.register_module(key, module.raw)
+        workers.start(jobs - 1)
+        # This process starts at once, the workers ~0.25 s later (start, receive, decode): it
+        # takes a larger first share.
+        shares = [1.15] + [1.0] * (jobs - 1)
+        total, bounds, acc, k = sum(sizes), [0], 0, 0
+        for i, n in enumerate(sizes):
+            acc += n
+            if k < jobs - 1 and acc >= total * sum(shares[:k + 1]) / sum(shares):
+                bounds.append(i + 1)
+                k += 1
+        bounds += [len(sizes)] * (jobs + 1 - len(bounds))
+        futures = [workers.submit_validate(key, bounds[j], bounds[j + 1]) for j in range(1, jobs)]
+        validate(module, bodies=False)
+        validate_bodies(module, bounds[0], bounds[1])   # the first invalid body in order wins
+        for fut in futures:
+            found = fut.result()
+            if found is not None:
+                from .errors import ValidationError
+                raise ValidationError(*found)
 
     def deserialize_file(self, path: str, name: str | None = None) -> CompiledModule:
         """A module from a ``.cwasm`` file of ``wasirun compile -o`` (wasmtime's
@@ -224,13 +258,10 @@ class Engine:
         self.agent.close()
 
 
-def validate(module: Module) -> None:
-    """Run the validator (runner/validate.py) when present."""
-    try:
-        from .validate import validate as _validate
-    except ImportError:
-        return
-    _validate(module)
+def validate(module: Module, bodies: bool = True) -> None:
+    """Run the validator (runner/validate.py); imported only when something is compiled."""
+    from .validate import validate as _validate
+    _validate(module, bodies)
 
 
 def _image_errors():

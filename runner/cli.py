@@ -205,6 +205,10 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
             sys.stderr.write(f"wasirun: decode {s.decode:.3f}s validate {s.validate:.3f}s "
                              f"compile {s.compile:.3f}s cached={s.cached} total-before-run "
                              f"{(t_compiled - t_start):.3f}s run {time.perf_counter() - t_compiled:.3f}s\n")
+            code = compiled.code
+            if code.lazy_stats[0]:
+                b, n, secs = code.lazy_stats
+                sys.stderr.write(f"wasirun: compiled on first call: {n} functions in {b} batches, {secs:.3f}s\n")
     sys.stdout.flush()
     sys.exit(status)
 

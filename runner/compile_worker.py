@@ -1,9 +1,16 @@
-"""A compile worker process: IR text in, native object out, over its stdin/stdout.
+"""A compile worker process, serving requests from runner/workers.py over stdin/stdout.
 
-Started by runner/workers.py as ``python -m runner.compile_worker``.  Each message
-is a 4-byte little-endian length and a pickled tuple; requests are
-``(job_id, level, ir_text, want_line_rows)``, answers ``(job_id, object, rows, None)``
-or ``(job_id, None, None, error_text)``.  The worker ends at end of input.
+Started as ``python -m runner.compile_worker``.  Each message is a 4-byte little-endian
+length and a pickled tuple ``(job_id, kind, payload)``; the answer is ``(job_id, result,
+error_text)``.  Kinds:
+
+* ``"ir"``: ``(ir_text, level, want_rows)`` -> ``(object, line rows or None)``
+* ``"module"``: ``(key, wasm_bytes)`` -> None; the worker decodes and keeps the module, so
+  later jobs on it send function indices
+* ``"validate"``: ``(key, first_body, end_body)`` -> None, or ``(message, offset, func_index)``
+  of the first invalid body in that range
+
+The worker ends at end of input.
 """
 from __future__ import annotations
 
@@ -30,24 +37,54 @@ def write_message(stream, message) -> None:
 
 
 def main() -> None:
+    try:
+        serve()
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass   # the parent went away: nothing is waiting for an answer
+
+
+def compile_text(text: str, level: str, want_rows: bool):
+    from . import jit
+    obj = jit.compile_ir(text, level, exact_lines=want_rows)
+    rows = None
+    if want_rows:
+        from .objfile import line_rows
+        rows = line_rows(obj)
+    return obj, rows
+
+
+def serve() -> None:
     from . import jit
     jit.target_machine(0)   # initialise LLVM while the parent is still translating
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr   # nothing but answers may reach the pipe
+    modules = {}
     while True:
         request = read_message(inp)
         if request is None:
             return
-        job_id, level, text, want_rows = request
+        job_id, kind, payload = request
         try:
-            obj = jit.compile_ir(text, level, exact_lines=want_rows)
-            rows = None
-            if want_rows:
-                from .objfile import line_rows
-                rows = line_rows(obj)
-            answer = (job_id, obj, rows, None)
+            result = None
+            if kind == "ir":
+                result = compile_text(*payload)
+            elif kind == "module":
+                from .binary.decode import decode
+                key, wasm = payload
+                modules[key] = decode(wasm)
+            elif kind == "validate":
+                from .errors import ValidationError
+                from .validate import validate_bodies
+                key, first, end = payload
+                try:
+                    validate_bodies(modules[key], first, end)
+                except ValidationError as exc:
+                    result = (exc.message, exc.offset, exc.func_index)
+            else:
+                raise ValueError(f"unknown job kind {kind!r}")
+            answer = (job_id, result, None)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-            answer = (job_id, None, None, f"{type(exc).__name__}: {exc}")
+            answer = (job_id, None, f"{type(exc).__name__}: {exc}")
         write_message(out, answer)
 
 

@@ -35,6 +35,7 @@ def _initialize() -> None:
         if not _initialized:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
+            llvm.initialize_native_asmparser()   # the runtime's wr_lazy_entry is module-level asm
             _initialized = True
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import hashlib
+import os
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ LEVEL_RANK = {"base": 0, "O1": 1, "O2": 2, "O3": 3}
 CHUNK_MIN = 48 << 10        # wasm code bytes per compile job, at least ...
 CHUNK_MAX = 768 << 10       # ... and at most (bounds the IR text in flight)
 TIERUP_BATCH_DELAY = 0.003  # seconds to collect more hot functions before compiling
+LAZY_SECONDS = 1.5          # estimated first-tier LLVM time above which functions compile on first call
 
 
 @dataclass
@@ -152,17 +154,26 @@ def chunks_of(module: Module, functions: list[int], jobs: int) -> list[list[int]
     return out
 
 
-def build_unit(module: Module, plan: CodePlan, name: str, level: str, functions: list[int],
-               translate_options, wrappers: bool, priority: int, progress: Progress | None = None
-               ) -> tuple[object, CodeUnit]:
-    """Translate, compile (in the worker processes) and link one unit; returns
-    ``(loader.Image, CodeUnit)`` with the unit's source set to the image."""
-    from . import loader
+def compile_objects(module: Module, plan: CodePlan, level: str, functions: list[int], translate_options,
+                    wrappers: bool, priority: int, progress: Progress | None = None, where: str = "auto"):
+    """Translate and compile the functions of one unit; returns ``(objects, their line rows)``.
+
+    ``where``: "here" compiles on the calling thread (a function's first call: no hand-off
+    to another thread, which costs a GIL switch interval per LLVM call while another Python
+    thread runs); "workers" in the worker processes; "auto" in the in-process compile thread
+    when the job is small, else in the workers.
+    """
     from .translate.module import translate_module
     from .workers import LOCAL_SECONDS, cpu_count, estimated_seconds, pool
 
+    if where == "here":
+        from . import jit
+        from .objfile import line_rows
+        ir = translate_module(module, translate_options, plan.source_name, functions, wrappers, frozenset(functions))
+        obj = jit.compile_ir(ir.text(), level, exact_lines=translate_options.debug_info)
+        return [obj], [line_rows(obj) if translate_options.debug_info else []]
     workers = pool()
-    local = estimated_seconds(unit_cost(module, functions), level) < LOCAL_SECONDS
+    local = where == "auto" and estimated_seconds(unit_cost(module, functions), level) < LOCAL_SECONDS
     jobs = 1 if local else plan.jobs or cpu_count()
     chunks = chunks_of(module, functions, jobs)
     if not local:
@@ -180,6 +191,13 @@ def build_unit(module: Module, plan: CodePlan, name: str, level: str, functions:
         obj_rows.append(rows or [])
         if progress is not None:
             progress.advance(len(chunk))
+    return objs, obj_rows
+
+
+def link_unit(name: str, level: str, functions: list[int], objs: list[bytes], obj_rows, wrappers: bool,
+              debug: bool) -> tuple[object, CodeUnit]:
+    """Link compiled objects into one image; returns ``(loader.Image, CodeUnit)``."""
+    from . import loader
     image = loader.link(objs)
     symbols = {}
     for i in functions:
@@ -196,6 +214,14 @@ def build_unit(module: Module, plan: CodePlan, name: str, level: str, functions:
     if debug:
         unit.rows = _rows_by_function(image, obj_rows, symbols)
     return image, unit
+
+
+def build_unit(module: Module, plan: CodePlan, name: str, level: str, functions: list[int],
+               translate_options, wrappers: bool, priority: int, progress: Progress | None = None
+               ) -> tuple[object, CodeUnit]:
+    """Translate, compile and link one unit; the CodeUnit's source is the image."""
+    objs, rows = compile_objects(module, plan, level, functions, translate_options, wrappers, priority, progress)
+    return link_unit(name, level, functions, objs, rows, wrappers, translate_options.debug_info)
 
 
 def _rows_by_function(image, obj_rows, symbols) -> dict[int, list[tuple[int, int]]]:
@@ -240,6 +266,21 @@ class ModuleCode:
         self._thread: threading.Thread | None = None
         self.cached = False
         self.tierup_errors: list[str] = []
+        # Lazy mode: a module whose first tier alone would take over LAZY_SECONDS of LLVM
+        # compiles each function on its first call (most of a big program never runs).
+        from .workers import estimated_seconds
+        everything = list(range(len(module.func_types)))
+        self.lazy = plan.tiering and estimated_seconds(unit_cost(module, everything), "base") > LAZY_SECONDS
+        forced = os.environ.get("WASIRUN_LAZY")   # "1"/"0": force lazy mode on or off (tests, experiments)
+        if forced in ("0", "1") and plan.tiering:
+            self.lazy = forced == "1"
+        self._lazy_lock = threading.RLock()
+        self._lazy_done: set[int] = set()          # functions with first-tier code
+        self._lazy_new: list[tuple[list[int], list[bytes], list]] = []   # compiled this run, not yet cached
+        self.lazy_stats = [0, 0, 0.0]               # batches, functions, seconds (for --timings)
+        if self.lazy:
+            import atexit
+            atexit.register(_persist_lazy, weakref.ref(self))
 
     # --- getting the code before the first run ------------------------------------------
     def load_cached(self) -> bool:
@@ -255,11 +296,12 @@ class ModuleCode:
         names = {u.name for u in units}
         if "top" in names:
             units = [u for u in units if u.name == "top"]
-        elif not self.plan.tiering or "base" not in names:
+        elif not self.plan.tiering or ("entry" if self.lazy else "base") not in names:
             return False
         self.units = units
         self.cached = True
         for u in units:
+            self._lazy_done.update(u.functions)
             if u.rank >= LEVEL_RANK[self.plan.top_level]:
                 self._requested.update(u.functions)
         return True
@@ -270,6 +312,16 @@ class ModuleCode:
         m = self.module
         everything = list(range(len(m.func_types)))
         opts = self.plan.translate_options
+        if self.lazy:
+            # Only the import thunks and the entry wrappers now; functions come on first call.
+            from .workers import pool
+            pool().start(1)      # a worker for tier-up, starting while we validate
+            opts = _replace(opts, tier_counters=True, direct_calls=False)
+            imports = list(range(m.num_imported_funcs))
+            image, unit = build_unit(m, self.plan, "entry", "base", imports, opts, True, PRIORITY_NOW)
+            self.units = [self._store(image, unit)]
+            self._lazy_done.update(imports)
+            return
         if self.plan.tiering:
             name, level = "base", "base"
             opts = _replace(opts, tier_counters=True, direct_calls=False)
@@ -299,6 +351,72 @@ class ModuleCode:
         self.cached = False
         self._requested.clear()
 
+    # --- lazy compilation ------------------------------------------------------------------
+    def compile_lazily(self, func_index: int) -> None:
+        """First call of a function without code (on the wasm thread): compile it and the
+        functions it calls directly that have no code yet, install them everywhere."""
+        from .workers import PRIORITY_NOW
+        with self._lazy_lock:
+            if func_index in self._lazy_done:
+                return
+            t0 = time.perf_counter()
+            batch = self._lazy_batch(func_index)
+            opts = _replace(self.plan.translate_options, tier_counters=True, direct_calls=False)
+            objs, rows = compile_objects(self.module, self.plan, "base", batch, opts, False, PRIORITY_NOW,
+                                         where="here")
+            image, unit = link_unit(f"lazy-{func_index}", "base", batch, objs, rows, False, opts.debug_info)
+            self._install(unit)
+            self._lazy_done.update(batch)
+            self._lazy_new.append((batch, objs, rows))
+            st = self.lazy_stats
+            st[0], st[1], st[2] = st[0] + 1, st[1] + len(batch), st[2] + time.perf_counter() - t0
+
+    def _install(self, unit: CodeUnit) -> None:
+        with self.lock:
+            self.units.append(unit)
+            live = list(self.instances)
+        for inst in live:
+            inst.install_unit(unit)
+
+    LAZY_BATCH_FUNCTIONS = 24
+    LAZY_BATCH_BYTES = 24 << 10
+
+    def _lazy_batch(self, func_index: int) -> list[int]:
+        """The function, then its not yet compiled direct callees, breadth first, within a budget."""
+        from .binary.decode import iter_instructions
+        m = self.module
+        n_imported = m.num_imported_funcs
+        batch, seen = [func_index], {func_index}
+        budget = self.LAZY_BATCH_BYTES
+        k = 0
+        while k < len(batch) and len(batch) < self.LAZY_BATCH_FUNCTIONS:
+            body = m.bodies[batch[k] - n_imported]
+            budget -= body.code_end - body.code_start
+            k += 1
+            if budget <= 0:
+                break
+            for _, code, imm in iter_instructions(m.raw, body.code_start, body.code_end):
+                if code == 0x10 and imm >= n_imported and imm not in seen and imm not in self._lazy_done:
+                    seen.add(imm)
+                    batch.append(imm)
+                    if len(batch) >= self.LAZY_BATCH_FUNCTIONS:
+                        break
+        return sorted(batch)
+
+    def persist_lazy(self) -> None:
+        """Store what was compiled lazily in this run as one unit, so the next run maps it."""
+        with self._lazy_lock:
+            new, self._lazy_new = self._lazy_new, []
+        if not new or self.cache is None:
+            return
+        functions = sorted(i for batch, _, _ in new for i in batch)
+        objs = [o for _, batch_objs, _ in new for o in batch_objs]
+        rows = [r for _, _, batch_rows in new for r in batch_rows]
+        digest = hashlib.sha256(",".join(map(str, functions)).encode()).hexdigest()[:16]
+        image, unit = link_unit(f"lazy-{digest}", "base", functions, objs, rows, False,
+                                self.plan.translate_options.debug_info)
+        self._store(image, unit)
+
     # --- tier-up ---------------------------------------------------------------------------
     def _on_hot(self, func_index: int) -> None:
         # Called from first-tier code (through ctypes, on the wasm thread): queue and return.
@@ -327,8 +445,12 @@ class ModuleCode:
                 self._pending_hot.clear()
             try:
                 digest = hashlib.sha256(",".join(map(str, batch)).encode()).hexdigest()[:16]
-                image, unit = build_unit(self.module, self.plan, f"hot-{digest}", self.plan.top_level, batch,
-                                         self.plan.translate_options, False, PRIORITY_TIERUP)
+                # In lazy mode this process's LLVM is busy with first calls: tier up in the workers.
+                objs, rows = compile_objects(self.module, self.plan, self.plan.top_level, batch,
+                                             self.plan.translate_options, False, PRIORITY_TIERUP,
+                                             where="workers" if self.lazy else "auto")
+                image, unit = link_unit(f"hot-{digest}", self.plan.top_level, batch, objs, rows, False,
+                                        self.plan.translate_options.debug_info)
                 unit = self._store(image, unit)
                 with self.lock:
                     self.units.append(unit)
@@ -351,6 +473,15 @@ class ModuleCode:
                     return True
             time.sleep(0.005)
         return False
+
+
+def _persist_lazy(ref) -> None:
+    code = ref()
+    if code is not None:
+        try:
+            code.persist_lazy()
+        except Exception:  # noqa: BLE001 - at exit, a cache we can't write only costs speed
+            pass
 
 
 def _replace(opts, **changes):

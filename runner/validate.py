@@ -271,8 +271,9 @@ def _check_const(m: Module, e: ConstExpr, expect: int, nig: int) -> None:
               f"expected {type_name(expect)}", e.offset)
 
 
-def validate(module: Module) -> None:
-    """Validate a decoded module; raise ValidationError (or DecodeError) if it is not valid."""
+def validate(module: Module, bodies: bool = True) -> None:
+    """Validate a decoded module; raise ValidationError (or DecodeError) if it is not valid.
+    ``bodies=False`` leaves the function bodies to ``validate_bodies``."""
     m = module
     ntypes = len(m.types)
     nfuncs = len(m.func_types)
@@ -328,10 +329,17 @@ def validate(module: Module) -> None:
                 _fail(f"unknown memory {seg.memory_index}", seg.offset.offset if seg.offset else None)
             _check_const(m, seg.offset, I32, nig)
     # Function bodies.
-    ctx = _Context(m)
-    first = nfuncs - len(m.bodies)
-    for i, body in enumerate(m.bodies):
-        _validate_body(ctx, first + i, body)
+    if bodies:
+        validate_bodies(m, 0, len(m.bodies))
+
+
+def validate_bodies(module: Module, first: int, end: int) -> None:
+    """Validate function bodies ``first .. end - 1`` (indices into ``module.bodies``): the
+    part of validation that can be split over processes."""
+    ctx = _Context(module)
+    base = len(module.func_types) - len(module.bodies)
+    for i in range(first, end):
+        _validate_body(ctx, base + i, module.bodies[i])
 
 
 # --- function bodies ------------------------------------------------------------------------

@@ -32,10 +32,10 @@ class CompileError(RuntimeError):
 class _Job:
     priority: int
     serial: int
-    level: str = field(compare=False)
-    text: str = field(compare=False)
-    want_rows: bool = field(compare=False)
+    kind: str = field(compare=False)          # a runner/compile_worker.py job kind
+    payload: tuple = field(compare=False)
     future: Future = field(compare=False)
+    module_key: str | None = field(default=None, compare=False)   # the worker must hold this module
 
 
 def cpu_count() -> int:
@@ -68,6 +68,7 @@ class CompilerPool:
         self._threads: list[threading.Thread] = []
         self._local_thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._modules: dict[str, bytes] = {}
 
     def start(self, n: int) -> None:
         """Have at least ``n`` workers (starting them now, so their start-up overlaps our work)."""
@@ -82,7 +83,7 @@ class CompilerPool:
         """Compile one IR module text (``local``: in this process); the future gives
         ``(object bytes, line rows or None)``."""
         fut: Future = Future()
-        job = _Job(priority, next(self._serial), level, text, want_rows, fut)
+        job = _Job(priority, next(self._serial), "ir", (text, level, want_rows), fut)
         if local:
             with self._lock:
                 if self._local_thread is None:
@@ -91,45 +92,62 @@ class CompilerPool:
                     self._local_thread.start()
             self._local.put(job)
         else:
-            if not self._threads:
-                self.start(1)
-            self._queue.put(job)
+            self._put(job)
         return fut
 
+    def register_module(self, key: str, wasm: bytes) -> None:
+        """Let workers translate and validate this module themselves (sent to each once)."""
+        self._modules[key] = wasm
+
+    def submit_validate(self, key: str, first: int, end: int) -> Future:
+        """Validate bodies first..end-1 of a registered module in a worker; the future gives
+        None or ``(message, offset, func_index)``."""
+        fut: Future = Future()
+        self._put(_Job(PRIORITY_NOW, next(self._serial), "validate", (key, first, end), fut, key))
+        return fut
+
+    def _put(self, job: _Job) -> None:
+        if not self._threads:
+            self.start(1)
+        self._queue.put(job)
+
     def _compile_here(self) -> None:
-        from . import jit
+        from .compile_worker import compile_text
         while True:
             job = self._local.get()
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:
-                obj = jit.compile_ir(job.text, job.level, exact_lines=job.want_rows)
-                rows = None
-                if job.want_rows:
-                    from .objfile import line_rows
-                    rows = line_rows(obj)
-                job.future.set_result((obj, rows))
+                job.future.set_result(compile_text(*job.payload))
             except BaseException as exc:  # noqa: BLE001
                 job.future.set_exception(CompileError(f"{type(exc).__name__}: {exc}"))
 
     def _feed(self) -> None:
         proc = None
+        held: set[str] = set()      # modules this worker has decoded
         while True:
             job = self._queue.get()
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:
                 if proc is None or proc.poll() is not None:
-                    proc = _spawn()
-                write_message(proc.stdin, (job.serial, job.level, job.text, job.want_rows))
+                    proc, held = _spawn(), set()
+                if job.module_key is not None and job.module_key not in held:
+                    write_message(proc.stdin, (-1, "module", (job.module_key, self._modules[job.module_key])))
+                    answer = read_message(proc.stdout)
+                    if answer is None or answer[2] is not None:
+                        proc = None
+                        raise CompileError(f"a compile worker could not decode the module: {answer and answer[2]}")
+                    held.add(job.module_key)
+                write_message(proc.stdin, (job.serial, job.kind, job.payload))
                 answer = read_message(proc.stdout)
                 if answer is None:
                     proc = None
                     raise CompileError("a compile worker died (see its message above)")
-                _, obj, rows, error = answer
+                _, result, error = answer
                 if error is not None:
                     raise CompileError(error)
-                job.future.set_result((obj, rows))
+                job.future.set_result(result)
             except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the job
                 job.future.set_exception(exc if isinstance(exc, CompileError) else CompileError(str(exc)))
 

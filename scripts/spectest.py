@@ -144,7 +144,10 @@ class ScriptRunner:
         self.errors, self.wm, self.wi, self.ws = errors, wm, wi, ws
         self.path = json_path
         self.dir = json_path.parent
-        self.engine = Engine(Config(cache=False, opt_level=opt_level))
+        # WASIRUN_SPECTEST_TIER=first: modules start on first-tier code (calls through the
+        # function records, counters) and tier up when hot; default: the top tier only.
+        first = os.environ.get("WASIRUN_SPECTEST_TIER") == "first"
+        self.engine = Engine(Config(cache=False, opt_level=opt_level, tiering=first))
         self.registry: dict[str, dict] = {"spectest": spectest_exports()}
         self.named: dict[str, object] = {}
         self.current: object = _Unavailable("no module defined yet")
@@ -584,7 +587,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-O", "--opt-level", type=int, default=DEFAULT_OPT_LEVEL, choices=range(4))
     ap.add_argument("--simd", action="store_true", help="include simd/ when searching directories")
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per script")
+    ap.add_argument("--tier", choices=("top", "first"), default="top",
+                    help="run on top-tier code (default) or start on the first tier, tiering up when hot")
     args = ap.parse_args(argv)
+    os.environ["WASIRUN_SPECTEST_TIER"] = args.tier
     paths = collect(args.paths, args.simd)
     if not paths:
         print("spectest: no .json scripts found", file=sys.stderr)
@@ -617,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nfailing scripts: {', '.join(f'{r.name} ({r.failed})' for r in bad)}")
     cpu = sum(r.cpu for r in results)
     print(f"{len(results)} scripts in {time.monotonic() - t0:.1f}s, {cpu:.1f}s cpu "
-          f"(opt level {args.opt_level}, {args.jobs} jobs)")
+          f"(opt level {args.opt_level}, {args.tier} tier, {args.jobs} jobs)")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 

@@ -75,6 +75,24 @@ def test_script_optimised(script: Path, results_o2) -> None:
     test_script(script, results_o2)
 
 
+@pytest.fixture(scope="module")
+def results_first_tier() -> dict[Path, "spectest.ScriptResult"]:
+    """The whole suite again, starting every module on first-tier code (calls through the
+    function records, tier-up counters; hot functions tier up to -O2 while it runs)."""
+    if not SCRIPTS:
+        pytest.skip(f"no spec testsuite at {ROOT}")
+    os.environ["WASIRUN_SPECTEST_TIER"] = "first"
+    try:
+        return {r.path: r for r in spectest.run_scripts(SCRIPTS, jobs=_jobs(), opt_level=2)}
+    finally:
+        del os.environ["WASIRUN_SPECTEST_TIER"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[f"first-{p.stem}" for p in SCRIPTS])
+def test_script_first_tier(script: Path, results_first_tier) -> None:
+    test_script(script, results_first_tier)
+
+
 def test_suite_is_complete(results) -> None:
     """Every command of the core suite was judged: none lost, text modules only skipped."""
     if ROOT.resolve() != (REPO.parent / "shared" / "spectest").resolve():

@@ -252,3 +252,66 @@ def test_progress_line_only_on_a_terminal(cache_dir, tmp_path):
     if "compiling fib.wasm" not in r.stdout:
         pytest.skip("compile finished in under 2 s here: no progress line is due")
     assert "/284 functions" in r.stdout
+
+
+# --- lazy mode: functions compiled on their first call ----------------------------------------
+
+LAZY = """(module
+  (type $t (func (param i32 i64 f32 f64 i32 i32 i32 i32 f64) (result f64)))
+  (table 2 funcref)
+  (elem (i32.const 0) $f $g)
+  (func $f (type $t)
+    (f64.add (f64.add (f64.add (f64.convert_i32_s (local.get 0)) (f64.convert_i64_s (local.get 1)))
+                      (f64.add (f64.promote_f32 (local.get 2)) (local.get 3)))
+             (f64.add (f64.convert_i32_s (i32.add (i32.add (local.get 4) (local.get 5))
+                                                  (i32.mul (local.get 6) (local.get 7))))
+                      (f64.mul (local.get 8) (f64.const 2)))))
+  (func $g (type $t)
+    (f64.sub (call $f (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)
+                      (local.get 5) (local.get 6) (local.get 7) (local.get 8)) (f64.const 1000)))
+  (func (export "direct") (result f64)
+    (call $f (i32.const 1) (i64.const 2) (f32.const 0.5) (f64.const 0.25) (i32.const 5) (i32.const 6)
+             (i32.const 7) (i32.const 8) (f64.const 1.5)))
+  (func (export "indirect") (param i32) (result f64)
+    (call_indirect (type $t) (i32.const 1) (i64.const 2) (f32.const 0.5) (f64.const 0.25) (i32.const 5)
+                   (i32.const 6) (i32.const 7) (i32.const 8) (f64.const 1.5) (local.get 0)))
+  (func $boom (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
+  (func $trap (export "trap") (param i32) (result i32) (call $boom (local.get 0))))"""
+
+F_VALUE = 1 + 2 + 0.5 + 0.25 + (5 + 6 + 7 * 8) + 1.5 * 2
+
+
+def test_lazy_mode_compiles_on_first_call(cache_dir, monkeypatch):
+    """Arguments in registers and on the stack (9 of them, ints and floats) survive the
+    stub -> wr_lazy_entry -> compile -> jump, also through call_indirect and a table."""
+    from runner.errors import Trap
+    monkeypatch.setenv("WASIRUN_LAZY", "1")
+    wasm = wat2wasm(LAZY, "--debug-names")
+    engine = Engine(Config())
+    compiled = engine.compile(wasm)
+    assert compiled.code.lazy and [u.name for u in compiled.code.units] == ["entry"]
+    inst = engine.instantiate(compiled)
+    assert inst.exports["indirect"](1) == F_VALUE - 1000      # $g, then $f from $g's code
+    assert inst.exports["direct"]() == F_VALUE
+    assert inst.exports["indirect"](0) == F_VALUE
+    with pytest.raises(Trap) as info:
+        inst.exports["trap"](0)
+    assert [f.name for f in info.value.frames][:2] == ["boom", "trap"]
+    batches, functions, _ = compiled.code.lazy_stats
+    assert batches >= 3 and functions == 6
+    # What was compiled lazily is one cached unit for the next run.
+    compiled.code.persist_lazy()
+    again = Engine(Config()).compile(wasm)
+    assert again.stats.cached and any(u.name.startswith("lazy-") for u in again.code.units)
+    inst2 = Engine(Config()).instantiate(again)
+    assert inst2.exports["direct"]() == F_VALUE and again.code.lazy_stats[0] == 0
+
+
+def test_lazy_mode_runs_a_real_program(cache_dir, tmp_path):
+    wasm = tmp_path / "fib.wasm"
+    wasm.write_bytes(FIB.read_bytes())
+    env = dict(os.environ, WASIRUN_CACHE_DIR=str(cache_dir), WASIRUN_LAZY="1")
+    for _ in range(2):   # cold: compiled on first calls; warm: from the unit the first run left
+        r = _wasirun("--timings", wasm, env=env)
+        assert r.returncode == 0 and r.stdout == "fib(42) = 267914296\n", r.stderr
+    assert "cached=True" in r.stderr and "compiled on first call" not in r.stderr

@@ -388,7 +388,16 @@ class Instance:
         self._code_rank = [-1] * nfuncs
         self.code_addresses = [0] * nfuncs
         self._entries: dict[int, int] = {}
-        self._install_lock = threading.Lock()
+        self._install_lock = threading.RLock()
+        self._stubs = None
+        if code.lazy:
+            # Every function starts at a stub that compiles it on its first call.
+            from .lazy import StubRegion
+            first = m.num_imported_funcs
+            self._stubs = StubRegion(first, nfuncs - first, self.address, rt.symbols["wr_lazy_entry"])
+            rt.add_lazy_target(self.address, self._compile_on_first_call)
+            for i in range(first, nfuncs):
+                self.funcrefs[2 * i] = self.code_addresses[i] = self._stubs.address(i)
         units = sorted(code.units, key=lambda u: u.rank)
         for unit in units:
             self._map_unit(unit)
@@ -516,10 +525,28 @@ class Instance:
         for i, off in unit.entries.items():
             self._entries.setdefault(i, base + off)
         with _code_lock:
-            # Forget the code of instances that are gone: a new instance may reuse its addresses.
-            _code_ranges[:] = sorted([r for r in _code_ranges if r[3]() is not None] + ranges)
+            if not self._mapped[:-1]:
+                # This instance's first unit: forget the code of instances that are gone (a new
+                # instance may reuse their addresses).
+                _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
+            if len(ranges) > 64:
+                _code_ranges[:] = sorted(_code_ranges + ranges)
+            else:
+                for r in ranges:
+                    bisect.insort(_code_ranges, r)
+
+    def _compile_on_first_call(self, func_index: int) -> int:
+        """The lazy stubs' target (on the wasm thread): the function's code, compiled now."""
+        if self._code_rank[func_index] < 0:
+            self.compiled.code.compile_lazily(func_index)
+        if self._code_rank[func_index] < 0:   # another instance's batch: not mapped here yet
+            raise LinkError(f"internal error: function {func_index} was compiled but not installed")
+        return self.code_addresses[func_index]
 
     def __del__(self):
+        if getattr(self, "_stubs", None) is not None:
+            NativeRuntime.get().remove_lazy_target(self.address)
+            self._stubs.close()
         for _, mapped in getattr(self, "_mapped", ()):
             try:
                 mapped.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from typing import Any
 
 from ..errors import TrapKind
 from .library import native_library, resolver
@@ -39,6 +40,61 @@ declare ptr @signal(i32, ptr)
 @wr_prev_handler = global ptr null
 @wr_prev_siginfo = global i32 0
 @wr_fuel = global i64 0
+; the Python hook that compiles a function on its first call (runner/tiers.py lazy mode)
+@wr_lazy_hook = global ptr null
+
+; wr_lazy_entry: where a not-yet-compiled function's stub jumps, with r11 = its index and
+; r10 = the instance's lazy-context id.  It keeps the argument registers, asks the hook for
+; the function's code (compiling it), and jumps there as if the call had gone there first;
+; 0 from the hook means it failed and left the exception pending: trap with it.
+module asm "\t.text"
+module asm "\t.globl\twr_lazy_entry"
+module asm "\t.type\twr_lazy_entry,@function"
+module asm "wr_lazy_entry:"
+module asm "\tpushq\t%rbp"
+module asm "\tmovq\t%rsp, %rbp"
+module asm "\tpushq\t%rdi"
+module asm "\tpushq\t%rsi"
+module asm "\tpushq\t%rdx"
+module asm "\tpushq\t%rcx"
+module asm "\tpushq\t%r8"
+module asm "\tpushq\t%r9"
+module asm "\tsubq\t$128, %rsp"
+module asm "\tmovdqu\t%xmm0, 0(%rsp)"
+module asm "\tmovdqu\t%xmm1, 16(%rsp)"
+module asm "\tmovdqu\t%xmm2, 32(%rsp)"
+module asm "\tmovdqu\t%xmm3, 48(%rsp)"
+module asm "\tmovdqu\t%xmm4, 64(%rsp)"
+module asm "\tmovdqu\t%xmm5, 80(%rsp)"
+module asm "\tmovdqu\t%xmm6, 96(%rsp)"
+module asm "\tmovdqu\t%xmm7, 112(%rsp)"
+module asm "\tmovl\t%r11d, %edi"
+module asm "\tmovq\t%r10, %rsi"
+module asm "\tmovq\twr_lazy_hook(%rip), %rax"
+module asm "\tcallq\t*%rax"
+module asm "\tmovdqu\t0(%rsp), %xmm0"
+module asm "\tmovdqu\t16(%rsp), %xmm1"
+module asm "\tmovdqu\t32(%rsp), %xmm2"
+module asm "\tmovdqu\t48(%rsp), %xmm3"
+module asm "\tmovdqu\t64(%rsp), %xmm4"
+module asm "\tmovdqu\t80(%rsp), %xmm5"
+module asm "\tmovdqu\t96(%rsp), %xmm6"
+module asm "\tmovdqu\t112(%rsp), %xmm7"
+module asm "\taddq\t$128, %rsp"
+module asm "\tpopq\t%r9"
+module asm "\tpopq\t%r8"
+module asm "\tpopq\t%rcx"
+module asm "\tpopq\t%rdx"
+module asm "\tpopq\t%rsi"
+module asm "\tpopq\t%rdi"
+module asm "\tpopq\t%rbp"
+module asm "\ttestq\t%rax, %rax"
+module asm "\tjz\t1f"
+module asm "\tjmpq\t*%rax"
+module asm "1:\tmovl\t${int(TrapKind.HOST_EXCEPTION)}, %edi"
+module asm "\tcallq\twr_trap"
+module asm "\tud2"
+module asm "\t.size\twr_lazy_entry, .-wr_lazy_entry"
 
 define i32 @wr_enter(ptr %fn, ptr %slots) #0 {{
 entry:
@@ -180,6 +236,7 @@ attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
 """
 
 ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+LAZY_HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)
 
 _SA_SIGINFO, _SA_ONSTACK = 0x4, 0x08000000
 
@@ -205,7 +262,8 @@ class NativeRuntime:
 
     SYMBOLS = ("wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
                "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
-               "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo")
+               "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo",
+               "wr_lazy_entry", "wr_lazy_hook")
 
     def __init__(self):
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
@@ -223,6 +281,26 @@ class NativeRuntime:
         self._guard_ranges = (ctypes.c_void_p * (2 * MAX_GUARDED)).from_address(self.symbols["wr_guard_ranges"])
         self._guard_count = ctypes.c_int32.from_address(self.symbols["wr_guard_count"])
         self._install_segv_handler()
+        self._lazy_targets: dict[int, Any] = {}
+        self._lazy_hook = LAZY_HOOK(self._on_lazy_call)
+        ctypes.c_void_p.from_address(self.symbols["wr_lazy_hook"]).value = \
+            ctypes.cast(self._lazy_hook, ctypes.c_void_p).value
+
+    # --- lazy compilation -------------------------------------------------------------------
+    def add_lazy_target(self, ctx: int, compile_fn) -> None:
+        """``compile_fn(func_index) -> code address`` serves the stubs made with ``ctx``."""
+        self._lazy_targets[ctx] = compile_fn
+
+    def remove_lazy_target(self, ctx: int) -> None:
+        self._lazy_targets.pop(ctx, None)
+
+    def _on_lazy_call(self, func_index: int, ctx: int) -> int:
+        # On the wasm thread, from wr_lazy_entry: nothing may propagate into native code.
+        try:
+            return self._lazy_targets[ctx](func_index)
+        except BaseException as exc:  # noqa: BLE001
+            self.set_pending(exc)
+            return 0
 
     # --- guard pages ------------------------------------------------------------------------
     def _install_segv_handler(self) -> None:
