@@ -247,6 +247,10 @@ def compile_command(wasm_file, output, opt_level, debug_info, inline):
                            cache=output is None))
     try:
         compiled = engine.compile(wasm, name=name, tiering=False)
+        if output is None:
+            from .runtime.library import ensure_cached
+            from .wasi_host import FAST_FD_WRITE_IR, FAST_FD_WRITE_LABEL
+            ensure_cached(FAST_FD_WRITE_IR, FAST_FD_WRITE_LABEL)
         if output:
             from .cwasm import write_cwasm
             write_cwasm(output, compiled, engine)

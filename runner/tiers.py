@@ -110,13 +110,14 @@ class Progress:
         self.enabled = enabled and sys.stderr.isatty()
         self.start = time.monotonic()
         self.shown = False
+        self.after = float(os.environ.get("WASIRUN_PROGRESS_AFTER", "2"))   # seconds before it shows
 
     def advance(self, n: int) -> None:
         self.done += n
         if not self.enabled:
             return
         elapsed = time.monotonic() - self.start
-        if elapsed > 2.0 or self.shown:
+        if elapsed >= self.after or self.shown:
             self.shown = True
             sys.stderr.write(f"\rwasirun: compiling {self.what}: {self.done}/{self.total} functions, {elapsed:.1f} s")
             sys.stderr.flush()

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from wasi import WASI_FUNCTIONS, WasiCtx
 
 from .binary.module import F32, F64, I32, I64, FuncType
+from .layout import FAST_FD_WRITE_MAP_SIZE, FAST_FD_WRITE_MAX_IOVS, IOVEC_IR, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD
 from .runtime.instance import Function, host_function
 
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
@@ -51,29 +52,29 @@ def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = Non
     return resolve
 
 
-FAST_FD_WRITE_IR = """
+FAST_FD_WRITE_IR = f"""
 @wf.memslot = external global ptr
-@wf.fdmap = external global [64 x i32]
+@wf.fdmap = external global [{FAST_FD_WRITE_MAP_SIZE} x i32]
 declare i32 @wf.slow(i32, i32, i32, i32)
 declare i64 @writev(i32, ptr, i32)
 
-define i32 @wf_fd_write(i32 %fd, i32 %iovs, i32 %n, i32 %nw) {
+define i32 @wf_fd_write(i32 %fd, i32 %iovs, i32 %n, i32 %nw) {{
 entry:
   %rec = load ptr, ptr @wf.memslot
   %norec = icmp eq ptr %rec, null
-  %fdbig = icmp uge i32 %fd, 64
-  %nbig = icmp ugt i32 %n, 64
+  %fdbig = icmp uge i32 %fd, {FAST_FD_WRITE_MAP_SIZE}
+  %nbig = icmp ugt i32 %n, {FAST_FD_WRITE_MAX_IOVS}
   %b1 = or i1 %norec, %fdbig
   %b2 = or i1 %b1, %nbig
   br i1 %b2, label %slow, label %lookup
 lookup:
-  %slot = getelementptr [64 x i32], ptr @wf.fdmap, i32 0, i32 %fd
+  %slot = getelementptr [{FAST_FD_WRITE_MAP_SIZE} x i32], ptr @wf.fdmap, i32 0, i32 %fd
   %hfd = load i32, ptr %slot
   %closed = icmp slt i32 %hfd, 0
   br i1 %closed, label %slow, label %bounds
 bounds:
   %base = load ptr, ptr %rec
-  %sizep = getelementptr {ptr, i64}, ptr %rec, i32 0, i32 1
+  %sizep = getelementptr {MEMORY_RECORD_IR}, ptr %rec, i32 0, i32 {MEMORY_SIZE_FIELD}
   %size = load i64, ptr %sizep
   %nw64 = zext i32 %nw to i64
   %nwend = add i64 %nw64, 4
@@ -86,7 +87,7 @@ bounds:
   %bad = or i1 %nwbad, %iovbad
   br i1 %bad, label %slow, label %prepare
 prepare:
-  %host = alloca [64 x {ptr, i64}], align 16
+  %host = alloca [{FAST_FD_WRITE_MAX_IOVS} x {IOVEC_IR}], align 16
   br label %loop
 loop:
   %i = phi i32 [0, %prepare], [%i1, %store]
@@ -107,8 +108,8 @@ one:
   br i1 %out, label %slow, label %store
 store:
   %hp = getelementptr i8, ptr %base, i64 %buf64
-  %e0 = getelementptr [64 x {ptr, i64}], ptr %host, i32 0, i32 %i, i32 0
-  %e1 = getelementptr [64 x {ptr, i64}], ptr %host, i32 0, i32 %i, i32 1
+  %e0 = getelementptr [{FAST_FD_WRITE_MAX_IOVS} x {IOVEC_IR}], ptr %host, i32 0, i32 %i, i32 0
+  %e1 = getelementptr [{FAST_FD_WRITE_MAX_IOVS} x {IOVEC_IR}], ptr %host, i32 0, i32 %i, i32 1
   store ptr %hp, ptr %e0
   store i64 %len64, ptr %e1
   %i1 = add i32 %i, 1
@@ -127,8 +128,11 @@ slow:
   ; the Python implementation, which nothing has touched yet: it gives the exact errno.
   %s = call i32 @wf.slow(i32 %fd, i32 %iovs, i32 %n, i32 %nw)
   ret i32 %s
-}
+}}
 """
+
+
+FAST_FD_WRITE_LABEL = "fast-fd-write"
 
 
 class FastFdWrite:
@@ -140,7 +144,7 @@ class FastFdWrite:
     for errnos and rights.  Bounds are checked against the memory's current size.
     """
 
-    MAP_SIZE = 64
+    MAP_SIZE = FAST_FD_WRITE_MAP_SIZE
 
     def __init__(self, ctx: WasiCtx):
         import ctypes
@@ -179,7 +183,7 @@ class FastFdWrite:
         from .runtime.library import native_library, resolver
         own = {"wf.memslot": ctypes.addressof(self.memslot), "wf.fdmap": ctypes.addressof(self.fdmap),
                "wf.slow": slow.code}
-        library, _ = native_library(FAST_FD_WRITE_IR, "fast-fd-write", resolver(own))
+        library, _ = native_library(FAST_FD_WRITE_IR, FAST_FD_WRITE_LABEL, resolver(own))
         self.refresh()
         return Function(ft, library.address("wf_fd_write"), None, None, slow.name, keepalive=(library, slow, self))
 

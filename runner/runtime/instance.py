@@ -18,6 +18,7 @@ from typing import Any, Callable
 from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..errors import Frame, LinkError, Trap, TrapKind
+from ..layout import FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord
 from ..profiling.base import NullAgent
 from .library import resolver
 from .native import NativeRuntime
@@ -60,9 +61,6 @@ class FuncRef:
     address: int
 
 
-_FUNCREF_RECORD = ctypes.c_uint64 * 2
-
-
 class Function:
     """A function value: wasm code of an instance, or a host function."""
 
@@ -89,7 +87,7 @@ class Function:
         if self._record_address is not None:
             return self._record_address
         if self._record is None:
-            self._record = _FUNCREF_RECORD(self.code, type_id(self.type))
+            self._record = FuncRefRecord(self.code, type_id(self.type))
         return ctypes.addressof(self._record)
 
     def call_raw(self, args: list[int]) -> list[int]:
@@ -366,10 +364,11 @@ class Instance:
         _instances[self.address] = self
         nfuncs = len(m.func_types)
         self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*[type_id(ft) for ft in m.types])
-        self.funcrefs = (ctypes.c_uint64 * (2 * max(nfuncs, 1)))()
+        # wr.funcrefs as flat u64 words (layout.FUNCREF_RECORD_WORDS per record)
+        self.funcrefs = (ctypes.c_uint64 * (FUNCREF_RECORD_WORDS * max(nfuncs, 1)))()
         self.funcrefs_address = ctypes.addressof(self.funcrefs)
         for i in range(nfuncs):
-            self.funcrefs[2 * i + 1] = type_id(m.func_type(i))
+            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = type_id(m.func_type(i))
         code = compiled.code
         own = {"wr.instance": self.address, "wr.funcrefs": self.funcrefs_address,
                "wr.typeids": ctypes.addressof(self.typeids), "wr.hot": ctypes.addressof(code.hot),
@@ -397,7 +396,8 @@ class Instance:
             self._stubs = StubRegion(first, nfuncs - first, self.address, rt.symbols["wr_lazy_entry"])
             rt.add_lazy_target(self.address, self._compile_on_first_call)
             for i in range(first, nfuncs):
-                self.funcrefs[2 * i] = self.code_addresses[i] = self._stubs.address(i)
+                stub = self.code_addresses[i] = self._stubs.address(i)
+                self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = stub
         units = sorted(code.units, key=lambda u: u.rank)
         for unit in units:
             self._map_unit(unit)
@@ -412,7 +412,7 @@ class Instance:
             entry = self._entries.get(i)
             self.functions.append(Function(m.func_type(i), self.code_addresses[i], entry, self,
                                            functools.partial(compiled.display_name, i),
-                                           record=self.funcrefs_address + 16 * i))
+                                           record=self.funcrefs_address + FUNCREF_RECORD_SIZE * i))
         for i in range(m.num_imported_funcs):
             f = self.functions[i]
             entry = self._entries.get(i)
@@ -483,7 +483,7 @@ class Instance:
         if e.op == "global.get":
             return self.globals[e.value].bits
         if e.op == "ref.func":
-            return self.funcrefs_address + 16 * e.value
+            return self.funcrefs_address + FUNCREF_RECORD_SIZE * e.value
         if e.op == "ref.null":
             return 0
         return e.value
@@ -521,7 +521,8 @@ class Instance:
             if unit.rank > self._code_rank[i]:
                 self._code_rank[i] = unit.rank
                 self.code_addresses[i] = start
-                self.funcrefs[2 * i] = start     # one aligned 8-byte store: callers see old or new code
+                # one aligned 8-byte store: callers see old or new code
+                self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = start
         for i, off in unit.entries.items():
             self._entries.setdefault(i, base + off)
         with _code_lock:

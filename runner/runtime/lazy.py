@@ -12,9 +12,11 @@ import mmap
 import struct
 from array import array
 
+from ..layout import LAZY_STUB_SIZE as STUB_SIZE
 from .store import _MAP_FAILED, _libc
 
-STUB_SIZE = 16
+_STUB = bytes.fromhex("41bb00000000e900000000cccccccccc")   # mov r11d, imm32; jmp rel32; int3 padding
+assert len(_STUB) == STUB_SIZE
 _TAIL = bytes.fromhex("49ba") + b"\0" * 8 + bytes.fromhex("ff2500000000") + b"\0" * 8   # mov r10, imm64; jmp *0(%rip); .quad
 PAGE = 4096
 
@@ -24,7 +26,7 @@ class StubRegion:
 
     def __init__(self, first: int, count: int, ctx: int, lazy_entry: int):
         self.first, self.count = first, count
-        code = bytearray(bytes.fromhex("41bb00000000e900000000cccccccccc") * count)
+        code = bytearray(_STUB * count)
         tail_at = count * STUB_SIZE
         indices = array("I", range(first, first + count)).tobytes()
         for b in range(4):                       # mov r11d, imm32: the imm at byte 2

@@ -18,11 +18,26 @@ def native_library(ir_text: str, label: str, resolve: Callable[[str], int]) -> t
             return mapped, stored.meta["sizes"]
         except (loader.ImageError, OSError, KeyError):
             cache.discard(stored)
+    return _compile(cache, key, ir_text, resolve)
+
+
+def ensure_cached(ir_text: str, label: str) -> None:
+    """Compile the library into the cache now if it is not there (``wasirun compile`` does
+    this, so that the runs after it never load LLVM)."""
+    cache = CodeCache()
+    key = module_key(ir_text.encode(), "library:" + label)
+    if not cache.units(key):
+        _compile(cache, key, ir_text, None)
+
+
+def _compile(cache, key, ir_text, resolve):
     from ..workers import pool
-    obj, _ = pool().submit(ir_text, "O2").result()
+    obj, _ = pool().submit(ir_text, "O2", local=True).result()   # small: a worker would cost more
     image = loader.link([obj])
     sizes = {name: size for name, (_, size) in image.symbols.items()}
     stored = cache.put(key, "lib", {"level": "O2", "sizes": sizes}, loader.dumps(image))
+    if resolve is None:
+        return None
     return loader.map_image(stored.image if stored is not None else image, resolve), sizes
 
 

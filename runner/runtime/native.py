@@ -13,10 +13,9 @@ import threading
 from typing import Any
 
 from ..errors import TrapKind
+from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR,
+                      SIGSEGV, UCONTEXT_RBP, UCONTEXT_RIP, SigAction)
 from .library import native_library, resolver
-
-MAX_BACKTRACE = 128
-MAX_GUARDED = 4096   # linear memories alive at once, each a guarded reservation
 
 RUNTIME_IR = f"""
 declare i32 @__sigsetjmp(ptr, i32) returns_twice
@@ -34,7 +33,7 @@ declare ptr @signal(i32, ptr)
 @wr_interrupt = global i32 0
 ; +-0.0, +-1.0 as f32 (low 4 bytes of each slot) and f64, read by code that must not see them
 ; as constants (runner/translate/numeric.py hidden_constant)
-@wr_fconsts = constant [8 x i64] [i64 0, i64 2147483648, i64 1065353216, i64 3212836864, i64 0, i64 -9223372036854775808, i64 4607182418800017408, i64 -4616189618054758400]
+@wr_fconsts = constant {FCONSTS_IR}
 @wr_guard_ranges = global [{MAX_GUARDED} x [2 x ptr]] zeroinitializer
 @wr_guard_count = global i32 0
 @wr_prev_handler = global ptr null
@@ -98,7 +97,7 @@ module asm "\t.size\twr_lazy_entry, .-wr_lazy_entry"
 
 define i32 @wr_enter(ptr %fn, ptr %slots) #0 {{
 entry:
-  %jb = alloca [512 x i8], align 16
+  %jb = alloca [{JMP_BUF_SIZE} x i8], align 16
   %prev_jb = load ptr, ptr @wr_jmpbuf
   %prev_fp = load ptr, ptr @wr_entry_fp
   %prev_limit = load ptr, ptr @wr_stack_limit
@@ -179,7 +178,7 @@ entry:
   %in_wasm = icmp ne ptr %jb, null
   br i1 %in_wasm, label %check, label %chain
 check:
-  %addrp = getelementptr i8, ptr %info, i64 16          ; siginfo_t.si_addr
+  %addrp = getelementptr i8, ptr %info, i64 {SIGINFO_SI_ADDR}          ; siginfo_t.si_addr
   %addr = load ptr, ptr %addrp
   %n = load i32, ptr @wr_guard_count
   br label %scan
@@ -201,8 +200,8 @@ next:
   br label %scan
 trap:
   ; Backtrace from the faulting frame: its pc (+1, as if a return address), then its rbp chain.
-  %ripp = getelementptr i8, ptr %uc, i64 168           ; uc_mcontext.gregs[REG_RIP]
-  %rbpp = getelementptr i8, ptr %uc, i64 120           ; uc_mcontext.gregs[REG_RBP]
+  %ripp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RIP}           ; uc_mcontext.gregs[REG_RIP]
+  %rbpp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RBP}           ; uc_mcontext.gregs[REG_RBP]
   %rip = load ptr, ptr %ripp
   %rbp = load ptr, ptr %rbpp
   %pc1 = getelementptr i8, ptr %rip, i64 1
@@ -237,14 +236,6 @@ attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
 
 ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 LAZY_HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)
-
-_SA_SIGINFO, _SA_ONSTACK = 0x4, 0x08000000
-
-
-class _SigAction(ctypes.Structure):
-    """glibc's struct sigaction on x86-64 Linux."""
-    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_uint64 * 16), ("flags", ctypes.c_int),
-                ("restorer", ctypes.c_void_p)]
 
 
 class NativeRuntime:
@@ -306,14 +297,14 @@ class NativeRuntime:
     def _install_segv_handler(self) -> None:
         """Route SIGSEGV to wr_segv, remembering the previous handler (faulthandler, pytest's…) to chain to."""
         libc = ctypes.CDLL(None, use_errno=True)
-        new, old = _SigAction(), _SigAction()
+        new, old = SigAction(), SigAction()
         new.handler = self.symbols["wr_segv"]
-        new.flags = _SA_SIGINFO | _SA_ONSTACK
-        if libc.sigaction(11, ctypes.byref(new), ctypes.byref(old)) != 0:
+        new.flags = SA_SIGINFO | SA_ONSTACK
+        if libc.sigaction(SIGSEGV, ctypes.byref(new), ctypes.byref(old)) != 0:
             raise OSError(ctypes.get_errno(), "sigaction(SIGSEGV) failed")
         self._old_action = old
         ctypes.c_void_p.from_address(self.symbols["wr_prev_handler"]).value = old.handler
-        ctypes.c_int32.from_address(self.symbols["wr_prev_siginfo"]).value = 1 if old.flags & _SA_SIGINFO else 0
+        ctypes.c_int32.from_address(self.symbols["wr_prev_siginfo"]).value = 1 if old.flags & SA_SIGINFO else 0
 
     def add_guarded(self, lo: int, hi: int) -> None:
         """Faults in [lo, hi) while wasm runs become "out of bounds memory access"."""

@@ -10,6 +10,7 @@ import ctypes
 import mmap
 
 from ..binary.module import F32, I32, GlobalType, MemoryType, TableType
+from ..layout import GLOBAL_CELL, TABLE_ELEMENT_SIZE, MemoryRecord, TableRecord
 
 PAGE = 65536
 MAX_PAGES = 65536
@@ -22,14 +23,6 @@ _libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _MAP_FAILED = ctypes.c_void_p(-1).value
 _MAP_NORESERVE = 0x4000
-
-
-class MemoryRecord(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("size", ctypes.c_uint64)]
-
-
-class TableRecord(ctypes.Structure):
-    _fields_ = [("elements", ctypes.c_void_p), ("size", ctypes.c_uint64)]
 
 
 class Memory:
@@ -154,7 +147,7 @@ class Table:
             capacity = max(new, min(self.max, old * 2, 10_000_000), 16)
             arr = (ctypes.c_void_p * capacity)()
             if old:
-                ctypes.memmove(arr, self.record.elements, old * 8)
+                ctypes.memmove(arr, self.record.elements, old * TABLE_ELEMENT_SIZE)
             self._arrays.append(arr)
             self._capacity = capacity
             self.record.elements = ctypes.addressof(arr)
@@ -185,7 +178,7 @@ class GlobalCell:
 
     def __init__(self, global_type: GlobalType, bits: int = 0):
         self.type = global_type
-        self.cell = ctypes.c_uint64(0)
+        self.cell = GLOBAL_CELL(0)
         self.address = ctypes.addressof(self.cell)
         self._owners: dict[int, object] = {}   # instances whose funcrefs this cell may hold
         self.bits = bits

@@ -17,6 +17,8 @@ from ..binary import opcodes as op
 from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
 from ..binary.module import FuncType, Module
 from ..errors import TrapKind
+from ..layout import (FCONST_SLOT, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INVARIANT_LOAD, MEMORY_RECORD_IR,
+                      MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH)
 from . import memory, numeric, tables
 from .types import IR_TYPE, ZERO, ir_result_type
 
@@ -39,9 +41,6 @@ class Frame:
 
 class FunctionTranslator:
     """Emits the body of one defined function as LLVM IR text."""
-
-    TBAA_HEAP = 2   # metadata ids fixed by translate.module
-    TBAA_VM = 4
 
     DISPATCH: dict = {}
 
@@ -102,7 +101,7 @@ class FunctionTranslator:
         if target is None:
             target = self.trap_blocks[key] = self.label(f"trap.{kind.name.lower()}.")
         cont = self.label("ok")
-        self.emit(f"br i1 {cond}, label %{target}, label %{cont}, !prof !5")
+        self.emit(f"br i1 {cond}, label %{target}, label %{cont}, {UNLIKELY_BRANCH}")
         self.start_block(cont)
 
     def checked_runtime_call(self, call: str) -> None:
@@ -111,7 +110,7 @@ class FunctionTranslator:
         bad = self.value(f"icmp ne i32 {code}, 0")
         target = self.label("rtfail")
         cont = self.label("ok")
-        self.emit(f"br i1 {bad}, label %{target}, label %{cont}, !prof !5")
+        self.emit(f"br i1 {bad}, label %{target}, label %{cont}, {UNLIKELY_BRANCH}")
         self.start_block(target)
         self.emit(f"call void @wr_trap(i32 {code})")
         self.emit("unreachable")
@@ -121,12 +120,12 @@ class FunctionTranslator:
         # The base never moves: one invariant load in the entry block serves the whole function.
         if self._mem_base is None:
             self._mem_base = "%membase"
-            self.entry.append("  %membase = load ptr, ptr @wr.mem0, !invariant.load !6")
+            self.entry.append(f"  %membase = load ptr, ptr @wr.mem0, {INVARIANT_LOAD}")
         return self._mem_base
 
     def memory_size_bytes(self) -> str:
-        p = self.value("getelementptr {ptr, i64}, ptr @wr.mem0, i32 0, i32 1")
-        return self.value(f"load i64, ptr {p}, !tbaa !{self.TBAA_VM}")
+        p = self.value(f"getelementptr {MEMORY_RECORD_IR}, ptr @wr.mem0, i32 0, i32 {MEMORY_SIZE_FIELD}")
+        return self.value(f"load i64, ptr {p}, {TBAA_VM_TAG}")
 
     # --- the pass ------------------------------------------------------------------------
     def translate(self) -> str:
@@ -149,9 +148,9 @@ class FunctionTranslator:
                 zero = opaque_zero.get(t)
                 if zero is None:
                     zero = opaque_zero[t] = f"%zero.{t}"
-                    index = numeric.FCONST_SLOT[(t, 0)]
+                    index = FCONST_SLOT[(t, 0)]
                     self.entry.append(f"  %zero.p.{t} = getelementptr i64, ptr @wr_fconsts, i32 {index}")
-                    self.entry.append(f"  {zero} = load {t}, ptr %zero.p.{t}, !invariant.load !6")
+                    self.entry.append(f"  {zero} = load {t}, ptr %zero.p.{t}, {INVARIANT_LOAD}")
             self.entry.append(f"  store {t} {zero}, ptr {slot}")
             self.locals.append((slot, t))
 
@@ -186,9 +185,9 @@ class FunctionTranslator:
         out += self.entry
         if self.has_calls and self.env.stack_check:
             out.append("  %fa = call ptr @llvm.frameaddress.p0(i32 0)")
-            out.append("  %lim = load ptr, ptr @wr_stack_limit, !tbaa !4")
+            out.append(f"  %lim = load ptr, ptr @wr_stack_limit, {TBAA_VM_TAG}")
             out.append("  %ovf = icmp ult ptr %fa, %lim")
-            out.append("  br i1 %ovf, label %trap.stack, label %body, !prof !5")
+            out.append(f"  br i1 %ovf, label %trap.stack, label %body, {UNLIKELY_BRANCH}")
             out.append("trap.stack:")
             out.append(f"  call void @wr_trap(i32 {int(TrapKind.STACK_EXHAUSTED)})")
             out.append("  unreachable")
@@ -244,7 +243,7 @@ class FunctionTranslator:
         self.emit(f"store i32 {count}, ptr {slot}")
         hot = self.label("hot")
         cont = self.label("warm")
-        self.emit(f"br i1 {self.value(f'icmp eq i32 {count}, {TIERUP_THRESHOLD}')}, label %{hot}, label %{cont}, !prof !5")
+        self.emit(f"br i1 {self.value(f'icmp eq i32 {count}, {TIERUP_THRESHOLD}')}, label %{hot}, label %{cont}, {UNLIKELY_BRANCH}")
         self.start_block(hot)
         self.emit(f"call void @wr_tierup(i32 {self.func_index})")
         self.emit(f"br label %{cont}")
@@ -447,14 +446,14 @@ class FunctionTranslator:
         type_index, table = imm
         ft = self.module.types[type_index]
         slot = tables.element_pointer(self, table, self.pop(), TrapKind.INDIRECT_CALL_OUT_OF_RANGE)
-        ref = self.value(f"load ptr, ptr {slot}, !tbaa !{self.TBAA_VM}")
+        ref = self.value(f"load ptr, ptr {slot}, {TBAA_VM_TAG}")
         self.trap_if(self.value(f"icmp eq ptr {ref}, null"), TrapKind.INDIRECT_CALL_NULL)
-        tid_p = self.value(f"getelementptr {{ptr, i64}}, ptr {ref}, i32 0, i32 1")
-        tid = self.value(f"load i64, ptr {tid_p}, !tbaa !{self.TBAA_VM}")
+        tid_p = self.value(f"getelementptr {FUNCREF_RECORD_IR}, ptr {ref}, i32 0, i32 {FUNCREF_TYPE_ID_FIELD}")
+        tid = self.value(f"load i64, ptr {tid_p}, {TBAA_VM_TAG}")
         want_p = self.value(f"getelementptr i64, ptr @wr.typeids, i32 {type_index}")
-        want = self.value(f"load i64, ptr {want_p}, !tbaa !{self.TBAA_VM}")
+        want = self.value(f"load i64, ptr {want_p}, {TBAA_VM_TAG}")
         self.trap_if(self.value(f"icmp ne i64 {tid}, {want}"), TrapKind.INDIRECT_CALL_TYPE_MISMATCH)
-        fn = self.value(f"load ptr, ptr {ref}, !tbaa !{self.TBAA_VM}")
+        fn = self.value(f"load ptr, ptr {ref}, {TBAA_VM_TAG}")   # the code: field 0, at the record's address
         self._call_with(fn, ft)
 
     # --- parametric and variables -------------------------------------------------------
@@ -487,11 +486,11 @@ class FunctionTranslator:
 
     def _global_get(self, code, imm):
         t = IR_TYPE[self.module.globals[imm].val_type]
-        self.push(self.value(f"load {t}, ptr @wr.g{imm}, !tbaa !{self.TBAA_VM}"), t)
+        self.push(self.value(f"load {t}, ptr @wr.g{imm}, {TBAA_VM_TAG}"), t)
 
     def _global_set(self, code, imm):
         t = IR_TYPE[self.module.globals[imm].val_type]
-        self.emit(f"store {t} {self.pop()}, ptr @wr.g{imm}, !tbaa !{self.TBAA_VM}")
+        self.emit(f"store {t} {self.pop()}, ptr @wr.g{imm}, {TBAA_VM_TAG}")
 
     # --- constants ---------------------------------------------------------------------------
     def _i32_const(self, code, imm):

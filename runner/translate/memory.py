@@ -7,6 +7,7 @@ addressable range is reserved up front, so its load is ``!invariant.load``.
 from __future__ import annotations
 
 from ..errors import TrapKind
+from ..layout import TBAA_HEAP_TAG
 
 # code: (value type, bytes accessed, in-memory integer type or None, extension)
 _LOADS = {
@@ -46,10 +47,10 @@ def _load(fx, code, imm):
     t, size, narrow, ext = _LOADS[code]
     ptr = effective_address(fx, fx.pop(), imm[1], size)
     if narrow is None:
-        v = fx.value(f"load {t}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
+        v = fx.value(f"load {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
         line = len(fx.lines) - 1
     else:
-        raw = fx.value(f"load {narrow}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
+        raw = fx.value(f"load {narrow}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
         line = len(fx.lines) - 1
         v = fx.value(f"{ext} {narrow} {raw} to {t}")
     if fx.env.guard_pages:
@@ -64,7 +65,7 @@ def _store(fx, code, imm):
     if narrow is not None:
         value = fx.value(f"trunc {t} {value} to {narrow}")
         t = narrow
-    fx.emit(f"store {t} {value}, ptr {ptr}, align 1, !tbaa !{fx.TBAA_HEAP}")
+    fx.emit(f"store {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
 
 
 def _memory_size(fx, code, imm):

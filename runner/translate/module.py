@@ -1,7 +1,8 @@
 """A whole wasm module -> one LLVM IR module (text).
 
 What the generated code expects from the runtime, by symbol name (each
-instance links the same object with its own addresses for these):
+instance links the same object with its own addresses for these; the record
+layouts and metadata ids are runner/layout.py's):
 
 * ``wr.mem0``      memory record ``{ptr base, i64 size_in_bytes}``
 * ``wr.table<N>``  table record ``{ptr elements, i64 size}``
@@ -30,12 +31,14 @@ from dataclasses import dataclass
 
 from ..binary.module import KIND_FUNC, FuncType, Module
 from ..errors import TrapKind
+from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, GLOBAL_CELL_IR,
+                      MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR, TBAA_VM_TAG, UNLIKELY_BRANCH)
 from . import numeric
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from .types import IR_TYPE, ir_result_type
 
-RUNTIME_DECLARATIONS = """\
+RUNTIME_DECLARATIONS = f"""\
 declare void @wr_trap(i32) noreturn cold nounwind
 declare i32 @wr_memory_grow(ptr, i32)
 declare i32 @wr_memory_init(ptr, i32, i32, i32, i32)
@@ -51,19 +54,9 @@ declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
 @wr_pending = external global i32
 @wr_stack_limit = external global ptr
 @wr_interrupt = external global i32
-@wr_fconsts = external global [8 x i64]
+@wr_fconsts = external global {FCONSTS_IR_TYPE}
 @wr_fuel = external global i64
 @wr.instance = external global i8
-"""
-
-METADATA = """\
-!0 = !{!"wasirun"}
-!1 = !{!"heap", !0, i64 0}
-!2 = !{!1, !1, i64 0}
-!3 = !{!"vm", !0, i64 0}
-!4 = !{!3, !3, i64 0}
-!5 = !{!"branch_weights", i32 1, i32 1048576}
-!6 = !{}
 """
 
 
@@ -82,7 +75,7 @@ class ModuleTranslator:
         self.debug_info = options.debug_info
         self.source_name = source_name
         self._md: list[str] = []
-        self._md_next = 100
+        self._md_next = FIRST_DEBUG_MD
         self._subprograms: dict[int, int] = {}
         self._locations: dict[tuple[int, int], int] = {}
         self._current_func = 0
@@ -138,13 +131,13 @@ class ModuleTranslator:
             self._debug_unit()
         header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS]
         if m.memories:
-            header.append("@wr.mem0 = external global {ptr, i64}")
+            header.append(f"@wr.mem0 = external global {MEMORY_RECORD_IR}")
         for i in range(len(m.tables)):
-            header.append(f"@wr.table{i} = external global {{ptr, i64}}")
+            header.append(f"@wr.table{i} = external global {TABLE_RECORD_IR}")
         for i in range(len(m.globals)):
-            header.append(f"@wr.g{i} = external global i64")
+            header.append(f"@wr.g{i} = external global {GLOBAL_CELL_IR}")
         header.append(f"@wr.typeids = external global [{max(len(m.types), 1)} x i64]")
-        header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {{ptr, i64}}]")
+        header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {FUNCREF_RECORD_IR}]")
         if self.tier_counters:
             header.append(f"@wr.hot = external global [{max(nfuncs, 1)} x i32]")
             header.append("declare void @wr_tierup(i32) cold nounwind")
@@ -198,8 +191,8 @@ class ModuleTranslator:
 
     def code_pointer(self, func_index: int, value) -> str:
         nfuncs = max(len(self.module.func_types), 1)
-        return value(f"load ptr, ptr getelementptr ([{nfuncs} x {{ptr, i64}}], ptr @wr.funcrefs, "
-                     f"i32 0, i32 {func_index}, i32 0), !tbaa !4")
+        return value(f"load ptr, ptr getelementptr ([{nfuncs} x {FUNCREF_RECORD_IR}], ptr @wr.funcrefs, "
+                     f"i32 0, i32 {func_index}, i32 {FUNCREF_CODE_FIELD}), {TBAA_VM_TAG}")
 
     def _import_thunk(self, index: int, ft: FuncType) -> str:
         """Imported function N as a local function: call the import, then check for a
@@ -217,7 +210,7 @@ class ModuleTranslator:
                  f"  {'%r = ' if ret != 'void' else ''}{call}",
                  "  %pending = load i32, ptr @wr_pending",
                  "  %bad = icmp ne i32 %pending, 0",
-                 "  br i1 %bad, label %trap, label %ok, !prof !5",
+                 f"  br i1 %bad, label %trap, label %ok, {UNLIKELY_BRANCH}",
                  "trap:",
                  f"  call void @wr_trap(i32 {int(TrapKind.HOST_EXCEPTION)})",
                  "  unreachable",
@@ -237,8 +230,8 @@ class ModuleTranslator:
             args.append(f"{ty} %a{i}")
         ret = ir_result_type(ft.results)
         nfuncs = max(len(self.module.func_types), 1)
-        lines.append(f"  %code = load ptr, ptr getelementptr ([{nfuncs} x {{ptr, i64}}], ptr @wr.funcrefs, "
-                     f"i32 0, i32 {index}, i32 0)")
+        lines.append(f"  %code = load ptr, ptr getelementptr ([{nfuncs} x {FUNCREF_RECORD_IR}], ptr @wr.funcrefs, "
+                     f"i32 0, i32 {index}, i32 {FUNCREF_CODE_FIELD})")
         call = f"call {ret} %code({', '.join(args)})"
         if not ft.results:
             lines.append(f"  {call}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import platform
 
 from ..errors import TrapKind
+from ..layout import FCONST_SLOT, INVARIANT_LOAD
 
 # --- NaN bits under optimisation -------------------------------------------------------------
 # LLVM may propagate a NaN operand unchanged, so it folds x-0.0, x+(-0.0), x*1.0, x/1.0 to x,
@@ -30,27 +31,18 @@ from ..errors import TrapKind
 #   LLVM cannot see their value, so it cannot fold the identity away;
 # * f32.demote_f64 is followed by llvm.canonicalize (a quieting multiply by 1.0) unless its
 #   operand is the direct result of a quieting float operation (then no fpext can be folded through).
-_IDENTITY_BITS = {
-    "float": frozenset((0x00000000, 0x80000000, 0x3F800000, 0xBF800000)),
-    "double": frozenset((0, 0x8000000000000000, 0x3FF0000000000000, 0xBFF0000000000000)),
-}
 _FLOAT_REG = {"x86_64": "x", "amd64": "x", "i386": "x", "i686": "x", "aarch64": "w", "arm64": "w"}.get(
     platform.machine().lower(), "r")
 
 
 def is_identity_constant(t: str, bits: int) -> bool:
-    return bits in _IDENTITY_BITS.get(t, ())
+    # The identity constants are exactly what the runtime's @wr_fconsts table holds (layout.FCONSTS).
+    return (t, bits) in FCONST_SLOT
 
 
 def opaque(fx, v: str, t: str) -> str:
     """``v`` unchanged, but hidden from LLVM's constant folding (no instruction is emitted)."""
     return fx.value(f'call {t} asm "", "={_FLOAT_REG},0"({t} {v}) #1')
-
-
-# Slots of the runtime's @wr_fconsts table (runner/runtime/native.py), by (type, bits).
-FCONST_SLOT = {("float", 0x00000000): 0, ("float", 0x80000000): 1, ("float", 0x3F800000): 2,
-               ("float", 0xBF800000): 3, ("double", 0): 4, ("double", 0x8000000000000000): 5,
-               ("double", 0x3FF0000000000000): 6, ("double", 0xBFF0000000000000): 7}
 
 
 def hidden_constant(fx, t: str, bits: int) -> str:
@@ -60,7 +52,7 @@ def hidden_constant(fx, t: str, bits: int) -> str:
     keep their shape; its value is still unknown at compile time, so ``x*1.0`` stays.
     """
     slot = fx.value(f"getelementptr i64, ptr @wr_fconsts, i32 {FCONST_SLOT[(t, bits)]}")
-    return fx.value(f"load {t}, ptr {slot}, !invariant.load !6")
+    return fx.value(f"load {t}, ptr {slot}, {INVARIANT_LOAD}")
 
 
 def _is_literal(v: str) -> bool:

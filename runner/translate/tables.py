@@ -1,7 +1,7 @@
 """Reference and table instructions, and ``call_indirect``'s table lookup.
 
 A table is a record ``{ptr elements, i64 size}`` owned by the runtime; a
-funcref is a pointer to a ``{ptr code, i32 type id}`` record (null = null ref);
+funcref is a pointer to a ``{ptr code, i64 type id}`` record (null = null ref);
 an externref is an opaque pointer-sized host value.  Rarely used table
 operations (grow, fill, copy, init, drop) call into the runtime, which
 returns 0 or a trap code.
@@ -9,33 +9,34 @@ returns 0 or a trap code.
 from __future__ import annotations
 
 from ..errors import TrapKind
+from ..layout import FUNCREF_RECORD_IR, TABLE_RECORD_IR, TABLE_SIZE_FIELD, TBAA_VM_TAG
 
 
 def element_pointer(fx, table: int, index: str, kind: TrapKind) -> str:
     """Bounds-check ``index`` against table ``table`` and return a pointer to its slot."""
     rec = f"@wr.table{table}"
-    size_p = fx.value(f"getelementptr {{ptr, i64}}, ptr {rec}, i32 0, i32 1")
-    size = fx.value(f"load i64, ptr {size_p}, !tbaa !{fx.TBAA_VM}")
+    size_p = fx.value(f"getelementptr {TABLE_RECORD_IR}, ptr {rec}, i32 0, i32 {TABLE_SIZE_FIELD}")
+    size = fx.value(f"load i64, ptr {size_p}, {TBAA_VM_TAG}")
     idx = fx.value(f"zext i32 {index} to i64")
     fx.trap_if(fx.value(f"icmp uge i64 {idx}, {size}"), kind)
-    elems = fx.value(f"load ptr, ptr {rec}, !tbaa !{fx.TBAA_VM}")
+    elems = fx.value(f"load ptr, ptr {rec}, {TBAA_VM_TAG}")   # the elements: field 0, at the record's address
     return fx.value(f"getelementptr ptr, ptr {elems}, i64 {idx}")
 
 
 def _table_get(fx, code, imm):
     slot = element_pointer(fx, imm, fx.pop(), TrapKind.TABLE_OUT_OF_BOUNDS)
-    fx.push(fx.value(f"load ptr, ptr {slot}, !tbaa !{fx.TBAA_VM}"), "ptr")
+    fx.push(fx.value(f"load ptr, ptr {slot}, {TBAA_VM_TAG}"), "ptr")
 
 
 def _table_set(fx, code, imm):
     value = fx.pop()
     slot = element_pointer(fx, imm, fx.pop(), TrapKind.TABLE_OUT_OF_BOUNDS)
-    fx.emit(f"store ptr {value}, ptr {slot}, !tbaa !{fx.TBAA_VM}")
+    fx.emit(f"store ptr {value}, ptr {slot}, {TBAA_VM_TAG}")
 
 
 def _table_size(fx, code, imm):
-    size_p = fx.value(f"getelementptr {{ptr, i64}}, ptr @wr.table{imm}, i32 0, i32 1")
-    size = fx.value(f"load i64, ptr {size_p}, !tbaa !{fx.TBAA_VM}")
+    size_p = fx.value(f"getelementptr {TABLE_RECORD_IR}, ptr @wr.table{imm}, i32 0, i32 {TABLE_SIZE_FIELD}")
+    size = fx.value(f"load i64, ptr {size_p}, {TBAA_VM_TAG}")
     fx.push(fx.value(f"trunc i64 {size} to i32"), "i32")
 
 
@@ -84,7 +85,7 @@ def _ref_is_null(fx, code, imm):
 
 
 def _ref_func(fx, code, imm):
-    fx.push(fx.value(f"getelementptr {{ptr, i64}}, ptr @wr.funcrefs, i32 {imm}"), "ptr")
+    fx.push(fx.value(f"getelementptr {FUNCREF_RECORD_IR}, ptr @wr.funcrefs, i32 {imm}"), "ptr")
 
 
 def handlers() -> dict:

@@ -1,0 +1,125 @@
+"""The runtime's layout facts: what generated code, the native runtime IR and the Python
+side must agree on byte for byte.  Change one here and every user follows.
+
+Imported on every start: stdlib only (ctypes), no LLVM, nothing from the rest of runner.
+"""
+from __future__ import annotations
+
+import ctypes
+
+# --- linear memory record: wr.mem0 -------------------------------------------------------------
+# One per Memory (runtime/store.py); the translator reads it through @wr.mem0, the native
+# fd_write (wasi_host.py) through wf.memslot.  The base is field 0 at offset 0, so IR loads it
+# straight through the record pointer.
+
+
+class MemoryRecord(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("size", ctypes.c_uint64)]   # size in bytes
+
+
+MEMORY_RECORD_IR = "{ptr, i64}"   # MemoryRecord as an IR type (translate/, wasi_host.py)
+MEMORY_BASE_FIELD = 0             # index of `base` (never moves: loaded once, !invariant.load)
+MEMORY_SIZE_FIELD = 1             # index of `size` (changes on memory.grow)
+
+# --- table record: wr.table<N> -------------------------------------------------------------------
+# One per Table (runtime/store.py); translate/tables.py reads it.  Elements are funcref record
+# addresses or externref handles, one pointer each (0 = null).
+
+
+class TableRecord(ctypes.Structure):
+    _fields_ = [("elements", ctypes.c_void_p), ("size", ctypes.c_uint64)]   # size in elements
+
+
+TABLE_RECORD_IR = "{ptr, i64}"    # TableRecord as an IR type (translate/tables.py)
+TABLE_ELEMENTS_FIELD = 0          # index of `elements` (offset 0: loaded through the record pointer)
+TABLE_SIZE_FIELD = 1              # index of `size`
+TABLE_ELEMENT_SIZE = ctypes.sizeof(ctypes.c_void_p)   # bytes per element (store.Table copies by it)
+
+# --- function record: wr.funcrefs, wr.import<N>, funcref values ----------------------------------
+# ``{ptr code, i64 type id}``: instance.py fills one per function in its funcrefs array (and one
+# per host function); a funcref is its address, call_indirect checks the type id and calls the
+# code, and tier-up (tiers.py via Instance._map_unit) rewrites the code word in place.
+
+
+class FuncRefRecord(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_void_p), ("type_id", ctypes.c_uint64)]
+
+
+FUNCREF_RECORD_IR = "{ptr, i64}"  # FuncRefRecord as an IR type (translate/module.py, function.py, tables.py)
+FUNCREF_CODE_FIELD = 0            # index of `code` (offset 0: an import thunk loads it through wr.import<N>)
+FUNCREF_TYPE_ID_FIELD = 1         # index of `type_id`, compared with wr.typeids by call_indirect
+FUNCREF_RECORD_SIZE = ctypes.sizeof(FuncRefRecord)   # 16: ref.func / Function records are array base + 16 * i
+# Both fields are 8 bytes, so instance.py keeps the funcrefs array as flat u64 words: record i's
+# field f is word FUNCREF_RECORD_WORDS * i + f (one aligned store swaps a code pointer).
+FUNCREF_RECORD_WORDS = FUNCREF_RECORD_SIZE // 8
+
+# --- global cells: wr.g<N> -----------------------------------------------------------------------
+GLOBAL_CELL = ctypes.c_uint64     # store.GlobalCell's cell: raw bits, i32/f32 in the low 4 bytes
+GLOBAL_CELL_IR = "i64"            # how the translator declares @wr.g<N> (it loads/stores the value's own type)
+GLOBAL_CELL_SIZE = ctypes.sizeof(GLOBAL_CELL)   # 8 bytes per global
+
+# --- LLVM metadata ids of the generated module (translate/module.py emits METADATA) --------------
+MD_ROOT = 0                       # TBAA root "wasirun"
+MD_HEAP_TYPE = 1                  # TBAA type: linear-memory bytes
+TBAA_HEAP = 2                     # TBAA tag for wasm loads/stores (translate/memory.py)
+MD_VM_TYPE = 3                    # TBAA type: runtime state (records, globals, typeids, stack limit)
+TBAA_VM = 4                       # TBAA tag for runtime-state accesses: never aliases wasm memory
+MD_UNLIKELY = 5                   # branch weights of every trap / slow-path branch
+MD_EMPTY = 6                      # the empty node !invariant.load refers to
+UNLIKELY_WEIGHTS = (1, 1048576)   # (taken, not taken) of MD_UNLIKELY
+FIRST_DEBUG_MD = 100              # -g metadata ids start here, clear of the fixed ones above
+
+TBAA_HEAP_TAG = f"!tbaa !{TBAA_HEAP}"               # suffix of a wasm memory access
+TBAA_VM_TAG = f"!tbaa !{TBAA_VM}"                   # suffix of a runtime-state access
+UNLIKELY_BRANCH = f"!prof !{MD_UNLIKELY}"           # suffix of a trap / slow-path `br`
+INVARIANT_LOAD = f"!invariant.load !{MD_EMPTY}"     # suffix of a load of a value that never changes
+
+METADATA = f"""\
+!{MD_ROOT} = !{{!"wasirun"}}
+!{MD_HEAP_TYPE} = !{{!"heap", !{MD_ROOT}, i64 0}}
+!{TBAA_HEAP} = !{{!{MD_HEAP_TYPE}, !{MD_HEAP_TYPE}, i64 0}}
+!{MD_VM_TYPE} = !{{!"vm", !{MD_ROOT}, i64 0}}
+!{TBAA_VM} = !{{!{MD_VM_TYPE}, !{MD_VM_TYPE}, i64 0}}
+!{MD_UNLIKELY} = !{{!"branch_weights", i32 {UNLIKELY_WEIGHTS[0]}, i32 {UNLIKELY_WEIGHTS[1]}}}
+!{MD_EMPTY} = !{{}}
+"""
+
+# --- @wr_fconsts: identity float constants the translator must hide from LLVM --------------------
+# Defined by runtime/native.py (FCONSTS_IR), indexed by translate/numeric.py through FCONST_SLOT:
+# one i64 slot each, f32 bits in the low 4 bytes.  Order = slot number.
+FCONSTS = (("float", 0x00000000), ("float", 0x80000000), ("float", 0x3F800000), ("float", 0xBF800000),
+           ("double", 0), ("double", 0x8000000000000000), ("double", 0x3FF0000000000000),
+           ("double", 0xBFF0000000000000))   # +0.0, -0.0, +1.0, -1.0 as f32, then as f64
+FCONST_SLOT = {key: slot for slot, key in enumerate(FCONSTS)}   # (IR type, bits) -> slot
+FCONSTS_IR_TYPE = f"[{len(FCONSTS)} x i64]"                     # @wr_fconsts's IR type
+FCONSTS_IR = FCONSTS_IR_TYPE + " [" + ", ".join(
+    f"i64 {bits - (1 << 64) if bits >> 63 else bits}" for _, bits in FCONSTS) + "]"   # type and initialiser
+
+# --- native runtime state (runtime/native.py) ----------------------------------------------------
+MAX_BACKTRACE = 128               # return addresses wr_trap / wr_segv record (@wr_backtrace)
+MAX_GUARDED = 4096                # linear memories alive at once, each a guarded reservation (@wr_guard_ranges)
+JMP_BUF_SIZE = 512                # wr_enter's sigjmp_buf alloca: glibc's is 200 bytes on x86-64, with room to spare
+
+# --- Linux x86-64 signal ABI, for wr_segv (runtime/native.py) ------------------------------------
+SIGSEGV = 11
+SA_SIGINFO = 0x4                  # handler takes (sig, siginfo_t *, ucontext_t *)
+SA_ONSTACK = 0x08000000           # use the alternate signal stack when one is set (faulthandler sets one)
+SIGINFO_SI_ADDR = 16              # offsetof(siginfo_t, si_addr): the faulting address
+_UC_MCONTEXT_GREGS = 40           # offsetof(ucontext_t, uc_mcontext.gregs)
+UCONTEXT_RIP = _UC_MCONTEXT_GREGS + 8 * 16   # uc_mcontext.gregs[REG_RIP] = 168: the faulting pc
+UCONTEXT_RBP = _UC_MCONTEXT_GREGS + 8 * 10   # uc_mcontext.gregs[REG_RBP] = 120: its frame pointer
+
+
+class SigAction(ctypes.Structure):
+    """glibc's struct sigaction on x86-64 Linux (the kernel's differs: use libc's sigaction)."""
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_uint64 * 16), ("flags", ctypes.c_int),
+                ("restorer", ctypes.c_void_p)]
+
+
+# --- native fd_write (wasi_host.py FAST_FD_WRITE_IR / FastFdWrite) -------------------------------
+FAST_FD_WRITE_MAP_SIZE = 64       # guest fds below this are served natively (wf.fdmap entries)
+FAST_FD_WRITE_MAX_IOVS = 64       # iovecs per call served natively (its on-stack host iovec array)
+IOVEC_IR = "{ptr, i64}"           # struct iovec {void *iov_base; size_t iov_len} as passed to writev
+
+# --- lazy-compile stubs (runtime/lazy.py) --------------------------------------------------------
+LAZY_STUB_SIZE = 16               # bytes per stub (`mov r11d, N; jmp tail` + int3 padding): stub i at base + 16 * i
