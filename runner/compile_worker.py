@@ -38,6 +38,12 @@ def write_message(stream, message) -> None:
 
 def main() -> None:
     try:
+        # End with the parent even if it is killed (Linux: PR_SET_PDEATHSIG = 1, SIGKILL = 9).
+        import ctypes
+        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    try:
         serve()
     except (BrokenPipeError, KeyboardInterrupt):
         pass   # the parent went away: nothing is waiting for an answer

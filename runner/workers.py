@@ -9,6 +9,7 @@ the cache never starts one (and never imports llvmlite).
 """
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import queue
@@ -69,6 +70,16 @@ class CompilerPool:
         self._local_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._modules: dict[str, bytes] = {}
+        self._procs: list[subprocess.Popen] = []
+
+    def shutdown(self) -> None:
+        """End the workers now: one may be busy with a long background tier-up whose result
+        nobody will use, and it holds our stderr open (a caller reading it would wait)."""
+        with self._lock:
+            procs, self._procs = self._procs, []
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
 
     def start(self, n: int) -> None:
         """Have at least ``n`` workers (starting them now, so their start-up overlaps our work)."""
@@ -132,6 +143,8 @@ class CompilerPool:
             try:
                 if proc is None or proc.poll() is not None:
                     proc, held = _spawn(), set()
+                    with self._lock:
+                        self._procs.append(proc)
                 if job.module_key is not None and job.module_key not in held:
                     write_message(proc.stdin, (-1, "module", (job.module_key, self._modules[job.module_key])))
                     answer = read_message(proc.stdout)
@@ -170,6 +183,7 @@ def pool() -> CompilerPool:
     with _pool_lock:
         if _pool is None:
             _pool = CompilerPool()
+            atexit.register(_pool.shutdown)
         return _pool
 
 
