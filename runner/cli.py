@@ -195,6 +195,8 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
         _fail(f"`{name}`: out of memory: {exc}")
     except ImageError as exc:
         _fail(f"`{name}`: cannot load its compiled code: {exc}")
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        _fail(_internal_error(exc))
     finally:
         if timer is not None:
             timer.cancel()
@@ -211,6 +213,20 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
                 sys.stderr.write(f"wasirun: compiled on first call: {n} functions in {b} batches, {secs:.3f}s\n")
     sys.stdout.flush()
     sys.exit(status)
+
+
+def _internal_error(exc: BaseException) -> str:
+    """One line for a wasirun bug; the traceback goes to a file the line names."""
+    import tempfile
+    import traceback
+    try:
+        fd, path = tempfile.mkstemp(prefix="wasirun-crash-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            traceback.print_exception(exc, file=f)
+        where = f"details in {path}"
+    except OSError:
+        where = "no details written"
+    return f"internal error (a wasirun bug, please report it): {type(exc).__name__}: {exc} ({where})"
 
 
 def _parse_arg(t: int, text: str):

@@ -332,3 +332,24 @@ def test_cold_jitdump_has_both_copies_of_the_hot_function(cache_dir, tmp_path):
     for load in fibs:
         rows = debug[load.code_addr].entries
         assert rows and all(load.code_addr <= e.address <= load.code_addr + load.code_size for e in rows)
+
+
+BROKEN = """
+import sys
+import runner.tiers
+def broken(self):
+    raise RuntimeError("LLVM said no")
+runner.tiers.ModuleCode.compile = broken
+sys.argv = ["wasirun", "--no-cache", sys.argv[1]]
+from runner.cli import main
+main()
+"""
+
+
+def test_an_internal_error_is_one_line_and_a_file(tmp_path):
+    r = subprocess.run([sys.executable, "-c", BROKEN, str(FIB)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert "internal error (a wasirun bug" in r.stderr and "LLVM said no" in r.stderr
+    path = r.stderr.split("details in ")[1].rstrip(")\n")
+    assert "RuntimeError: LLVM said no" in Path(path).read_text()
+    Path(path).unlink()
