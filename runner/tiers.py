@@ -313,10 +313,11 @@ class ModuleCode:
         m = self.module
         everything = list(range(len(m.func_types)))
         opts = self.plan.translate_options
+        if self.plan.tiering:
+            from .workers import pool
+            pool().start(1)      # a worker for tier-up, starting while we compile the first tier
         if self.lazy:
             # Only the import thunks and the entry wrappers now; functions come on first call.
-            from .workers import pool
-            pool().start(1)      # a worker for tier-up, starting while we validate
             opts = _replace(opts, tier_counters=True, direct_calls=False)
             imports = list(range(m.num_imported_funcs))
             image, unit = build_unit(m, self.plan, "entry", "base", imports, opts, True, PRIORITY_NOW)
@@ -452,10 +453,12 @@ class ModuleCode:
                 self._pending_hot.clear()
             try:
                 digest = hashlib.sha256(",".join(map(str, batch)).encode()).hexdigest()[:16]
-                # In lazy mode this process's LLVM is busy with first calls: tier up in the workers.
+                # Always in the worker processes: LLVM must never be busy in this process when it
+                # exits (its C++ destructors would run under the compiling thread: it crashed), and
+                # in lazy mode this process's LLVM is busy with first calls.
                 objs, rows = compile_objects(self.module, self.plan, self.plan.top_level, batch,
                                              self.plan.translate_options, False, PRIORITY_TIERUP,
-                                             where="workers" if self.lazy else "auto")
+                                             where="workers")
                 image, unit = link_unit(f"hot-{digest}", self.plan.top_level, batch, objs, rows, False,
                                         self.plan.translate_options.debug_info)
                 unit = self._store(image, unit)

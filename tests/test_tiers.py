@@ -353,3 +353,14 @@ def test_an_internal_error_is_one_line_and_a_file(tmp_path):
     path = r.stderr.split("details in ")[1].rstrip(")\n")
     assert "RuntimeError: LLVM said no" in Path(path).read_text()
     Path(path).unlink()
+
+
+def test_exit_while_a_tier_up_is_compiling(cache_dir, tmp_path):
+    """Regression: tier-up compiled on a thread of this process, and a process that ended
+    while it was in LLVM ran LLVM's destructors under it (aborts, segfaults in ~60 % of cold
+    runs of a print-heavy program). Tier-up compiles in the worker processes now."""
+    (tmp_path / "loop.wasm").write_bytes(wat2wasm(LOOP))
+    for k in range(4):
+        env = dict(os.environ, WASIRUN_CACHE_DIR=str(tmp_path / f"cache{k}"))
+        r = _wasirun("--invoke", "run", "loop.wasm", "3000", cwd=tmp_path, env=env)
+        assert r.returncode == 0 and r.stdout == f"{_reference(3000)}\n", r.stderr
