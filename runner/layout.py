@@ -123,3 +123,19 @@ IOVEC_IR = "{ptr, i64}"           # struct iovec {void *iov_base; size_t iov_len
 
 # --- lazy-compile stubs (runtime/lazy.py) --------------------------------------------------------
 LAZY_STUB_SIZE = 16               # bytes per stub (`mov r11d, N; jmp tail` + int3 padding): stub i at base + 16 * i
+
+
+# --- entry wrappers: wr.call<N>(u64 *slots) ------------------------------------------------
+def slot_words(t: int) -> int:
+    """How many 8-byte slots of an entry wrapper's argument/result array a value takes:
+    two for a v128 (type code 0x7B), low half first."""
+    return 2 if t == 0x7B else 1
+
+
+def slot_offsets(types) -> list[int]:
+    """The first slot of each value of ``types``, packed in order."""
+    out, at = [], 0
+    for t in types:
+        out.append(at)
+        at += slot_words(t)
+    return out

@@ -19,7 +19,7 @@ from ..binary.module import FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONST_SLOT, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INVARIANT_LOAD, MEMORY_RECORD_IR,
                       MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH)
-from . import memory, numeric, tables
+from . import memory, numeric, simd, tables
 from .types import IR_TYPE, ZERO, ir_result_type
 
 TIERUP_THRESHOLD = 1000   # entries plus loop iterations before a first-tier function asks for tier-up
@@ -486,11 +486,11 @@ class FunctionTranslator:
 
     def _global_get(self, code, imm):
         t = IR_TYPE[self.module.globals[imm].val_type]
-        self.push(self.value(f"load {t}, ptr @wr.g{imm}, {TBAA_VM_TAG}"), t)
+        self.push(self.value(f"load {t}, ptr @wr.g{imm}, align 8, {TBAA_VM_TAG}"), t)
 
     def _global_set(self, code, imm):
         t = IR_TYPE[self.module.globals[imm].val_type]
-        self.emit(f"store {t} {self.pop()}, ptr @wr.g{imm}, {TBAA_VM_TAG}")
+        self.emit(f"store {t} {self.pop()}, ptr @wr.g{imm}, align 8, {TBAA_VM_TAG}")
 
     # --- constants ---------------------------------------------------------------------------
     def _i32_const(self, code, imm):
@@ -530,6 +530,7 @@ def _build_dispatch() -> dict:
         table[code] = (lambda f: lambda self, code, imm: f(self, code))(fn)
     table.update(memory.handlers())
     table.update(tables.handlers())
+    table.update(simd.handlers())
     missing = set(op.NAME) - set(table)
     assert not missing, f"opcodes without a translation: {sorted(op.NAME[c] for c in missing)}"
     return table
