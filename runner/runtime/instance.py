@@ -133,6 +133,8 @@ def to_raw(t: int, v: Any) -> int:
     import struct
     if t == I32 or t == I64:
         return int(v)
+    if t == V128:
+        return int(v) & (1 << 128) - 1
     if t == F32:
         return struct.unpack("<I", struct.pack("<f", v))[0] if isinstance(v, float) else int(v)
     if t == F64:
@@ -156,6 +158,8 @@ def from_raw(t: int, r: int) -> Any:
         return struct.unpack("<f", struct.pack("<I", r))[0]
     if t == F64:
         return struct.unpack("<d", struct.pack("<Q", r))[0]
+    if t == V128:
+        return r     # the unsigned 128-bit value, lane 0 in the low bits
     if t == EXTERNREF:
         return externref_object(r)
     return None if r == 0 else FuncRef(r)
@@ -170,6 +174,8 @@ def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
     in the caller of the wasm entry point (see NativeRuntime.set_pending)."""
     if len(ft.results) > 1:
         raise LinkError(f"host function {name}: multiple results are not supported")
+    if V128 in ft.params or V128 in ft.results:
+        raise LinkError(f"host function {name}: v128 parameters and results are not supported")
     restype = _CTYPE[ft.results[0]] if ft.results else None
     cfunctype = ctypes.CFUNCTYPE(restype, *[_CTYPE[t] for t in ft.params])
     rt = NativeRuntime.get()
