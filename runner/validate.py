@@ -156,8 +156,8 @@ def _simd_signature(code, shape, rest, kind, simple, memory, lanes) -> None:
 
 
 NUMERIC_SIGS, MEMORY_SIGS = _derive_signatures()
-for _code in SIMD_LANES:
-    NUMERIC_SIGS.pop(_code, None)   # checked by the lane branch of the body loop
+# Lane-immediate instructions (not loads/stores) leave the fast path: the body loop checks the lane.
+_LANE_SIGS = {c: NUMERIC_SIGS.pop(c) for c in SIMD_LANES if c in NUMERIC_SIGS}
 _C = op.CODE
 
 # The remaining instructions, each handled by one branch of the body loop.
@@ -187,16 +187,11 @@ _KIND_OF = {
 }
 for _code in MEMORY_SIGS:
     _KIND_OF[_code] = _K_MEMORY
-_LANE_SIGS = {}
-for _code, _name, _kind in op.OPCODES:
-    if _code in SIMD_LANES and _code not in MEMORY_SIGS:
-        _KIND_OF[_code] = _K_LANE
-        _s = {}
-        _simd_signature(_code, *_name.partition(".")[::2], _kind, _s, {}, {})
-        _LANE_SIGS[_code] = _s[_code]
+for _code in _LANE_SIGS:
+    _KIND_OF[_code] = _K_LANE
 _missing = [n for c, n, _ in op.OPCODES if c not in _KIND_OF and c not in NUMERIC_SIGS]
 assert not _missing, f"validator does not handle {_missing}"
-del _code, _missing, _name, _kind, _s
+del _code, _missing
 
 _I32x3 = [I32, I32, I32]
 
@@ -594,7 +589,7 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
             elif k == _K_NOP:
                 pass
             elif k == _K_LANE:
-                lane_max = max(imm) if code == 0xFD0D else imm
+                lane_max = max(imm) if isinstance(imm, tuple) else imm   # i8x16.shuffle: 16 lanes
                 if lane_max >= SIMD_LANES[code]:
                     raise _Invalid("invalid lane index")
                 pops, push = _LANE_SIGS[code]

@@ -148,7 +148,12 @@ PROGRAM = """(module
   (func (export "shl") (param v128 i32) (result v128) (i32x4.shl (local.get 0) (local.get 1)))
   (func (export "fmin") (param v128 v128) (result v128) (f32x4.min (local.get 0) (local.get 1)))
   (func (export "bitmask") (param v128) (result i32) (i8x16.bitmask (local.get 0)))
-  (func (export "local_zero") (result v128) (local v128) (local.get 0)))
+  (func (export "local_zero") (result v128) (local v128) (local.get 0))
+  (func (export "mul_one") (param v128) (result v128) (f32x4.mul (local.get 0) (v128.const f32x4 1 1 1 1)))
+  (func (export "sub_zero") (param v128) (result v128) (local v128) (f32x4.sub (local.get 0) (local.get 1)))
+  (func (export "add_neg_zero") (param v128) (result v128) (f64x2.add (local.get 0) (v128.const f64x2 -0 -0)))
+  (func (export "div_one") (param v128) (result v128)
+    (f64x2.div (local.get 0) (f64x2.convert_low_i32x4_s (i32x4.splat (i32.const 1))))))
 """
 
 
@@ -285,3 +290,15 @@ def test_simd_spec_scripts(opt_level):
     assert len(results) == 58
     assert sum(r.passed for r in results) == 25478
     assert sum(r.skipped for r in results) == 510       # text modules (assert_malformed .wat)
+
+
+@pytest.mark.parametrize("name, shape", [("mul_one", 32), ("sub_zero", 32), ("add_neg_zero", 64), ("div_one", 64)])
+def test_identity_operations_quiet_a_signalling_nan(program, name, shape):
+    """As the scalar ops (numeric.py): LLVM must not fold x*1, x-0, x+(-0), x/1 to x at -O2,
+    which would return a signalling NaN where wasm wants an arithmetic (quiet) one."""
+    snan, quiet = (0x7FA00000, 0x7FC00000) if shape == 32 else (0x7FF4000000000000, 0x7FF8000000000000)
+    lanes = 128 // shape
+    arg = sum(snan << (shape * i) for i in range(lanes))
+    (r,) = program.exports[name].call_raw([arg])
+    for i in range(lanes):
+        assert (r >> (shape * i)) & quiet == quiet

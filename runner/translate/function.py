@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..binary import opcodes as op
 from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
-from ..binary.module import FuncType, Module
+from ..binary.module import V128, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONST_SLOT, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INVARIANT_LOAD, MEMORY_RECORD_IR,
                       MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH)
@@ -143,7 +143,13 @@ class FunctionTranslator:
             slot = f"%l{len(params) + j}"
             self.entry.append(f"  {slot} = alloca {t}")
             zero = ZERO[t]
-            if t in ("float", "double"):
+            if t == IR_TYPE[V128]:
+                # A v128 local starts as zero, hidden for the same reason (its lanes may be floats).
+                zero = opaque_zero.get(t)
+                if zero is None:
+                    zero = opaque_zero[t] = "%zero.v128"
+                    self.entry.append(f"  {zero} = {numeric.opaque_call(t, 'zeroinitializer')}")
+            elif t in ("float", "double"):
                 # A float local starts as +0.0; hidden from LLVM so `x - local` is never folded to x.
                 zero = opaque_zero.get(t)
                 if zero is None:

@@ -8,12 +8,16 @@ Wasm semantics LLVM does not give for free (as in numeric.py): shift counts are 
 modulo the lane width, swizzle lanes out of range give 0, float ``min``/``max`` use
 ``llvm.minimum``/``llvm.maximum`` and take a NaN result from an ``fadd`` (a quiet NaN),
 ``trunc_sat`` uses ``llvm.fpto[su]i.sat``, ``demote`` quiets through ``llvm.canonicalize``.
+NaN bits under optimisation (numeric.py's rule): a constant's lanes may be read as floats, so
+every v128 constant, and a splat or lane replacement of a literal, reaches LLVM through the
+empty asm barrier: ``f32x4.mul x, (v128.const f32x4 1 1 1 1)`` must not fold to ``x``.
 """
 from __future__ import annotations
 
 from ..binary import opcodes as op
 from ..layout import TBAA_HEAP_TAG
 from .memory import effective_address
+from .numeric import opaque
 
 V128 = "<2 x i64>"
 # shape: (lane IR type, lane count)
@@ -77,12 +81,20 @@ def _signed(value: int, bits: int) -> int:
 
 def _const(fx, code, imm):
     lo, hi = imm & (2**64 - 1), imm >> 64
-    fx.push(f"<i64 {_signed(lo, 64)}, i64 {_signed(hi, 64)}>", V128)
+    fx.push(opaque(fx, f"<i64 {_signed(lo, 64)}, i64 {_signed(hi, 64)}>", V128), V128)
+
+
+def _hide_literal(fx, scalar: str) -> None:
+    """A vector built from a literal is hidden like a constant (see the module docstring)."""
+    if not scalar.startswith("%"):
+        fx.push(opaque(fx, fx.pop(), V128), V128)
 
 
 def _splat(fx, code, imm):
     lane, n = _shape(op.NAME[code])
-    push_vec(fx, _splat_value(fx, _to_lane(fx, fx.pop(), lane), lane, n), lane, n)
+    scalar = fx.pop()
+    push_vec(fx, _splat_value(fx, _to_lane(fx, scalar, lane), lane, n), lane, n)
+    _hide_literal(fx, scalar)
 
 
 def _extract_lane(fx, code, imm):
@@ -100,9 +112,11 @@ def _extract_lane(fx, code, imm):
 
 def _replace_lane(fx, code, imm):
     lane, n = _shape(op.NAME[code])
-    x = _to_lane(fx, fx.pop(), lane)
+    scalar = fx.pop()
+    x = _to_lane(fx, scalar, lane)
     v = pop_as(fx, lane, n)
     push_vec(fx, fx.value(f"insertelement {vtype(lane, n)} {v}, {lane} {x}, i32 {imm}"), lane, n)
+    _hide_literal(fx, scalar)
 
 
 def _shuffle(fx, code, imm):
