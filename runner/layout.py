@@ -54,7 +54,7 @@ FUNCREF_RECORD_SIZE = ctypes.sizeof(FuncRefRecord)   # 16: ref.func / Function r
 FUNCREF_RECORD_WORDS = FUNCREF_RECORD_SIZE // 8
 
 # --- global cells: wr.g<N> -----------------------------------------------------------------------
-GLOBAL_CELL = ctypes.c_uint64     # store.GlobalCell's cell: raw bits, i32/f32 in the low 4 bytes
+GLOBAL_CELL = ctypes.c_uint64     # store.GlobalCell's cell: raw bits, i32/f32 in the low 4 bytes (a v128: two of them)
 GLOBAL_CELL_IR = "i64"            # how the translator declares @wr.g<N> (it loads/stores the value's own type)
 GLOBAL_CELL_SIZE = ctypes.sizeof(GLOBAL_CELL)   # 8 bytes per global
 

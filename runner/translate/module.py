@@ -6,7 +6,7 @@ layouts and metadata ids are runner/layout.py's):
 
 * ``wr.mem0``      memory record ``{ptr base, i64 size_in_bytes}``
 * ``wr.table<N>``  table record ``{ptr elements, i64 size}``
-* ``wr.g<N>``      an 8-byte cell per global (imported or defined)
+* ``wr.g<N>``      an 8-byte cell per global (imported or defined), 16 bytes for a v128 (accessed ``align 8``)
 * ``wr.import<N>`` the ``{code, type id}`` record of imported function N (host callback or
   another instance's function)
 * ``wr.instance``  an address identifying the instance to the runtime helpers
