@@ -144,6 +144,10 @@ PROGRAM = """(module
   (func (export "load_lane") (param i32 v128) (result v128) (v128.load64_lane 1 (local.get 0) (local.get 1)))
   (func (export "store") (param i32 v128) (v128.store offset=1 (local.get 0) (local.get 1)))
   (func (export "drop_load") (param i32) (drop (v128.load (local.get 0))))
+  (func (export "drop_load8x8") (param i32) (drop (v128.load8x8_u (local.get 0))))
+  (func (export "drop_splat") (param i32) (drop (v128.load32_splat (local.get 0))))
+  (func (export "drop_zero") (param i32) (drop (v128.load64_zero (local.get 0))))
+  (func (export "drop_lane") (param i32 v128) (drop (v128.load16_lane 7 (local.get 0) (local.get 1))))
   (func (export "swizzle") (param v128 v128) (result v128) (i8x16.swizzle (local.get 0) (local.get 1)))
   (func (export "shl") (param v128 i32) (result v128) (i32x4.shl (local.get 0) (local.get 1)))
   (func (export "fmin") (param v128 v128) (result v128) (f32x4.min (local.get 0) (local.get 1)))
@@ -191,7 +195,9 @@ def test_memory_and_traps_at_the_end_of_memory(program):
     (r,) = program.exports["load_lane"].call_raw([101, lanes32(1, 2, 3, 4)])
     assert split32(r) == [1, 2, 0x11223344, 2]
     for fn, args in ((load, [65536 - 15]), (load, [M32]), (store, [65536 - 16, 0]),
-                     (program.exports["load_lane"], [65536 - 7, 0]), (program.exports["drop_load"], [65530])):
+                     (program.exports["load_lane"], [65536 - 7, 0]), (program.exports["drop_load"], [65530]),
+                     (program.exports["drop_load8x8"], [65529]), (program.exports["drop_splat"], [65533]),
+                     (program.exports["drop_zero"], [65529]), (program.exports["drop_lane"], [65535, 0])):
         with pytest.raises(Trap, match="out of bounds memory access"):
             fn.call_raw(args)
     assert mem.read(65536 - 16, 16) == bytes(16)        # the trapping store wrote nothing

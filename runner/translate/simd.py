@@ -442,18 +442,19 @@ def _promote(fx, code, imm):
 
 # --- memory ---------------------------------------------------------------------------------
 
-def _remember_load(fx, value: str) -> None:
+def _remember_load(fx, line: int) -> None:
+    """The value just pushed comes from the load on ``line``: a ``drop`` of it makes the load
+    volatile (see FunctionTranslator._drop), so an out-of-bounds access still traps."""
     if fx.env.guard_pages:
-        fx.load_lines[value] = len(fx.lines) - 1   # see FunctionTranslator._drop
+        fx.load_lines[fx.stack[-1][0]] = line
 
 
 def _load(fx, code, imm):
     rest = op.NAME[code].partition(".")[2]
     if rest == "load":
         ptr = effective_address(fx, fx.pop(), imm[1], 16)
-        v = fx.value(f"load {V128}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-        _remember_load(fx, v)
-        fx.push(v, V128)
+        fx.push(fx.value(f"load {V128}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}"), V128)
+        _remember_load(fx, len(fx.lines) - 1)
         return
     digits = rest[4:].partition("_")[0]
     if "x" in digits:                                       # load8x8_s: 8 lanes, extended
@@ -461,17 +462,18 @@ def _load(fx, code, imm):
         lane = _INT_OF_WIDTH[bits]
         ptr = effective_address(fx, fx.pop(), imm[1], 8)
         raw = fx.value(f"load {vtype(lane, n)}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-        _remember_load(fx, raw)
+        line = len(fx.lines) - 1
         ext = "sext" if rest.endswith("_s") else "zext"
         wide = _INT_OF_WIDTH[2 * bits]
         push_vec(fx, fx.value(f"{ext} {vtype(lane, n)} {raw} to {vtype(wide, n)}"), wide, n)
+        _remember_load(fx, line)
         return
     bits = int(digits)
     lane, n = _INT_OF_WIDTH[bits], 128 // bits
     vec = pop_as(fx, lane, n) if rest.endswith("_lane") else None
     ptr = effective_address(fx, fx.pop(), imm[1], bits // 8)
     x = fx.value(f"load {lane}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-    _remember_load(fx, x)
+    line = len(fx.lines) - 1
     if rest.endswith("_splat"):
         r = _splat_value(fx, x, lane, n)
     elif rest.endswith("_zero"):
@@ -479,6 +481,7 @@ def _load(fx, code, imm):
     else:
         r = fx.value(f"insertelement {vtype(lane, n)} {vec}, {lane} {x}, i32 {imm[2]}")
     push_vec(fx, r, lane, n)
+    _remember_load(fx, line)
 
 
 def _store(fx, code, imm):
