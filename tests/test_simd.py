@@ -144,6 +144,10 @@ PROGRAM = """(module
   (func (export "load_lane") (param i32 v128) (result v128) (v128.load64_lane 1 (local.get 0) (local.get 1)))
   (func (export "store") (param i32 v128) (v128.store offset=1 (local.get 0) (local.get 1)))
   (func (export "drop_load") (param i32) (drop (v128.load (local.get 0))))
+  (func (export "lane_of_load") (param i32) (result i32) (i32x4.extract_lane 0 (v128.load (local.get 0))))
+  (func (export "lane_of_load8x8") (param i32) (result i32) (i16x8.extract_lane_u 1 (v128.load8x8_u (local.get 0))))
+  (func (export "other_lane") (param i32) (result i32)
+    (i32x4.extract_lane 0 (v128.load32_lane 3 (local.get 0) (v128.const i64x2 0 0))))
   (func (export "drop_load8x8") (param i32) (drop (v128.load8x8_u (local.get 0))))
   (func (export "drop_splat") (param i32) (drop (v128.load32_splat (local.get 0))))
   (func (export "drop_zero") (param i32) (drop (v128.load64_zero (local.get 0))))
@@ -197,7 +201,10 @@ def test_memory_and_traps_at_the_end_of_memory(program):
     for fn, args in ((load, [65536 - 15]), (load, [M32]), (store, [65536 - 16, 0]),
                      (program.exports["load_lane"], [65536 - 7, 0]), (program.exports["drop_load"], [65530]),
                      (program.exports["drop_load8x8"], [65529]), (program.exports["drop_splat"], [65533]),
-                     (program.exports["drop_zero"], [65529]), (program.exports["drop_lane"], [65535, 0])):
+                     (program.exports["drop_zero"], [65529]), (program.exports["drop_lane"], [65535, 0]),
+                     # LLVM would narrow these to a load of the lane they use, or drop it:
+                     (program.exports["lane_of_load"], [65536 - 4]), (program.exports["lane_of_load8x8"], [65536 - 4]),
+                     (program.exports["other_lane"], [65536 - 2])):
         with pytest.raises(Trap, match="out of bounds memory access"):
             fn.call_raw(args)
     assert mem.read(65536 - 16, 16) == bytes(16)        # the trapping store wrote nothing

@@ -443,9 +443,15 @@ def _promote(fx, code, imm):
 # --- memory ---------------------------------------------------------------------------------
 
 def _remember_load(fx, line: int) -> None:
-    """The value just pushed comes from the load on ``line``: a ``drop`` of it makes the load
-    volatile (see FunctionTranslator._drop), so an out-of-bounds access still traps."""
+    """The value just pushed comes from the load on ``line``.
+
+    With guard pages only the access itself traps, so every byte must really be read:
+    the vector goes through the asm barrier (LLVM may not narrow ``extract_lane(load)`` to a
+    scalar load of one lane, even at -O0, nor drop a lane load whose lane is unused), and a
+    ``drop`` of it makes the load volatile (see FunctionTranslator._drop).
+    """
     if fx.env.guard_pages:
+        fx.push(opaque(fx, fx.pop(), V128), V128)
         fx.load_lines[fx.stack[-1][0]] = line
 
 
