@@ -315,3 +315,24 @@ def test_identity_operations_quiet_a_signalling_nan(program, name, shape):
     (r,) = program.exports[name].call_raw([arg])
     for i in range(lanes):
         assert (r >> (shape * i)) & quiet == quiet
+
+
+@needs_wasm_tools
+@pytest.mark.parametrize("pshufb", [True, False], ids=["pshufb", "generic"])
+def test_swizzle_both_lowerings(pshufb, monkeypatch, tmp_path):
+    """x86 with SSSE3 swizzles with one pshufb; elsewhere lane by lane. Both give 0 for lanes >= 16."""
+    from runner.translate import simd
+    if pshufb and not simd.host_has_pshufb():
+        pytest.skip("no SSSE3 on this host")
+    monkeypatch.setattr(simd, "host_has_pshufb", lambda: pshufb)
+    wasm = assemble('(module (func (export "s") (param v128 v128) (result v128) '
+                    '(i8x16.swizzle (local.get 0) (local.get 1))))', tmp_path)
+    e = Engine(Config(cache=False, opt_level=2, tiering=False))
+    try:
+        fn = instantiate(e, wasm).exports["s"]
+        data = int.from_bytes(bytes(range(200, 216)), "little")
+        idx = bytes([15, 0, 16, 17, 0x7F, 0x80, 0x8F, 0xF0, 0xFF, 1, 2, 3, 31, 14, 13, 112])
+        (r,) = fn.call_raw([data, int.from_bytes(idx, "little")])
+        assert r.to_bytes(16, "little") == bytes(200 + i if i < 16 else 0 for i in idx)
+    finally:
+        e.close()

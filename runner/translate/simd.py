@@ -14,6 +14,9 @@ empty asm barrier: ``f32x4.mul x, (v128.const f32x4 1 1 1 1)`` must not fold to 
 """
 from __future__ import annotations
 
+import functools
+import platform
+
 from ..binary import opcodes as op
 from ..layout import TBAA_HEAP_TAG
 from .memory import effective_address
@@ -125,9 +128,29 @@ def _shuffle(fx, code, imm):
     push_vec(fx, fx.value(f"shufflevector <16 x i8> {a}, <16 x i8> {b}, <16 x i32> {_mask(imm)}"), "i8", 16)
 
 
+@functools.cache
+def host_has_pshufb() -> bool:
+    """x86-64 with SSSE3: the code is compiled for the host CPU (runner/jit.py; the cache key
+    has its flags), so swizzle can be one ``pshufb``."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return " ssse3" in flags
+
+
 def _swizzle(fx, code, imm):
     s = pop_as(fx, "i8", 16)
     a = pop_as(fx, "i8", 16)
+    if host_has_pshufb():
+        # pshufb zeroes a lane whose index has bit 7 set and otherwise uses its low 4 bits:
+        # adding 0x70 with saturation keeps 0..15 below 0x80 and sends 16..255 to 0x80 and up.
+        idx = fx.value(f"call <16 x i8> @llvm.uadd.sat.v16i8(<16 x i8> {s}, <16 x i8> {_const_vec('i8', 16, 0x70)})")
+        push_vec(fx, fx.value(f"call <16 x i8> @llvm.x86.ssse3.pshuf.b.128(<16 x i8> {a}, <16 x i8> {idx})"), "i8", 16)
+        return
     idx = fx.value(f"and <16 x i8> {s}, {_const_vec('i8', 16, 15)}")
     out = "poison"
     for i in range(16):
@@ -563,6 +586,8 @@ def _declarations() -> list[str]:
         out.append(f"declare <4 x i32> @llvm.{intr}.sat.v4i32.v4f32(<4 x float>)")
         out.append(f"declare <2 x i32> @llvm.{intr}.sat.v2i32.v2f64(<2 x double>)")
     out.append("declare <4 x float> @llvm.canonicalize.v4f32(<4 x float>)")
+    if host_has_pshufb():
+        out.append("declare <16 x i8> @llvm.x86.ssse3.pshuf.b.128(<16 x i8>, <16 x i8>)")
     out.append("declare <2 x double> @llvm.canonicalize.v2f64(<2 x double>)")
     return out
 
