@@ -168,9 +168,6 @@ def _not(fx, code, imm):
     fx.push(fx.value(f"xor {V128} {a}, <i64 -1, i64 -1>"), V128)
 
 
-_BITWISE = {"and": "and", "or": "or", "xor": "xor"}
-
-
 def _bitwise(fx, code, imm):
     b = fx.pop()
     a = fx.pop()
