@@ -336,3 +336,17 @@ def test_swizzle_both_lowerings(pshufb, monkeypatch, tmp_path):
         assert r.to_bytes(16, "little") == bytes(200 + i if i < 16 else 0 for i in idx)
     finally:
         e.close()
+
+
+@pytest.mark.parametrize("code, message", [
+    (bytes([0xFD, 0x80, 0x02]), "illegal opcode 0xfd 0x100: relaxed SIMD is not supported"),
+    (bytes([0xFE, 0x00]), "illegal opcode 0xfe: the threads proposal (atomics) is not supported"),
+    (bytes([0x12, 0x00]), "illegal opcode 0x12: the tail-call proposal is not supported"),
+])
+def test_post_2_0_opcodes_say_unsupported(code, message):
+    body = bytes([0x00]) + code + bytes([0x0B])
+    wasm = (b"\0asm\1\0\0\0" + bytes([1, 4, 1, 0x60, 0, 0]) + bytes([3, 2, 1, 0])
+            + bytes([10, len(body) + 2, 1, len(body)]) + body)
+    with pytest.raises(DecodeError) as e:
+        validate(decode(wasm))
+    assert str(e.value).endswith(message) and e.value.offset == 23

@@ -335,6 +335,11 @@ def _body(s: Reader) -> FunctionBody:
 # --- instructions -------------------------------------------------------------------------
 
 _IMM = op.IMMEDIATE
+# Opcodes of post-2.0 proposals: their decode error names what is not supported.
+_UNSUPPORTED = {**{c: "exception handling" for c in (0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F)},
+                0x12: "the tail-call proposal", 0x13: "the tail-call proposal",
+                **{c: "the typed function references proposal" for c in (0x14, 0x15, 0xD3, 0xD4, 0xD5, 0xD6)},
+                0xFB: "the GC proposal", 0xFE: "the threads proposal (atomics)"}
 _LAST_END = [0]  # position after the last instruction iter_instructions(stop_at_end=True) read
 
 
@@ -360,10 +365,12 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
             sub = r.u32()
             code = 0xFD00 + sub
             if sub > 0xFF or code not in imm_of:
-                raise DecodeError(f"illegal opcode 0xfd {sub:#x}", at)
+                why = ": relaxed SIMD is not supported" if 0x100 <= sub <= 0x113 else ""
+                raise DecodeError(f"illegal opcode 0xfd {sub:#x}{why}", at)
         kind = imm_of.get(code)
         if kind is None:
-            raise DecodeError(f"illegal opcode {code:#x}", at)
+            why = _UNSUPPORTED.get(code)
+            raise DecodeError(f"illegal opcode {code:#x}" + (f": {why} is not supported" if why else ""), at)
         if kind == "none":
             imm = None
             if code == 0x0B:
