@@ -230,14 +230,19 @@ def _internal_error(exc: BaseException) -> str:
 
 
 def _parse_arg(t: int, text: str):
-    from .binary.module import F32, F64, I32, I64
+    from .binary.module import F32, F64, I32, I64, V128
     try:
         if t in (I32, I64):
             return int(text, 0)
+        if t == V128:     # as wasmtime: an unsigned 128-bit integer (lane 0 in the low bits); 0x… too
+            value = int(text, 0)
+            if not 0 <= value < 1 << 128:
+                raise ValueError(text)
+            return value
         if t in (F32, F64):
             return float(text)
     except ValueError:
-        _fail(f"cannot parse {text!r} as {({I32: 'i32', I64: 'i64', F32: 'f32', F64: 'f64'}).get(t, '?')}", 2)
+        _fail(f"cannot parse {text!r} as {({I32: 'i32', I64: 'i64', F32: 'f32', F64: 'f64', V128: 'v128'}).get(t, '?')}", 2)
     _fail("--invoke supports only numeric parameters", 2)
 
 

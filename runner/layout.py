@@ -54,7 +54,7 @@ FUNCREF_RECORD_SIZE = ctypes.sizeof(FuncRefRecord)   # 16: ref.func / Function r
 FUNCREF_RECORD_WORDS = FUNCREF_RECORD_SIZE // 8
 
 # --- global cells: wr.g<N> -----------------------------------------------------------------------
-GLOBAL_CELL = ctypes.c_uint64     # store.GlobalCell's cell: raw bits, i32/f32 in the low 4 bytes
+GLOBAL_CELL = ctypes.c_uint64     # store.GlobalCell's cell: raw bits, i32/f32 in the low 4 bytes (a v128: two of them)
 GLOBAL_CELL_IR = "i64"            # how the translator declares @wr.g<N> (it loads/stores the value's own type)
 GLOBAL_CELL_SIZE = ctypes.sizeof(GLOBAL_CELL)   # 8 bytes per global
 
@@ -123,3 +123,19 @@ IOVEC_IR = "{ptr, i64}"           # struct iovec {void *iov_base; size_t iov_len
 
 # --- lazy-compile stubs (runtime/lazy.py) --------------------------------------------------------
 LAZY_STUB_SIZE = 16               # bytes per stub (`mov r11d, N; jmp tail` + int3 padding): stub i at base + 16 * i
+
+
+# --- entry wrappers: wr.call<N>(u64 *slots) ------------------------------------------------
+def slot_words(t: int) -> int:
+    """How many 8-byte slots of an entry wrapper's argument/result array a value takes:
+    two for a v128 (type code 0x7B), low half first."""
+    return 2 if t == 0x7B else 1
+
+
+def slot_offsets(types) -> list[int]:
+    """The first slot of each value of ``types``, packed in order."""
+    out, at = [], 0
+    for t in types:
+        out.append(at)
+        at += slot_words(t)
+    return out

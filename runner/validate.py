@@ -1,4 +1,4 @@
-"""The WebAssembly 2.0 validation algorithm (without SIMD), over a decoded ``Module``.
+"""The WebAssembly 2.0 validation algorithm (SIMD included), over a decoded ``Module``.
 
 ``validate(module)`` returns None or raises ``ValidationError(message, offset,
 func_index)``; messages follow the spec interpreter's wording ("type mismatch",
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from .binary import opcodes as op
 from .binary.decode import iter_instructions
-from .binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, KIND_GLOBAL,
+from .binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, KIND_FUNC, KIND_GLOBAL,
                             KIND_MEMORY, KIND_TABLE, MODE_ACTIVE, ConstExpr, Module, type_name)
 from .errors import DecodeError, ValidationError
 
@@ -32,7 +32,7 @@ __all__ = ["validate"]
 UNKNOWN = 0                 # the bottom type of unreachable code; matches every value type
 MAX_PAGES = 65536
 BLOCKTYPE_EMPTY = -64
-_NUM = frozenset((I32, I64, F32, F64, UNKNOWN))
+_NUM = frozenset((I32, I64, F32, F64, V128, UNKNOWN))
 _REF = frozenset((FUNCREF, EXTERNREF, UNKNOWN))
 
 
@@ -58,6 +58,9 @@ def _derive_signatures():
     memory: dict[int, tuple[list[int], int, int]] = {}
     for code, name, kind in op.OPCODES:
         tname, _, rest = name.partition(".")
+        if code >> 8 == 0xFD:
+            _simd_signature(code, tname, rest, kind, simple, memory, SIMD_LANES)
+            continue
         t = _TYPES.get(tname)
         if t is None:
             continue
@@ -92,7 +95,69 @@ def _derive_signatures():
     return simple, memory
 
 
+# SIMD: the scalar type of a shape's lanes, and its lane count.
+SHAPES = {"i8x16": (I32, 16), "i16x8": (I32, 8), "i32x4": (I32, 4), "i64x2": (I64, 2),
+          "f32x4": (F32, 4), "f64x2": (F64, 2)}
+_V_UNARY = frozenset(("not", "abs", "neg", "popcnt", "sqrt", "ceil", "floor", "trunc", "nearest",
+                      "extend", "convert", "demote", "promote", "extadd"))
+_V_TEST = frozenset(("any_true", "all_true", "bitmask"))
+SIMD_LANES: dict[int, int] = {}   # code -> lane count, for the instructions with a lane immediate
+
+
+def _simd_memory(rest: str) -> tuple[int, int]:
+    """(bytes accessed, lane count or 0) of a v128 load/store name such as ``load16x4_s``."""
+    if rest in ("load", "store"):
+        return 16, 0
+    digits = rest[4:] if rest.startswith("load") else rest[5:]
+    width = int(digits.partition("x")[0].partition("_")[0])
+    if "x" in digits:                                  # load8x8_s: 8 lanes of 8 bits
+        return 8, 0
+    lanes = 128 // width if rest.endswith("_lane") else 0
+    return width // 8, lanes
+
+
+def _simd_signature(code, shape, rest, kind, simple, memory, lanes) -> None:
+    """One SIMD instruction's signature, from its name (``shape.op_...``)."""
+    opname = rest.split("_")[0]
+    if kind in (op.MEMARG, op.MEMARG_LANE):
+        size, n = _simd_memory(rest)
+        align = size.bit_length() - 1
+        if rest.startswith("load"):
+            memory[code] = ([I32, V128] if n else [I32], V128, align)
+        else:
+            memory[code] = ([I32, V128], 0, align)
+        if n:
+            lanes[code] = n
+        return
+    scalar, count = SHAPES.get(shape, (None, 16))
+    if kind == op.V128_CONST:
+        simple[code] = ([], V128)
+    elif kind == op.SHUFFLE:
+        lanes[code] = 32
+        simple[code] = ([V128, V128], V128)
+    elif kind == op.LANE:
+        lanes[code] = count
+        if opname == "extract":
+            simple[code] = ([V128], scalar)
+        else:
+            simple[code] = ([V128, scalar], V128)
+    elif opname == "splat":
+        simple[code] = ([scalar], V128)
+    elif rest in _V_TEST:
+        simple[code] = ([V128], I32)
+    elif opname in ("shl", "shr"):
+        simple[code] = ([V128, I32], V128)
+    elif opname == "bitselect":
+        simple[code] = ([V128, V128, V128], V128)
+    elif opname in _V_UNARY or rest.startswith("trunc_sat"):
+        simple[code] = ([V128], V128)
+    else:
+        simple[code] = ([V128, V128], V128)
+
+
 NUMERIC_SIGS, MEMORY_SIGS = _derive_signatures()
+# Lane-immediate instructions (not loads/stores) leave the fast path: the body loop checks the lane.
+_LANE_SIGS = {c: NUMERIC_SIGS.pop(c) for c in SIMD_LANES if c in NUMERIC_SIGS}
 _C = op.CODE
 
 # The remaining instructions, each handled by one branch of the body loop.
@@ -101,7 +166,7 @@ _C = op.CODE
  _K_NOP, _K_DROP, _K_SELECT, _K_SELECT_T, _K_CALL_INDIRECT, _K_MEMORY, _K_MEMORY_SIZE,
  _K_MEMORY_GROW, _K_REF_NULL, _K_REF_IS_NULL, _K_REF_FUNC, _K_TABLE_GET, _K_TABLE_SET,
  _K_TABLE_SIZE, _K_TABLE_GROW, _K_TABLE_FILL, _K_TABLE_COPY, _K_TABLE_INIT, _K_ELEM_DROP,
- _K_MEMORY_INIT, _K_DATA_DROP, _K_MEMORY_COPY, _K_MEMORY_FILL) = range(1, 40)
+ _K_MEMORY_INIT, _K_DATA_DROP, _K_MEMORY_COPY, _K_MEMORY_FILL, _K_LANE) = range(1, 41)
 
 _KIND_OF = {
     _C["local.get"]: _K_LOCAL_GET, _C["local.set"]: _K_LOCAL_SET, _C["local.tee"]: _K_LOCAL_TEE,
@@ -122,6 +187,8 @@ _KIND_OF = {
 }
 for _code in MEMORY_SIGS:
     _KIND_OF[_code] = _K_MEMORY
+for _code in _LANE_SIGS:
+    _KIND_OF[_code] = _K_LANE
 _missing = [n for c, n, _ in op.OPCODES if c not in _KIND_OF and c not in NUMERIC_SIGS]
 assert not _missing, f"validator does not handle {_missing}"
 del _code, _missing
@@ -221,7 +288,7 @@ class _Context:
                 refs.add(e.index)
         self.refs = refs
         self.block_types = {BLOCKTYPE_EMPTY: ([], [])}
-        for t in (I32, I64, F32, F64, FUNCREF, EXTERNREF):
+        for t in (I32, I64, F32, F64, V128, FUNCREF, EXTERNREF):
             self.block_types[t - 0x80] = ([], [t])
 
 
@@ -248,6 +315,8 @@ def _const_type(m: Module, e: ConstExpr, num_imported_globals: int) -> int:
         return F32
     if o == "f64.const":
         return F64
+    if o == "v128.const":
+        return V128
     if o == "ref.null":
         return e.value
     if o == "ref.func":
@@ -399,6 +468,8 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 pops, push, max_align = memsigs[code]
                 if imm[0] > max_align:
                     raise _Invalid("alignment must not be larger than natural")
+                if len(imm) == 3 and imm[2] >= SIMD_LANES[code]:
+                    raise _Invalid("invalid lane index")
                 n = len(pops)
                 if len(stack) - n >= height and stack[-n:] == pops:
                     del stack[-n:]
@@ -517,6 +588,13 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 _set_unreachable(stack, ctrls)
             elif k == _K_NOP:
                 pass
+            elif k == _K_LANE:
+                lane_max = max(imm) if isinstance(imm, tuple) else imm   # i8x16.shuffle: 16 lanes
+                if lane_max >= SIMD_LANES[code]:
+                    raise _Invalid("invalid lane index")
+                pops, push = _LANE_SIGS[code]
+                _pop_vals(stack, ctrls, pops)
+                stack.append(push)
             elif k == _K_CALL_INDIRECT:
                 ti, tab = imm
                 if tab >= len(ctx.tables):

@@ -40,10 +40,10 @@ def spectest_root() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "spectest"
 
 
-def seed_modules() -> list[Path]:
+def seed_modules(root: Path | None = None) -> list[Path]:
     """The binary modules of the core suite's `module` commands, in a fixed order."""
     out = []
-    root = spectest_root()
+    root = root or spectest_root()
     for js in sorted(root.glob("*/*.json")):
         for cmd in json.loads(js.read_text())["commands"]:
             if cmd["type"] == "module":
@@ -244,9 +244,11 @@ def worker(first: int, step: int, count: int) -> int:
 
 # --- the test --------------------------------------------------------------------------------------
 
-def _run_workers(count: int) -> tuple[list[dict], list[str]]:
+def _run_workers(count: int, root: Path | None = None) -> tuple[list[dict], list[str]]:
+    """Run ``count`` cases in the workers; ``root`` replaces the seed suite (WASIRUN_SPECTEST)."""
+    env = dict(os.environ, WASIRUN_SPECTEST=str(root)) if root is not None else None
     procs = [subprocess.Popen([sys.executable, __file__, "--worker", str(w), str(WORKERS), str(count)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO))
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO), env=env)
              for w in range(WORKERS)]
     records, problems = [], []
     for w, p in enumerate(procs):
@@ -265,7 +267,7 @@ def _run_workers(count: int) -> tuple[list[dict], list[str]]:
                 records.append(rec)
                 last_start = None
         if p.returncode != 0 or last_start is not None:
-            seeds = seed_modules()
+            seeds = seed_modules(root)
             desc = make_case(last_start, seeds)[1] if last_start is not None else "?"
             problems.append(f"worker {w} died (exit status {p.returncode}) in case {last_start} [{desc}]\n"
                             f"{err[-3000:]}")
@@ -288,6 +290,23 @@ def test_mutated_modules_fail_cleanly():
         outcomes[key] = outcomes.get(key, 0) + 1
     assert outcomes.get("instantiated", 0) + outcomes.get("compiled", 0) > CASES // 20, outcomes
     assert outcomes.get("ValidationError", 0) > CASES // 20, outcomes
+
+
+def test_mutated_simd_modules_fail_cleanly():
+    """The same on the simd scripts' modules: mutations that reach SIMD decoding, validation
+    and the vector IR (an LLVM abort on some vector type would kill a worker)."""
+    import pytest
+    root = spectest_root() / "simd"
+    if not root.is_dir():
+        pytest.skip("no simd spec scripts")
+    count = CASES // 2
+    records, problems = _run_workers(count, root)
+    bad = [r for r in records if not r["ok"]]
+    lines = problems + [f"case {r['case']} [{r['desc']}]: {r['outcome']}" for r in bad[:30]]
+    assert not lines, f"{len(bad)} bad outcomes, {len(problems)} crashed workers:\n" + "\n".join(lines)
+    assert len(records) == count
+    compiled = sum(1 for r in records if r["outcome"].split(" (")[0] in ("instantiated", "compiled"))
+    assert compiled > count // 20
 
 
 if __name__ == "__main__":

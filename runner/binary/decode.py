@@ -18,7 +18,7 @@ from .reader import Reader
 
 MAGIC = b"\0asm"
 VERSION = b"\1\0\0\0"
-VALUE_TYPES = frozenset((0x7F, 0x7E, 0x7D, 0x7C, FUNCREF, EXTERNREF))
+VALUE_TYPES = frozenset((0x7F, 0x7E, 0x7D, 0x7C, 0x7B, FUNCREF, EXTERNREF))
 REF_TYPES = frozenset((FUNCREF, EXTERNREF))
 BLOCKTYPE_EMPTY = -64          # 0x40 read as s33
 MAX_PAGES = 65536
@@ -227,7 +227,7 @@ def _exports(s: Reader, m: Module) -> None:
         m.exports.append(Export(name, kind, s.u32()))
 
 
-_CONST_OPS = {0x41: "i32.const", 0x42: "i64.const", 0x43: "f32.const", 0x44: "f64.const",
+_CONST_OPS = {0x41: "i32.const", 0x42: "i64.const", 0x43: "f32.const", 0x44: "f64.const", 0xFD0C: "v128.const",
               0x23: "global.get", 0xD0: "ref.null", 0xD2: "ref.func"}
 
 
@@ -335,6 +335,11 @@ def _body(s: Reader) -> FunctionBody:
 # --- instructions -------------------------------------------------------------------------
 
 _IMM = op.IMMEDIATE
+# Opcodes of post-2.0 proposals: their decode error names what is not supported.
+_UNSUPPORTED = {**{c: "exception handling" for c in (0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F)},
+                0x12: "the tail-call proposal", 0x13: "the tail-call proposal",
+                **{c: "the typed function references proposal" for c in (0x14, 0x15, 0xD3, 0xD4, 0xD5, 0xD6)},
+                0xFB: "the GC proposal", 0xFE: "the threads proposal (atomics)"}
 _LAST_END = [0]  # position after the last instruction iter_instructions(stop_at_end=True) read
 
 
@@ -356,9 +361,16 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
             code = 0xFC00 + r.u32()  # "+", not "|": a large subopcode must not alias a valid one
             if code > 0xFC11:
                 raise DecodeError(f"illegal opcode 0xfc {code & 0xFF:#x}", at)
+        elif code == 0xFD:
+            sub = r.u32()
+            code = 0xFD00 + sub
+            if sub > 0xFF or code not in imm_of:
+                why = ": relaxed SIMD is not supported" if 0x100 <= sub <= 0x113 else ""
+                raise DecodeError(f"illegal opcode 0xfd {sub:#x}{why}", at)
         kind = imm_of.get(code)
         if kind is None:
-            raise DecodeError(f"illegal opcode {code:#x}", at)
+            why = _UNSUPPORTED.get(code)
+            raise DecodeError(f"illegal opcode {code:#x}" + (f": {why} is not supported" if why else ""), at)
         if kind == "none":
             imm = None
             if code == 0x0B:
@@ -380,6 +392,18 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
             imm = (align, r.u32())
         elif kind == "i32":
             imm = r.s32()
+        elif kind == "lane":
+            imm = r.byte()
+        elif kind == "memarg_lane":
+            fat = r.pos
+            align = r.u32()
+            if align >= 32:
+                raise DecodeError("malformed memop flags", fat)
+            imm = (align, r.u32(), r.byte())
+        elif kind == "v128.const":
+            imm = int.from_bytes(r.bytes(16), "little")
+        elif kind == "shuffle":
+            imm = tuple(r.bytes(16))
         elif kind == "blocktype":
             b = data[r.pos] if r.pos < end else None
             if b == 0x40 or b in VALUE_TYPES:

@@ -80,7 +80,7 @@ class Export:
 class ConstExpr:
     """A constant expression: exactly one value-producing instruction.
 
-    ``op`` is one of 'i32.const', 'i64.const', 'f32.const', 'f64.const'
+    ``op`` is one of 'i32.const', 'i64.const', 'f32.const', 'f64.const', 'v128.const'
     (``value`` = raw bits as an unsigned int), 'global.get' (``value`` =
     global index), 'ref.null' (``value`` = ref type), 'ref.func'
     (``value`` = function index).

@@ -15,10 +15,11 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
+from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..errors import Frame, LinkError, Trap, TrapKind
-from ..layout import FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord
+from ..layout import (FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
+                      slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
 from .native import NativeRuntime
@@ -61,6 +62,9 @@ class FuncRef:
     address: int
 
 
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+
 class Function:
     """A function value: wasm code of an instance, or a host function."""
 
@@ -91,22 +95,29 @@ class Function:
         return ctypes.addressof(self._record)
 
     def call_raw(self, args: list[int]) -> list[int]:
-        """Call with raw bit patterns (ints; refs as addresses/handles); returns raw results."""
+        """Call with raw bit patterns (ints; refs as addresses/handles; a v128 as a 128-bit
+        int); returns raw results."""
         if self.entry is None:
             raise TypeError(f"function {self.name or '?'} cannot be called from the host")
         ft = self.type
-        n = max(len(ft.params), len(ft.results), 1)
+        n = max(sum(map(slot_words, ft.params)), sum(map(slot_words, ft.results)), 1)
         slots = (ctypes.c_uint64 * n)()
-        for i, (t, v) in enumerate(zip(ft.params, args)):
-            slots[i] = v & (0xFFFFFFFF if t in (I32, F32) else 0xFFFFFFFFFFFFFFFF)
+        for t, v, at in zip(ft.params, args, slot_offsets(ft.params)):
+            if t == V128:
+                slots[at], slots[at + 1] = v & _U64, (v >> 64) & _U64
+            else:
+                slots[at] = v & (0xFFFFFFFF if t in (I32, F32) else _U64)
         rt = NativeRuntime.get()
         code = rt.call(self.entry, ctypes.addressof(slots))
         if code:
             raise_trap(code, self.instance)
         out = []
-        for i, t in enumerate(ft.results):
-            v = slots[i]
-            out.append(v & 0xFFFFFFFF if t in (I32, F32) else v)
+        for t, at in zip(ft.results, slot_offsets(ft.results)):
+            v = slots[at]
+            if t == V128:
+                out.append(v | slots[at + 1] << 64)
+            else:
+                out.append(v & 0xFFFFFFFF if t in (I32, F32) else v)
         return out
 
     def __call__(self, *args):
@@ -122,6 +133,8 @@ def to_raw(t: int, v: Any) -> int:
     import struct
     if t == I32 or t == I64:
         return int(v)
+    if t == V128:
+        return int(v) & (1 << 128) - 1
     if t == F32:
         return struct.unpack("<I", struct.pack("<f", v))[0] if isinstance(v, float) else int(v)
     if t == F64:
@@ -145,6 +158,8 @@ def from_raw(t: int, r: int) -> Any:
         return struct.unpack("<f", struct.pack("<I", r))[0]
     if t == F64:
         return struct.unpack("<d", struct.pack("<Q", r))[0]
+    if t == V128:
+        return r     # the unsigned 128-bit value, lane 0 in the low bits
     if t == EXTERNREF:
         return externref_object(r)
     return None if r == 0 else FuncRef(r)
@@ -159,6 +174,8 @@ def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
     in the caller of the wasm entry point (see NativeRuntime.set_pending)."""
     if len(ft.results) > 1:
         raise LinkError(f"host function {name}: multiple results are not supported")
+    if V128 in ft.params or V128 in ft.results:
+        raise LinkError(f"host function {name}: v128 parameters and results are not supported")
     restype = _CTYPE[ft.results[0]] if ft.results else None
     cfunctype = ctypes.CFUNCTYPE(restype, *[_CTYPE[t] for t in ft.params])
     rt = NativeRuntime.get()

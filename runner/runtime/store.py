@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 
-from ..binary.module import F32, I32, GlobalType, MemoryType, TableType
+from ..binary.module import F32, I32, V128, GlobalType, MemoryType, TableType
 from ..layout import GLOBAL_CELL, TABLE_ELEMENT_SIZE, MemoryRecord, TableRecord
 
 PAGE = 65536
@@ -174,11 +174,12 @@ class Table:
 
 
 class GlobalCell:
-    """An 8-byte cell holding a global's raw bits (floats as their integer bit patterns)."""
+    """An 8-byte cell holding a global's raw bits (floats as their integer bit patterns);
+    16 bytes for a v128, low half first."""
 
     def __init__(self, global_type: GlobalType, bits: int = 0):
         self.type = global_type
-        self.cell = GLOBAL_CELL(0)
+        self.cell = (ctypes.c_uint64 * 2)() if global_type.val_type == V128 else GLOBAL_CELL(0)
         self.address = ctypes.addressof(self.cell)
         self._owners: dict[int, object] = {}   # instances whose funcrefs this cell may hold
         self.bits = bits
@@ -186,12 +187,17 @@ class GlobalCell:
     @property
     def bits(self) -> int:
         t = self.type.val_type
+        if t == V128:
+            return self.cell[0] | self.cell[1] << 64
         v = self.cell.value
         return v & 0xFFFFFFFF if t in (I32, F32) else v
 
     @bits.setter
     def bits(self, value: int) -> None:
         t = self.type.val_type
+        if t == V128:
+            self.cell[0], self.cell[1] = value & 0xFFFFFFFFFFFFFFFF, (value >> 64) & 0xFFFFFFFFFFFFFFFF
+            return
         self.cell.value = value & (0xFFFFFFFF if t in (I32, F32) else 0xFFFFFFFFFFFFFFFF)
 
     def keep_alive(self, owner: object) -> None:

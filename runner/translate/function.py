@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from ..binary import opcodes as op
 from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
-from ..binary.module import FuncType, Module
+from ..binary.module import V128, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONST_SLOT, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INVARIANT_LOAD, MEMORY_RECORD_IR,
                       MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH)
-from . import memory, numeric, tables
+from . import memory, numeric, simd, tables
 from .types import IR_TYPE, ZERO, ir_result_type
 
 TIERUP_THRESHOLD = 1000   # entries plus loop iterations before a first-tier function asks for tier-up
@@ -143,7 +143,13 @@ class FunctionTranslator:
             slot = f"%l{len(params) + j}"
             self.entry.append(f"  {slot} = alloca {t}")
             zero = ZERO[t]
-            if t in ("float", "double"):
+            if t == IR_TYPE[V128]:
+                # A v128 local starts as zero, hidden for the same reason (its lanes may be floats).
+                zero = opaque_zero.get(t)
+                if zero is None:
+                    zero = opaque_zero[t] = "%zero.v128"
+                    self.entry.append(f"  {zero} = {numeric.opaque_call(t, 'zeroinitializer')}")
+            elif t in ("float", "double"):
                 # A float local starts as +0.0; hidden from LLVM so `x - local` is never folded to x.
                 zero = opaque_zero.get(t)
                 if zero is None:
@@ -486,11 +492,11 @@ class FunctionTranslator:
 
     def _global_get(self, code, imm):
         t = IR_TYPE[self.module.globals[imm].val_type]
-        self.push(self.value(f"load {t}, ptr @wr.g{imm}, {TBAA_VM_TAG}"), t)
+        self.push(self.value(f"load {t}, ptr @wr.g{imm}, align 8, {TBAA_VM_TAG}"), t)
 
     def _global_set(self, code, imm):
         t = IR_TYPE[self.module.globals[imm].val_type]
-        self.emit(f"store {t} {self.pop()}, ptr @wr.g{imm}, {TBAA_VM_TAG}")
+        self.emit(f"store {t} {self.pop()}, ptr @wr.g{imm}, align 8, {TBAA_VM_TAG}")
 
     # --- constants ---------------------------------------------------------------------------
     def _i32_const(self, code, imm):
@@ -530,6 +536,7 @@ def _build_dispatch() -> dict:
         table[code] = (lambda f: lambda self, code, imm: f(self, code))(fn)
     table.update(memory.handlers())
     table.update(tables.handlers())
+    table.update(simd.handlers())
     missing = set(op.NAME) - set(table)
     assert not missing, f"opcodes without a translation: {sorted(op.NAME[c] for c in missing)}"
     return table

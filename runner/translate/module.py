@@ -6,7 +6,7 @@ layouts and metadata ids are runner/layout.py's):
 
 * ``wr.mem0``      memory record ``{ptr base, i64 size_in_bytes}``
 * ``wr.table<N>``  table record ``{ptr elements, i64 size}``
-* ``wr.g<N>``      an 8-byte cell per global (imported or defined)
+* ``wr.g<N>``      an 8-byte cell per global (imported or defined), 16 bytes for a v128 (accessed ``align 8``)
 * ``wr.import<N>`` the ``{code, type id}`` record of imported function N (host callback or
   another instance's function)
 * ``wr.instance``  an address identifying the instance to the runtime helpers
@@ -33,10 +33,10 @@ from ..binary.module import KIND_FUNC, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, GLOBAL_CELL_IR,
                       MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR, TBAA_VM_TAG, UNLIKELY_BRANCH)
-from . import numeric
+from . import numeric, simd
 from .function import FunctionTranslator
 from .options import TranslateOptions
-from .types import IR_TYPE, ir_result_type
+from .types import IR_TYPE, ir_result_type, slot_offsets
 
 RUNTIME_DECLARATIONS = f"""\
 declare void @wr_trap(i32) noreturn cold nounwind
@@ -129,7 +129,7 @@ class ModuleTranslator:
         self.direct_callees: set[int] = set()
         if self.debug_info:
             self._debug_unit()
-        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS]
+        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS]
         if m.memories:
             header.append(f"@wr.mem0 = external global {MEMORY_RECORD_IR}")
         for i in range(len(m.tables)):
@@ -220,13 +220,14 @@ class ModuleTranslator:
         return "\n".join(lines)
 
     def _entry_wrapper(self, index: int, ft: FuncType) -> str:
-        """``void wr.call<N>(u64 *slots)``: arguments in, results out, one 8-byte slot each."""
+        """``void wr.call<N>(u64 *slots)``: arguments in, results out, one 8-byte slot each
+        (two for a v128, low half first)."""
         lines = [f"define void @wr.call{index}(ptr %slots) #0 {{"]
         args = []
-        for i, t in enumerate(ft.params):
+        for i, (t, at) in enumerate(zip(ft.params, slot_offsets(ft.params))):
             ty = IR_TYPE[t]
-            lines.append(f"  %ap{i} = getelementptr i64, ptr %slots, i32 {i}")
-            lines.append(f"  %a{i} = load {ty}, ptr %ap{i}")
+            lines.append(f"  %ap{i} = getelementptr i64, ptr %slots, i32 {at}")
+            lines.append(f"  %a{i} = load {ty}, ptr %ap{i}, align 8")
             args.append(f"{ty} %a{i}")
         ret = ir_result_type(ft.results)
         nfuncs = max(len(self.module.func_types), 1)
@@ -237,15 +238,15 @@ class ModuleTranslator:
             lines.append(f"  {call}")
         else:
             lines.append(f"  %r = {call}")
-            for i, t in enumerate(ft.results):
+            for i, (t, at) in enumerate(zip(ft.results, slot_offsets(ft.results))):
                 ty = IR_TYPE[t]
                 if len(ft.results) == 1:
                     v = "%r"
                 else:
                     v = f"%r{i}"
                     lines.append(f"  {v} = extractvalue {ret} %r, {i}")
-                lines.append(f"  %rp{i} = getelementptr i64, ptr %slots, i32 {i}")
-                lines.append(f"  store {ty} {v}, ptr %rp{i}")
+                lines.append(f"  %rp{i} = getelementptr i64, ptr %slots, i32 {at}")
+                lines.append(f"  store {ty} {v}, ptr %rp{i}, align 8")
         lines.append("  ret void")
         lines.append("}")
         return "\n".join(lines)

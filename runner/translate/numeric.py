@@ -29,6 +29,8 @@ from ..layout import FCONST_SLOT, INVARIANT_LOAD
 # * the identity constants (+-0.0, +-1.0) of f32.const/f64.const, of int->float conversions of
 #   literals and of zero-initialised float locals reach LLVM through an empty inline-asm barrier:
 #   LLVM cannot see their value, so it cannot fold the identity away;
+# * v128 constants (v128.const, splats and lane replacements of literals, zero-initialised v128
+#   locals) go through the same barrier: their lanes may be read as floats (runner/translate/simd.py);
 # * f32.demote_f64 is followed by llvm.canonicalize (a quieting multiply by 1.0) unless its
 #   operand is the direct result of a quieting float operation (then no fpext can be folded through).
 _FLOAT_REG = {"x86_64": "x", "amd64": "x", "i386": "x", "i686": "x", "aarch64": "w", "arm64": "w"}.get(
@@ -40,9 +42,14 @@ def is_identity_constant(t: str, bits: int) -> bool:
     return (t, bits) in FCONST_SLOT
 
 
+def opaque_call(t: str, v: str) -> str:
+    """The IR expression of ``opaque``: an empty asm in a float/vector register."""
+    return f'call {t} asm "", "={_FLOAT_REG},0"({t} {v}) #1'
+
+
 def opaque(fx, v: str, t: str) -> str:
     """``v`` unchanged, but hidden from LLVM's constant folding (no instruction is emitted)."""
-    return fx.value(f'call {t} asm "", "={_FLOAT_REG},0"({t} {v}) #1')
+    return fx.value(opaque_call(t, v))
 
 
 def hidden_constant(fx, t: str, bits: int) -> str:

@@ -1,10 +1,12 @@
 """Wasm value types as LLVM IR types, and the fixed IR vocabulary shared by the translator."""
 from __future__ import annotations
 
-from ..binary.module import EXTERNREF, F32, F64, FUNCREF, I32, I64, FuncType
+from ..binary.module import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
+from ..layout import slot_offsets, slot_words  # noqa: F401 - re-exported for the translator
 
-IR_TYPE = {I32: "i32", I64: "i64", F32: "float", F64: "double", FUNCREF: "ptr", EXTERNREF: "ptr"}
-ZERO = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", "ptr": "null"}
+IR_TYPE = {I32: "i32", I64: "i64", F32: "float", F64: "double", V128: "<2 x i64>", FUNCREF: "ptr",
+           EXTERNREF: "ptr"}
+ZERO = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", "ptr": "null", "<2 x i64>": "zeroinitializer"}
 # Integer type with the same width, for bit-exact float handling.
 INT_OF = {"float": "i32", "double": "i64"}
 BITS = {"i32": 32, "i64": 64, "float": 32, "double": 64}
@@ -21,3 +23,4 @@ def ir_result_type(results: tuple[int, ...]) -> str:
 
 def ir_signature(ft: FuncType) -> tuple[str, list[str]]:
     return ir_result_type(ft.results), [IR_TYPE[t] for t in ft.params]
+
