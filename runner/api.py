@@ -31,7 +31,8 @@ class Config:
                                   # False: every function at the top tier before anything runs
     profiler: str | None = None   # None | "jitdump" | "perfmap" | "guest" (sampled in-process, no perf)
     guest_profile: str = "wasirun-guest-profile.json"   # profiler="guest": where (.json, .svg, .folded)
-    guest_interval: float = 0.001  # profiler="guest": seconds of CPU time between samples
+    guest_interval: float = 0.001  # profiler="guest": seconds between samples
+    guest_clock: str = "wall"      # profiler="guest": "wall" (hrtimer) or "cpu" (the thread's CPU time, tick-granular)
     debug_info: bool = False      # line tables for JIT code (perf srcline/annotate, trap locations)
     cache: bool = True            # reuse compiled code from ~/.cache/wasirun (WASIRUN_CACHE_DIR)
     inline: bool = False          # let LLVM inline wasm functions into each other (hides them in profiles)
@@ -121,7 +122,8 @@ class Engine:
             # Samples the thread that makes the engine, while it runs wasm; written by close().
             from .profiling.guest import GuestProfiler, ProfileSpec
             self.agent = NullAgent()
-            self.guest_profiler = GuestProfiler(ProfileSpec(self.config.guest_profile, self.config.guest_interval))
+            self.guest_profiler = GuestProfiler(ProfileSpec(self.config.guest_profile, self.config.guest_interval,
+                                                                 self.config.guest_clock))
             self.guest_profiler.start()
         elif self.config.profiler is None:
             self.agent = NullAgent()

@@ -114,7 +114,8 @@ UCONTEXT_RSP = _UC_MCONTEXT_GREGS + 8 * 15   # uc_mcontext.gregs[REG_RSP] = 160:
 SIGPROF = 27
 SA_RESTART = 0x10000000           # WASI calls interrupted by a sample restart instead of failing with EINTR
 SIGEV_THREAD_ID = 4               # timer_create: signal one thread (the one running wasm)
-CLOCK_THREAD_CPUTIME_ID = 3       # ... on that thread's CPU time
+CLOCK_MONOTONIC = 1               # ... every interval of wall time (a high-resolution timer)
+CLOCK_THREAD_CPUTIME_ID = 3       # ... or of that thread's CPU time (checked at the scheduler tick only)
 SIGEVENT_SIZE = 64                # struct sigevent; sigev_signo at 8, sigev_notify at 12, _tid at 16
 PROF_MAX_DEPTH = 256              # return addresses one sample records (deeper stacks are cut at the root end)
 # One sample in the buffer: a header word (frame count | (host import index + 1) << 32, 0 when

@@ -43,6 +43,7 @@ class ProfileSpec:
     """What ``--profile=guest,PATH,INTERVAL`` asks for."""
     path: str = DEFAULT_PATH
     interval: float = 0.001          # seconds
+    clock: str = "wall"              # "wall" | "cpu" (sampler.py)
 
     @classmethod
     def parse(cls, text: str) -> "ProfileSpec":
@@ -77,7 +78,7 @@ class GuestProfiler:
     written: str | None = None
 
     def start(self) -> None:
-        self.sampler = Sampler(self.spec.interval)
+        self.sampler = Sampler(self.spec.interval, self.spec.clock)
         self.sampler.start()
 
     def stop(self) -> None:

@@ -1,9 +1,13 @@
-"""The guest profiler's sampling clock: a CPU-time timer whose SIGPROF runs ``wr_prof``.
+"""The guest profiler's sampling clock: a timer whose SIGPROF runs ``wr_prof``.
 
 ``Sampler.start()`` points the runtime at a fresh sample buffer, installs ``wr_prof``
-(runtime IR, runner/runtime/native.py) as the SIGPROF handler and arms a timer on the
-calling thread's CPU clock that signals that thread only (``SIGEV_THREAD_ID``): the thread
-that runs wasm, never the tier-up or compile threads.  ``stop()`` deletes the timer, puts
+(runtime IR, runner/runtime/native.py) as the SIGPROF handler and arms a timer that signals
+the calling thread only (``SIGEV_THREAD_ID``): the thread that runs wasm, never the tier-up
+or compile threads.  ``clock="cpu"`` counts that thread's CPU time, but Linux checks CPU-time
+timers at the scheduler tick only (CONFIG_HZ: 250 Hz on Debian), so a 1 ms interval gives
+one sample per 4 ms; ``clock="wall"`` (the default) is a high-resolution timer on
+CLOCK_MONOTONIC: for a running guest the same samples at the asked rate, and a guest blocked
+in a WASI call is sampled in that call.  ``stop()`` deletes the timer, puts
 the previous handler back and returns the raw samples.  No perf, no Python in the handler.
 """
 from __future__ import annotations
@@ -13,7 +17,7 @@ import mmap
 import threading
 from dataclasses import dataclass, field
 
-from ..layout import (CLOCK_THREAD_CPUTIME_ID, PROF_HEADER_WORDS, SA_RESTART, SA_SIGINFO, SIGEV_THREAD_ID,
+from ..layout import (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID, PROF_HEADER_WORDS, SA_RESTART, SA_SIGINFO, SIGEV_THREAD_ID,
                       SIGEVENT_SIZE, SIGPROF, SigAction)
 
 DEFAULT_BUFFER_WORDS = 8 << 20   # 64 MiB of address space, touched only as samples arrive
@@ -30,7 +34,7 @@ class _Itimerspec(ctypes.Structure):
 @dataclass(frozen=True)
 class RawSample:
     """One sample as ``wr_prof`` wrote it (addresses innermost first)."""
-    time: float                  # seconds of the profiled thread's CPU time since start (estimated)
+    time: float                  # seconds since start, as sample number x interval
     pc: int                      # interrupted pc; 0 inside a host call
     sp_words: tuple[int, int]    # the two words at the interrupted rsp (prologue/epilogue fix-up)
     returns: tuple[int, ...]     # return addresses up the frame-pointer chain
@@ -40,7 +44,8 @@ class RawSample:
 @dataclass
 class Sampler:
     """One profiling session on the current thread."""
-    interval: float = 0.001                     # seconds of CPU time between samples
+    interval: float = 0.001                     # seconds between samples
+    clock: str = "wall"                         # "wall" | "cpu" (the thread's CPU time, tick-granular)
     buffer_words: int = DEFAULT_BUFFER_WORDS
     dropped: int = 0                            # samples lost to a full buffer
     _timer: ctypes.c_void_p | None = None
@@ -79,7 +84,8 @@ class Sampler:
         self._tid = threading.get_native_id()
         ctypes.c_int.from_buffer(event, 16).value = self._tid         # sigev_notify_thread_id
         timer = ctypes.c_void_p()
-        if libc.timer_create(CLOCK_THREAD_CPUTIME_ID, event, ctypes.byref(timer)) != 0:
+        clock_id = CLOCK_THREAD_CPUTIME_ID if self.clock == "cpu" else CLOCK_MONOTONIC
+        if libc.timer_create(clock_id, event, ctypes.byref(timer)) != 0:
             err = ctypes.get_errno()
             self._restore(libc)
             raise OSError(err, "timer_create failed")
