@@ -99,11 +99,11 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
     """
     import time
     t_start = time.perf_counter()
-    guest = None
+    guest_spec = None
     if profile is not None and profile.split(",")[0] == "guest":
         from .profiling.guest import ProfileSpec
         try:
-            guest = ProfileSpec.parse(profile)
+            guest_spec = ProfileSpec.parse(profile)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--profile") from None
         profile = "guest"
@@ -145,8 +145,8 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
                     inline=inline, max_memory=parse_size(max_memory) if max_memory else None,
                     max_wasm_stack=parse_size(max_wasm_stack), fuel=fuel,
                     interruptible=timeout is not None, tiering=not no_tiering, progress=True)
-    if guest is not None:
-        config.guest_profile, config.guest_interval = guest.path, guest.interval
+    if guest_spec is not None:
+        config.guest_profile, config.guest_interval = guest_spec.path, guest_spec.interval
     seconds = parse_duration(timeout) if timeout is not None else None
     engine = Engine(config)
     timer = None

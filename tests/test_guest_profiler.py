@@ -276,3 +276,10 @@ def test_fib_g_frames_have_source_lines(fib_g_wasm, tmp_path):
     fib = sum(n for st, n in stacks.items() if st[-1].startswith("fib::fib fib.rs:"))
     assert fib >= 0.95 * total
     assert all(any(f.startswith("fib::main fib.rs:3") for f in st) for st in stacks if st[-1].startswith("fib::fib"))
+
+
+def test_guest_profile_with_a_preopened_dir(tmp_path):
+    (tmp_path / "d").mkdir()
+    r = _wasirun("--dir", "d::/d", "--profile=guest,p.folded", str(FIB), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p.folded").exists()

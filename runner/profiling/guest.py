@@ -91,6 +91,10 @@ class GuestProfiler:
         if self.sampler is None:
             return None
         self.stop()
+        if self.sampler.dropped and self.written is None:
+            import sys
+            sys.stderr.write(f"wasirun: guest profile: {self.sampler.dropped} samples lost to a full buffer "
+                             f"(a longer INTERVAL keeps them)\n")
         if self.written is None:
             self.stacks = Symbolizer().stacks(self.sampler.samples)
             write_profile(self.spec.path, self.stacks, self.spec.interval)
