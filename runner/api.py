@@ -46,6 +46,8 @@ class Config:
     def __post_init__(self):
         if self.profiler not in PROFILERS:
             raise ValueError(f"unknown profiler {self.profiler!r}: use jitdump, perfmap or guest")
+        if self.guest_clock not in ("wall", "cpu"):
+            raise ValueError(f"unknown guest_clock {self.guest_clock!r}: use wall or cpu")
         if not 0 <= self.opt_level <= 3:
             raise ValueError("opt_level must be 0..3")
 

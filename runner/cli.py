@@ -78,8 +78,8 @@ def _split_dir(spec: str) -> tuple[str, str]:
 @click.option("--jitdump", is_flag=True, help="Write jit-<pid>.dump for `perf inject --jit` (same as --profile=jitdump).")
 @click.option("--perfmap", is_flag=True, help="Write /tmp/perf-<pid>.map (same as --profile=perfmap).")
 @click.option("--profile", metavar="jitdump|perfmap|guest[,PATH[,INTERVAL]]",
-              help="Profiling agent to enable; guest: sample wasm stacks in-process every INTERVAL of CPU "
-                   "time (default 1ms) into PATH (.json Firefox Profiler, .svg, .folded; "
+              help="Profiling agent to enable; guest: sample wasm stacks in-process every INTERVAL "
+                   "(default 1ms) into PATH (.json Firefox Profiler, .svg, .folded; "
                    "default wasirun-guest-profile.json).")
 @click.option("--max-memory", "max_memory", metavar="SIZE", help="Largest size a linear memory may grow to, e.g. 512MiB.")
 @click.option("--max-wasm-stack", "max_wasm_stack", metavar="SIZE", default="4MiB", show_default=True,

@@ -122,5 +122,6 @@ def processed_profile(stacks, interval: float, product: str = "wasirun") -> dict
         "product": product, "stackwalk": 1, "debug": False, "symbolicated": True,
         "platform": "Linux", "oscpu": os.uname().machine, "toolkit": "", "abi": "", "misc": "",
         "categories": CATEGORIES, "markerSchema": [], "importedFrom": "wasirun --profile=guest",
+        "extensions": {"baseURL": [], "id": [], "name": [], "length": 0},
     }
     return {"meta": meta, "libs": [], "pages": [], "counters": [], "threads": [thread]}
