@@ -283,3 +283,17 @@ def test_guest_profile_with_a_preopened_dir(tmp_path):
     r = _wasirun("--dir", "d::/d", "--profile=guest,p.folded", str(FIB), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p.folded").exists()
+
+
+def test_one_session_at_a_time():
+    from runner.profiling.sampler import Sampler
+    first = Sampler()
+    first.start()
+    try:
+        with pytest.raises(RuntimeError):
+            Sampler().start()
+    finally:
+        first.stop()
+    second = Sampler()
+    second.start()
+    assert second.stop() == []

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 PREPROCESSED_VERSION = 47
-GECKO_VERSION = 29
+GECKO_VERSION = 24             # meta.version: what fxprof-processed-profile writes with processed formats 41..57
 # Categories: the viewer colours the graph by them.
 CATEGORIES = [
     {"name": "Other", "color": "grey", "subcategories": ["Other"]},

@@ -21,6 +21,7 @@ from ..layout import (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID, PROF_HEADER_WORD
                       SIGEVENT_SIZE, SIGPROF, SigAction)
 
 DEFAULT_BUFFER_WORDS = 8 << 20   # 64 MiB of address space, touched only as samples arrive
+_active: list["Sampler"] = []    # the runtime has one buffer and one SIGPROF handler: one session at a time
 
 
 class _Timespec(ctypes.Structure):
@@ -41,7 +42,7 @@ class RawSample:
     host_import: int | None      # the import being called when the sample was taken
 
 
-@dataclass
+@dataclass(eq=False)   # sessions are compared by identity (_active)
 class Sampler:
     """One profiling session on the current thread."""
     interval: float = 0.001                     # seconds between samples
@@ -60,6 +61,8 @@ class Sampler:
         return self._timer is not None
 
     def start(self) -> None:
+        if _active:
+            raise RuntimeError("a guest profile is already being recorded in this process")
         from ..runtime.native import NativeRuntime
         rt = NativeRuntime.get()
         libc = ctypes.CDLL(None, use_errno=True)
@@ -77,6 +80,7 @@ class Sampler:
         if libc.sigaction(SIGPROF, ctypes.byref(new), ctypes.byref(old)) != 0:
             raise OSError(ctypes.get_errno(), "sigaction(SIGPROF) failed")
         self._old = old
+        _active.append(self)
 
         event = (ctypes.c_byte * SIGEVENT_SIZE)()
         ctypes.c_int.from_buffer(event, 8).value = SIGPROF            # sigev_signo
@@ -121,6 +125,8 @@ class Sampler:
         if self._old is not None:
             libc.sigaction(SIGPROF, ctypes.byref(self._old), None)
             self._old = None
+        if self in _active:
+            _active.remove(self)
 
     def _decode(self, words: list[int]) -> list[RawSample]:
         out, i, k = [], 0, 0
