@@ -18,7 +18,7 @@ from .profiling.base import LineRow, NullAgent
 from .runtime.instance import Instance
 from .runtime.native import NativeRuntime
 
-PROFILERS = (None, "jitdump", "perfmap")
+PROFILERS = (None, "jitdump", "perfmap", "guest")
 TOP_LEVEL = {0: "base", 1: "O1", 2: "O2", 3: "O3"}
 
 
@@ -29,7 +29,10 @@ class Config:
     opt_level: int = 2            # the top tier: 0 no IR passes, 1 light pipeline, 2 LLVM -O2, 3 LLVM -O3
     tiering: bool = True          # start on fast first-tier code, hot functions tier up in the background;
                                   # False: every function at the top tier before anything runs
-    profiler: str | None = None   # None | "jitdump" | "perfmap"
+    profiler: str | None = None   # None | "jitdump" | "perfmap" | "guest" (sampled in-process, no perf)
+    guest_profile: str = "wasirun-guest-profile.json"   # profiler="guest": where (.json, .svg, .folded)
+    guest_interval: float = 0.001  # profiler="guest": seconds between samples
+    guest_clock: str = "wall"      # profiler="guest": "wall" (hrtimer) or "cpu" (the thread's CPU time, tick-granular)
     debug_info: bool = False      # line tables for JIT code (perf srcline/annotate, trap locations)
     cache: bool = True            # reuse compiled code from ~/.cache/wasirun (WASIRUN_CACHE_DIR)
     inline: bool = False          # let LLVM inline wasm functions into each other (hides them in profiles)
@@ -42,7 +45,9 @@ class Config:
 
     def __post_init__(self):
         if self.profiler not in PROFILERS:
-            raise ValueError(f"unknown profiler {self.profiler!r}: use jitdump or perfmap")
+            raise ValueError(f"unknown profiler {self.profiler!r}: use jitdump, perfmap or guest")
+        if self.guest_clock not in ("wall", "cpu"):
+            raise ValueError(f"unknown guest_clock {self.guest_clock!r}: use wall or cpu")
         if not 0 <= self.opt_level <= 3:
             raise ValueError("opt_level must be 0..3")
 
@@ -114,7 +119,15 @@ class CompiledModule:
 class Engine:
     def __init__(self, config: Config | None = None):
         self.config = config or Config()
-        if self.config.profiler is None:
+        self.guest_profiler = None
+        if self.config.profiler == "guest":
+            # Samples the thread that makes the engine, while it runs wasm; written by close().
+            from .profiling.guest import GuestProfiler, ProfileSpec
+            self.agent = NullAgent()
+            self.guest_profiler = GuestProfiler(ProfileSpec(self.config.guest_profile, self.config.guest_interval,
+                                                                 self.config.guest_clock))
+            self.guest_profiler.start()
+        elif self.config.profiler is None:
             self.agent = NullAgent()
         else:
             from .profiling import make_agent
@@ -255,7 +268,10 @@ class Engine:
         return NativeRuntime.get().fuel.value if self.config.fuel is not None else None
 
     def close(self) -> None:
+        """Close the profiling agent; with the guest profiler, stop sampling and write the profile."""
         self.agent.close()
+        if self.guest_profiler is not None:
+            self.guest_profiler.finish()
 
 
 def validate(module: Module, bodies: bool = True) -> None:

@@ -77,7 +77,10 @@ def _split_dir(spec: str) -> tuple[str, str]:
               help="Line tables for JIT code: perf srcline/annotate show source lines; traps show file:line.")
 @click.option("--jitdump", is_flag=True, help="Write jit-<pid>.dump for `perf inject --jit` (same as --profile=jitdump).")
 @click.option("--perfmap", is_flag=True, help="Write /tmp/perf-<pid>.map (same as --profile=perfmap).")
-@click.option("--profile", type=click.Choice(["jitdump", "perfmap"]), help="Profiling agent to enable.")
+@click.option("--profile", metavar="jitdump|perfmap|guest[,PATH[,INTERVAL]]",
+              help="Profiling agent to enable; guest: sample wasm stacks in-process every INTERVAL "
+                   "(default 1ms) into PATH (.json Firefox Profiler, .svg, .folded; "
+                   "default wasirun-guest-profile.json).")
 @click.option("--max-memory", "max_memory", metavar="SIZE", help="Largest size a linear memory may grow to, e.g. 512MiB.")
 @click.option("--max-wasm-stack", "max_wasm_stack", metavar="SIZE", default="4MiB", show_default=True,
               help="Native stack wasm code may use before trapping with 'call stack exhausted'.")
@@ -96,6 +99,17 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
     """
     import time
     t_start = time.perf_counter()
+    guest_spec = None
+    if profile is not None and profile.split(",")[0] == "guest":
+        from .profiling.guest import ProfileSpec
+        try:
+            guest_spec = ProfileSpec.parse(profile)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--profile") from None
+        profile = "guest"
+    elif profile not in (None, "jitdump", "perfmap"):
+        raise click.BadParameter(f"unknown profiler {profile!r}: use jitdump, perfmap or guest[,PATH[,INTERVAL]]",
+                                 param_hint="--profile")
     profiler = profile or ("jitdump" if jitdump else "perfmap" if perfmap else None)
     if jitdump and perfmap:
         raise click.UsageError("--jitdump and --perfmap are exclusive")
@@ -131,6 +145,8 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
                     inline=inline, max_memory=parse_size(max_memory) if max_memory else None,
                     max_wasm_stack=parse_size(max_wasm_stack), fuel=fuel,
                     interruptible=timeout is not None, tiering=not no_tiering, progress=True)
+    if guest_spec is not None:
+        config.guest_profile, config.guest_interval = guest_spec.path, guest_spec.interval
     seconds = parse_duration(timeout) if timeout is not None else None
     engine = Engine(config)
     timer = None

@@ -135,6 +135,13 @@ class WasmLineMap:
         result.sort(key=lambda r: r[0])
         return [r for i, r in enumerate(result) if i == 0 or r[1] != result[i - 1][1]]
 
+    def unit_at(self, code_offset: int) -> int | None:
+        """The offset of the compile unit whose ranges hold ``code_offset`` (dwarf_inline.py)."""
+        return self._unit_at(code_offset)
+
+    def dwarf_info(self) -> DWARFInfo:
+        return self._dwarf_info()
+
     # -- compile unit index ------------------------------------------------------
 
     def _unit_at(self, code_offset: int) -> int | None:

@@ -108,6 +108,22 @@ SIGINFO_SI_ADDR = 16              # offsetof(siginfo_t, si_addr): the faulting a
 _UC_MCONTEXT_GREGS = 40           # offsetof(ucontext_t, uc_mcontext.gregs)
 UCONTEXT_RIP = _UC_MCONTEXT_GREGS + 8 * 16   # uc_mcontext.gregs[REG_RIP] = 168: the faulting pc
 UCONTEXT_RBP = _UC_MCONTEXT_GREGS + 8 * 10   # uc_mcontext.gregs[REG_RBP] = 120: its frame pointer
+UCONTEXT_RSP = _UC_MCONTEXT_GREGS + 8 * 15   # uc_mcontext.gregs[REG_RSP] = 160: its stack pointer
+
+# --- the guest profiler's sampler (runtime/native.py wr_prof, profiling/sampler.py) --------------
+SIGPROF = 27
+SA_RESTART = 0x10000000           # WASI calls interrupted by a sample restart instead of failing with EINTR
+SIGEV_THREAD_ID = 4               # timer_create: signal one thread (the one running wasm)
+CLOCK_MONOTONIC = 1               # ... every interval of wall time (a high-resolution timer)
+CLOCK_THREAD_CPUTIME_ID = 3       # ... or of that thread's CPU time (checked at the scheduler tick only)
+SIGEVENT_SIZE = 64                # struct sigevent; sigev_signo at 8, sigev_notify at 12, _tid at 16
+PROF_MAX_DEPTH = 256              # return addresses one sample records (deeper stacks are cut at the root end)
+# One sample in the buffer: a header word (frame count | (host import index + 1) << 32, 0 when
+# not in a host call), the interrupted pc (0 in a host call), the two words at the interrupted
+# rsp (the caller's return address while a prologue or epilogue has rbp still/again the
+# caller's), then the return addresses, innermost first.
+PROF_HEADER_WORDS = 4
+PROF_SAMPLE_MAX_WORDS = PROF_HEADER_WORDS + PROF_MAX_DEPTH
 
 
 class SigAction(ctypes.Structure):

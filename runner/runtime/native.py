@@ -13,8 +13,9 @@ import threading
 from typing import Any
 
 from ..errors import TrapKind
-from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR,
-                      SIGSEGV, UCONTEXT_RBP, UCONTEXT_RIP, SigAction)
+from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, PROF_HEADER_WORDS, PROF_MAX_DEPTH,
+                      PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR, SIGSEGV, UCONTEXT_RBP,
+                      UCONTEXT_RIP, UCONTEXT_RSP, SigAction)
 from .library import native_library, resolver
 
 RUNTIME_IR = f"""
@@ -41,6 +42,14 @@ declare ptr @signal(i32, ptr)
 @wr_fuel = global i64 0
 ; the Python hook that compiles a function on its first call (runner/tiers.py lazy mode)
 @wr_lazy_hook = global ptr null
+; the import thunk's frame while a host function runs, and the import's index (translate/module.py)
+@wr_host_fp = global ptr null
+@wr_host_import = global i32 0
+; the guest profiler's sample buffer (profiling/sampler.py owns it): words, capacity, used, lost
+@wr_prof_buf = global ptr null
+@wr_prof_cap = global i64 0
+@wr_prof_len = global i64 0
+@wr_prof_dropped = global i64 0
 
 ; wr_lazy_entry: where a not-yet-compiled function's stub jumps, with r11 = its index and
 ; r10 = the instance's lazy-context id.  It keeps the argument registers, asks the hook for
@@ -101,6 +110,9 @@ entry:
   %prev_jb = load ptr, ptr @wr_jmpbuf
   %prev_fp = load ptr, ptr @wr_entry_fp
   %prev_limit = load ptr, ptr @wr_stack_limit
+  %prev_host = load ptr, ptr @wr_host_fp
+  ; a host function calling back into wasm: its frames are wasm frames again until we return
+  store ptr null, ptr @wr_host_fp
   %fa = call ptr @llvm.frameaddress.p0(i32 0)
   %outer = icmp eq ptr %prev_jb, null
   br i1 %outer, label %set_limit, label %go
@@ -126,6 +138,7 @@ out:
   store ptr %prev_jb, ptr @wr_jmpbuf
   store ptr %prev_fp, ptr @wr_entry_fp
   store ptr %prev_limit, ptr @wr_stack_limit
+  store ptr %prev_host, ptr @wr_host_fp
   ret i32 %rc
 }}
 
@@ -230,6 +243,106 @@ call1:
   ret void
 }}
 
+; SIGPROF handler of the guest profiler (async-signal-safe: loads and stores only).  While wasm
+; runs, append one sample (layout.py PROF_HEADER_WORDS) to @wr_prof_buf: the interrupted pc and
+; the return addresses up the rbp chain to the entry frame, or, inside a host call, the chain
+; from the import thunk's frame.  Every frame read lies in [rsp, entry frame) and each is above
+; the one before, so a garbage rbp (interrupted in Python or libc) cannot fault.
+define void @wr_prof(i32 %sig, ptr %info, ptr %uc) #0 {{
+entry:
+  %jb = load volatile ptr, ptr @wr_jmpbuf
+  %buf = load ptr, ptr @wr_prof_buf
+  %a = icmp ne ptr %jb, null
+  %b = icmp ne ptr %buf, null
+  %on = and i1 %a, %b
+  br i1 %on, label %room, label %out
+room:
+  %len = load i64, ptr @wr_prof_len
+  %cap = load i64, ptr @wr_prof_cap
+  %need = add i64 %len, {PROF_SAMPLE_MAX_WORDS}
+  %fits = icmp ule i64 %need, %cap
+  br i1 %fits, label %sample, label %drop
+drop:
+  %d = load i64, ptr @wr_prof_dropped
+  %d1 = add i64 %d, 1
+  store i64 %d1, ptr @wr_prof_dropped
+  br label %out
+sample:
+  %stop = load ptr, ptr @wr_entry_fp
+  %host = load volatile ptr, ptr @wr_host_fp
+  %hidx = load volatile i32, ptr @wr_host_import
+  %ripp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RIP}
+  %rbpp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RBP}
+  %rspp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RSP}
+  %rip = load i64, ptr %ripp
+  %rbp = load ptr, ptr %rbpp
+  %rsp = load ptr, ptr %rspp
+  %in_host = icmp ne ptr %host, null
+  %pc = select i1 %in_host, i64 0, i64 %rip
+  %fp0 = select i1 %in_host, ptr %host, ptr %rbp
+  %hdr = getelementptr i64, ptr %buf, i64 %len
+  %pcp = getelementptr i64, ptr %hdr, i64 1
+  store i64 %pc, ptr %pcp
+  %s0p = getelementptr i64, ptr %hdr, i64 2
+  %s1p = getelementptr i64, ptr %hdr, i64 3
+  %rsp16 = getelementptr i8, ptr %rsp, i64 16
+  %sp_ok = icmp ule ptr %rsp16, %stop
+  %in_jit = xor i1 %in_host, true
+  %sp_read = and i1 %sp_ok, %in_jit
+  br i1 %sp_read, label %sp_words, label %sp_none
+sp_words:
+  %w0 = load i64, ptr %rsp
+  %rsp8 = getelementptr i8, ptr %rsp, i64 8
+  %w1 = load i64, ptr %rsp8
+  br label %sp_done
+sp_none:
+  br label %sp_done
+sp_done:
+  %v0 = phi i64 [%w0, %sp_words], [0, %sp_none]
+  %v1 = phi i64 [%w1, %sp_words], [0, %sp_none]
+  store i64 %v0, ptr %s0p
+  store i64 %v1, ptr %s1p
+  %frames = getelementptr i64, ptr %hdr, i64 {PROF_HEADER_WORDS}
+  br label %walk
+walk:
+  %i = phi i64 [0, %sp_done], [%i1, %record]
+  %fp = phi ptr [%fp0, %sp_done], [%next, %record]
+  %fpi = ptrtoint ptr %fp to i64
+  %mis = and i64 %fpi, 7
+  %aligned = icmp eq i64 %mis, 0
+  %fp16 = getelementptr i8, ptr %fp, i64 16
+  %below = icmp ule ptr %fp16, %stop
+  %above = icmp uge ptr %fp, %rsp
+  %room1 = icmp ult i64 %i, {PROF_MAX_DEPTH}
+  %c1 = and i1 %aligned, %below
+  %c2 = and i1 %above, %room1
+  %go = and i1 %c1, %c2
+  br i1 %go, label %record, label %done
+record:
+  %retp = getelementptr ptr, ptr %fp, i64 1
+  %ret = load i64, ptr %retp
+  %slot = getelementptr i64, ptr %frames, i64 %i
+  store i64 %ret, ptr %slot
+  %i1 = add i64 %i, 1
+  %nx = load ptr, ptr %fp
+  %up = icmp ugt ptr %nx, %fp
+  %next = select i1 %up, ptr %nx, ptr %stop
+  br label %walk
+done:
+  %hz = zext i32 %hidx to i64
+  %h1 = add i64 %hz, 1
+  %hs = shl i64 %h1, 32
+  %tag = select i1 %in_host, i64 %hs, i64 0
+  %header = or i64 %tag, %i
+  store i64 %header, ptr %hdr
+  %used = add i64 %i, {PROF_HEADER_WORDS}
+  %len1 = add i64 %len, %used
+  store i64 %len1, ptr @wr_prof_len
+  br label %out
+out:
+  ret void
+}}
+
 attributes #0 = {{ "frame-pointer"="all" noinline }}
 attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
 """
@@ -254,7 +367,8 @@ class NativeRuntime:
     SYMBOLS = ("wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
                "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
                "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo",
-               "wr_lazy_entry", "wr_lazy_hook")
+               "wr_lazy_entry", "wr_lazy_hook", "wr_host_fp", "wr_host_import", "wr_prof", "wr_prof_buf",
+               "wr_prof_cap", "wr_prof_len", "wr_prof_dropped")
 
     def __init__(self):
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.

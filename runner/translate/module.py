@@ -52,6 +52,8 @@ declare ptr @llvm.frameaddress.p0(i32)
 declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)
 declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
 @wr_pending = external global i32
+@wr_host_fp = external global ptr
+@wr_host_import = external global i32
 @wr_stack_limit = external global ptr
 @wr_interrupt = external global i32
 @wr_fconsts = external global {FCONSTS_IR_TYPE}
@@ -204,10 +206,17 @@ class ModuleTranslator:
         call = f"call {ret} %code({args})"
         # wr.import<N> is the imported function's {code, type id} record: the code of a
         # function of another instance may change tier, so it is loaded at each call.
+        # While the host runs, @wr_host_fp/@wr_host_import say which import it is and where
+        # the wasm frames resume: the guest profiler's SIGPROF handler cannot walk Python's
+        # frames (no frame pointers there), so it starts from this thunk's frame.
         lines = [f"@wr.import{index} = external global ptr",
                  f"define hidden {ret} @w{index}({plist}) #0 {{",
                  f"  %code = load ptr, ptr @wr.import{index}",
+                 "  %fa = call ptr @llvm.frameaddress.p0(i32 0)",
+                 f"  store volatile i32 {index}, ptr @wr_host_import",
+                 "  store volatile ptr %fa, ptr @wr_host_fp",
                  f"  {'%r = ' if ret != 'void' else ''}{call}",
+                 "  store volatile ptr null, ptr @wr_host_fp",
                  "  %pending = load i32, ptr @wr_pending",
                  "  %bad = icmp ne i32 %pending, 0",
                  f"  br i1 %bad, label %trap, label %ok, {UNLIKELY_BRANCH}",
