@@ -62,8 +62,11 @@ sys.stderr.write(f"BENCH-RUN {time.perf_counter() - t:.6f}\n")
 """
 
 
+SIMD_PROGRAMS = {"simd"}      # built for wasm with -C target-feature=+simd128
+
+
 def sources() -> dict[str, Path]:
-    progs = {"fib": ROOT / "examples" / "fib.rs"}
+    progs = {"fib": ROOT / "examples" / "fib.rs", "simd": ROOT / "tests" / "simd_programs" / "vectors.rs"}
     if SHARED_BENCH.is_dir():
         for rs in sorted(SHARED_BENCH.glob("*.rs")):
             progs.setdefault(rs.stem, rs)
@@ -74,11 +77,12 @@ def build(name: str, src: Path) -> tuple[Path, Path]:
     BUILD.mkdir(parents=True, exist_ok=True)
     wasm, native = BUILD / f"{name}.wasm", BUILD / f"{name}-native"
     if not wasm.exists() or wasm.stat().st_mtime < src.stat().st_mtime:
-        subprocess.run(["/usr/bin/rustc", "--target", "wasm32-wasi", "-O", "-C", "strip=debuginfo",
-                        str(src), "-o", str(wasm)], check=True)
+        simd = ["-C", "target-feature=+simd128"] if name in SIMD_PROGRAMS else []
+        subprocess.run(["/usr/bin/rustc", "--edition", "2021", "--target", "wasm32-wasi", "-O", "-C", "strip=debuginfo",
+                        *simd, str(src), "-o", str(wasm)], check=True)
     if not native.exists() or native.stat().st_mtime < src.stat().st_mtime:
         rustc = shutil.which("rustc") or "/usr/bin/rustc"
-        subprocess.run([rustc, "-O", str(src), "-o", str(native)], check=True)
+        subprocess.run([rustc, "--edition", "2021", "-O", str(src), "-o", str(native)], check=True)
     return wasm, native
 
 

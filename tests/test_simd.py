@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -350,3 +351,52 @@ def test_post_2_0_opcodes_say_unsupported(code, message):
     with pytest.raises(DecodeError) as e:
         validate(decode(wasm))
     assert str(e.value).endswith(message) and e.value.offset == 23
+
+
+# --- a Rust program: auto-vectorised loops and core::arch::wasm32 intrinsics ------------------
+
+VECTORS_RS = REPO / "tests" / "simd_programs" / "vectors.rs"
+
+
+@pytest.fixture(scope="module")
+def rust_simd_program(tmp_path_factory) -> Path:
+    rustc = Path("/usr/bin/rustc")
+    if not rustc.exists():
+        pytest.skip("Debian's rustc (wasm32-wasi) is not installed")
+    out = tmp_path_factory.mktemp("rust-simd") / "vectors.wasm"
+    subprocess.run([str(rustc), "--edition", "2021", "--target", "wasm32-wasi", "-O", "-C", "target-feature=+simd128",
+                    "-C", "strip=debuginfo", str(VECTORS_RS), "-o", str(out)], check=True, capture_output=True)
+    return out
+
+
+def _wasmtime_run(wasm: Path, args: list[str], tmp: Path) -> str:
+    wasmtime = pytest.importorskip("wasmtime")
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    cfg = wasmtime.WasiConfig()
+    cfg.argv = [wasm.name, *args]
+    out = tmp / "wasmtime.out"
+    cfg.stdout_file = str(out)
+    store.set_wasi(cfg)
+    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
+    instance.exports(store)["_start"](store)
+    return out.read_text()
+
+
+def test_rust_program_matches_wasmtime(rust_simd_program, tmp_path):
+    import shutil
+    if shutil.which("wasm-tools"):
+        text = subprocess.run(["wasm-tools", "print", str(rust_simd_program)], capture_output=True, text=True).stdout
+        # rustc vectorised the loops and kept the intrinsics: swizzle, dot, bitmask are there.
+        for name in ("i8x16.swizzle", "i32x4.dot_i16x8_s", "i8x16.bitmask", "f32x4.mul"):
+            assert name in text, name
+    expected = _wasmtime_run(rust_simd_program, ["40"], tmp_path)
+    assert expected.startswith("rounds 40 acc ")
+    env = dict(os.environ, WASIRUN_CACHE_DIR=str(tmp_path / "cache"))
+    for opts in (["-O0"], [], ["--no-tiering"]):      # first tier only, tiering, top tier only
+        r = subprocess.run([sys.executable, "-m", "runner.cli", *opts, str(rust_simd_program), "40"],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == expected, opts
