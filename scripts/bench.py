@@ -213,6 +213,23 @@ def getting_to_native_code(runs: int, quick: bool) -> None:
         large_module(runs=min(runs, 2))
 
 
+def guest_profiler_overhead(runs: int) -> None:
+    """--profile=guest at its default 1 kHz against the same warm run without it (fib.wasm,
+    --no-tiering, in-engine run time from --timings)."""
+    fib = ROOT / "examples" / "fib.wasm"
+    base = [PY, "-m", "runner.cli", "--timings", "--no-tiering"]
+    out = BUILD / "guest-profile.folded"
+    timed(base + [str(fib)], None)
+    plain, profiled = [], []
+    for _ in range(max(runs, 3)):
+        plain.append(timed(base + [str(fib)], r" run (\d+\.\d+)s\s*$")[1])
+        profiled.append(timed(base[:-1] + ["--no-tiering", f"--profile=guest,{out}", str(fib)],
+                              r" run (\d+\.\d+)s\s*$")[1])
+    a, b = statistics.median(plain), statistics.median(profiled)
+    print(f"\n--profile=guest overhead at 1 kHz on fib (run time, median of {len(plain)}): "
+          f"{a:.3f}s -> {b:.3f}s, {100 * (b - a) / a:+.1f} % (target ≤ 5 %; includes writing the profile)")
+
+
 def large_module(runs: int) -> None:
     import json
     p = subprocess.run([PY, str(ROOT / "scripts" / "large_module.py")], capture_output=True, text=True)
@@ -309,6 +326,7 @@ def main() -> int:
         print(f"| {name} | {nat:.3f}s | {wr:.3f}s | {wr / nat:.2f} | {wt:.3f}s | {wt / nat:.2f} | {wr / wt:.2f} "
               f"| {med['wasirun'][0]:.3f}s | {med['wasmtime'][0]:.3f}s |")
     getting_to_native_code(args.runs, args.quick)
+    guest_profiler_overhead(args.runs)
     return 0
 
 
