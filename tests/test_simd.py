@@ -247,18 +247,7 @@ def simd_program(tmp_path_factory) -> Path:
 
 
 def _wasmtime_stdout(wasm: Path, tmp: Path) -> str:
-    wasmtime = pytest.importorskip("wasmtime")
-    engine = wasmtime.Engine()
-    store = wasmtime.Store(engine)
-    linker = wasmtime.Linker(engine)
-    linker.define_wasi()
-    cfg = wasmtime.WasiConfig()
-    out = tmp / "wasmtime.out"
-    cfg.stdout_file = str(out)
-    store.set_wasi(cfg)
-    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
-    instance.exports(store)["_start"](store)
-    return out.read_text()
+    return _wasmtime_run(wasm, [], tmp)
 
 
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])

@@ -238,12 +238,17 @@ _INT_INTRINSIC2 = {"add_sat_s": "sadd.sat", "add_sat_u": "uadd.sat", "sub_sat_s"
                    "max_u": "umax"}
 
 
-def _int_binary(fx, code, imm):
+def _binary_operands(fx, code):
+    """(operation name, lane type, lane count, vector type, a, b) of a lane-wise binary op."""
     shape, _, rest = op.NAME[code].partition(".")
     lane, n = SHAPES[shape]
-    t = vtype(lane, n)
     b = pop_as(fx, lane, n)
     a = pop_as(fx, lane, n)
+    return rest, lane, n, vtype(lane, n), a, b
+
+
+def _int_binary(fx, code, imm):
+    rest, lane, n, t, a, b = _binary_operands(fx, code)
     if rest in _INT_BINARY:
         r = fx.value(f"{_INT_BINARY[rest]} {t} {a}, {b}")
     else:
@@ -390,11 +395,7 @@ _FLOAT_UNARY = {"sqrt": "sqrt", "ceil": "ceil", "floor": "floor", "trunc": "trun
 
 
 def _float_binary(fx, code, imm):
-    shape, _, rest = op.NAME[code].partition(".")
-    lane, n = SHAPES[shape]
-    t = vtype(lane, n)
-    b = pop_as(fx, lane, n)
-    a = pop_as(fx, lane, n)
+    rest, lane, n, t, a, b = _binary_operands(fx, code)
     if rest in _FLOAT_BINARY:
         r = fx.value(f"{_FLOAT_BINARY[rest]} {t} {a}, {b}")
     elif rest in ("pmin", "pmax"):   # pmin: b < a ? b : a; pmax: a < b ? b : a
