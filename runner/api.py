@@ -73,6 +73,7 @@ class CompiledModule:
                                    | ({m.start} if m.start is not None else set()))
         self._names: dict[int, str] = {}
         self._debug_info = debug_info
+        self.source_path: str | None = None    # the .wasm file, when known (profiling tools read its DWARF)
         self._dwarf = None
         self._dwarf_loaded = False
 
@@ -132,6 +133,10 @@ class Engine:
         else:
             from .profiling import make_agent
             self.agent = make_agent(self.config.profiler)
+            if self.config.profiler == "jitdump" and self.config.debug_info:
+                # Beside the jitdump: JIT address -> wasm offset, for inlined frames after perf.
+                from .profiling.wasmmap import WasmMapWriter, map_path
+                self.agent.wasm_map = WasmMapWriter(map_path(self.agent.path))
         if self.config.cache:
             from .codecache import CodeCache
             self.cache = CodeCache()
@@ -157,9 +162,11 @@ class Engine:
                                          interruptible=c.interruptible, fuel=c.fuel is not None),
                         name, c.jobs, c.progress)
 
-    def compile(self, wasm: bytes, name: str = "module.wasm", tiering: bool | None = None) -> CompiledModule:
+    def compile(self, wasm: bytes, name: str = "module.wasm", tiering: bool | None = None,
+                source_path: str | None = None) -> CompiledModule:
         """Decode and validate ``wasm`` and get its code: from the cache, or compiled now
-        (the first tier, or everything at the top tier without tiering)."""
+        (the first tier, or everything at the top tier without tiering).  ``source_path``,
+        the file it came from, lets profiling tools read its DWARF later."""
         from .tiers import ModuleCode
         stats = CompileStats()
         t0 = time.perf_counter()
@@ -181,7 +188,9 @@ class Engine:
             stats.validate = t2 - t1
             code.compile()
             stats.compile = time.perf_counter() - t2
-        return CompiledModule(module, code, name, self.config.debug_info, stats)
+        compiled = CompiledModule(module, code, name, self.config.debug_info, stats)
+        compiled.source_path = source_path
+        return compiled
 
     PARALLEL_VALIDATE_BYTES = 2 << 20   # below this, one process validates (a worker costs ~0.2 s)
 
@@ -270,6 +279,8 @@ class Engine:
     def close(self) -> None:
         """Close the profiling agent; with the guest profiler, stop sampling and write the profile."""
         self.agent.close()
+        if getattr(self.agent, "wasm_map", None) is not None:
+            self.agent.wasm_map.close()
         if self.guest_profiler is not None:
             self.guest_profiler.finish()
 

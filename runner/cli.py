@@ -158,7 +158,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
             if is_cwasm(wasm):
                 compiled = engine.deserialize_file(wasm_file, name=name)
             else:
-                compiled = engine.compile(wasm, name=name)
+                compiled = engine.compile(wasm, name=name, source_path=os.path.abspath(wasm_file))
         except CwasmError as exc:
             _fail(str(exc))
         t_compiled = time.perf_counter()

@@ -134,7 +134,9 @@ fi
 if ((flame)); then
     perf script -i "$out/perf.jit.data" >"$out/perf.script" 2>"$out/script.log" \
         || die "perf script failed: $(grep -m1 -vE '^\s*$' "$out/script.log")"
-    "$python" -m runner.profiling.flamegraph --title "wasirun $*" "$out/perf.script" >"$out/flamegraph.svg" \
+    maps=("$out"/jit-*.wasm-map.jsonl)     # with -g: inlined Rust functions become frames too
+    "$python" -m runner.profiling.flamegraph --title "wasirun $*" ${maps:+--wasm-map "${maps[0]}"} \
+        "$out/perf.script" >"$out/flamegraph.svg" \
         || die "could not draw $out/flamegraph.svg from $out/perf.script"
 fi
 

@@ -297,3 +297,34 @@ def test_one_session_at_a_time():
     second = Sampler()
     second.start()
     assert second.stop() == []
+
+
+def test_perf_flame_graph_expands_inlined_frames(inline_wasm, tmp_path):
+    """--jitdump -g leaves jit-<pid>.wasm-map.jsonl beside the dump; the flame graph drawn
+    from `perf script` output then shows inl::helper (inlined by rustc) under inl::work,
+    as the guest profiler does. (perf itself is not needed: the perf script text is made
+    from the map's own addresses.)"""
+    from runner.profiling.flamegraph import fold
+    from runner.profiling.wasmmap import WasmMap
+    r = _wasirun("-g", "--jitdump", str(inline_wasm), cwd=tmp_path)   # (scripts/profile.sh -g --flamegraph: same, through perf)
+    assert r.returncode == 0, r.stderr
+    (path,) = tmp_path.glob("jit-*.wasm-map.jsonl")
+    wmap = WasmMap.load(path)
+    work = [c for c in wmap.copies if c.name == "inl::work"]
+    assert work, sorted({c.name for c in wmap.copies})[:20]
+    hits = [(c, off) for c in work for off in c.offsets
+            if wmap.frames(c.start + off, True)[:2] == ["inl::work", "inl::helper"]]
+    assert hits, "no address of inl::work is in the inlined inl::helper"
+    copy, off = hits[0]
+    chain = wmap.frames(copy.start + off, True)
+    main = next(c for c in wmap.copies if c.name == "inl::main")
+    # What perf script prints after perf inject --jit: the offset in the function, in the
+    # jitted-<pid>-<code index>.so perf made for that copy.
+    script = (f"wasirun 123/123 100.000001: 1 cpu-clock:\n"
+              f"\t{off:x} inl::work+{off:#x} (/tmp/jitted-123-{copy.index}.so)\n"
+              f"\t{8:x} inl::main+0x8 (/tmp/jitted-123-{main.index}.so)\n\n")
+    stacks = fold(script.splitlines(True), wasm_map=wmap)
+    assert list(stacks) == ["wasirun;inl::main_[j];" + ";".join(n + "_[j]" for n in chain)], stacks
+    assert list(stacks)[0].startswith("wasirun;inl::main_[j];inl::work_[j];inl::helper_[j]")
+    plain = fold(script.splitlines(True))
+    assert list(plain) == ["wasirun;inl::main_[j];inl::work_[j]"]

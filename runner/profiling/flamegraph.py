@@ -55,8 +55,25 @@ def _frame_name(sym: str, dso: str) -> str:
     return name
 
 
-def fold(lines: Iterable[str], include_comm: bool = True) -> Counter[str]:
-    """Count identical stacks in ``perf script`` text (with or without ``-g``)."""
+def _frames(match, leaf: bool, wasm_map) -> list[str]:
+    """One perf frame as folded names, leaf first (perf's order)."""
+    name = _frame_name(match["sym"], match["dso"])
+    if wasm_map is not None and name.endswith("_[j]"):
+        off = _OFFSET.search(match["sym"].strip())
+        expanded = None
+        if off:      # after perf inject: ip is in the jitted .so, the offset is in the function
+            expanded = wasm_map.frames_in_dso(match["dso"], int(off.group()[3:], 16), leaf)
+        if expanded is None:
+            expanded = wasm_map.frames(int(match["ip"], 16), leaf)
+        if expanded:
+            return [n.replace(";", ":") + "_[j]" for n in reversed(expanded)]
+    return [name]
+
+
+def fold(lines: Iterable[str], include_comm: bool = True, wasm_map=None) -> Counter[str]:
+    """Count identical stacks in ``perf script`` text (with or without ``-g``).  With a
+    ``wasm_map`` (runner/profiling/wasmmap.py) a JIT frame becomes its function and the
+    functions inlined into it there."""
     stacks: Counter[str] = Counter()
     comm: str | None = None
     frames: list[str] = []
@@ -76,11 +93,11 @@ def fold(lines: Iterable[str], include_comm: bool = True) -> Counter[str]:
             comm, frames = header["comm"].replace(";", ":"), []
             inline = _INLINE_FRAME.match(line[header.end():])
             if inline:
-                frames.append(_frame_name(inline["sym"], inline["dso"]))
+                frames.extend(_frames(inline, True, wasm_map))
         elif comm is not None:
             frame = _FRAME.match(line)
             if frame:
-                frames.append(_frame_name(frame["sym"], frame["dso"]))
+                frames.extend(_frames(frame, not frames, wasm_map))
     flush()
     return stacks
 
@@ -180,12 +197,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1200)
     parser.add_argument("--fold", action="store_true", help="print folded stacks instead of SVG")
     parser.add_argument("--no-comm", action="store_true", help="do not start stacks with the process name")
+    parser.add_argument("--wasm-map", metavar="FILE",
+                        help="jit-<pid>.wasm-map.jsonl (written by wasirun --jitdump -g): expand inlined frames")
     args = parser.parse_args(argv)
+    wasm_map = None
+    if args.wasm_map:
+        from runner.profiling.wasmmap import WasmMap
+        wasm_map = WasmMap.load(args.wasm_map)
     if args.input == "-":
-        stacks = fold(sys.stdin, include_comm=not args.no_comm)
+        stacks = fold(sys.stdin, include_comm=not args.no_comm, wasm_map=wasm_map)
     else:
         with open(args.input, encoding="utf-8", errors="replace") as f:
-            stacks = fold(f, include_comm=not args.no_comm)
+            stacks = fold(f, include_comm=not args.no_comm, wasm_map=wasm_map)
     if not stacks:
         print(f"flamegraph: no samples found in {args.input}", file=sys.stderr)
     if args.fold:

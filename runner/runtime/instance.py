@@ -588,10 +588,11 @@ class Instance:
                 continue
             for i, (off, size) in sorted(unit.symbols.items()):
                 start = mapped.base + off
-                records.append((compiled.display_name(i), start, size, compiled.line_rows_for(unit, i, start)))
+                records.append((compiled.display_name(i), start, size, compiled.line_rows_for(unit, i, start),
+                                unit.rows.get(i, ())))
             for i, off in unit.entries.items():
                 records.append((f"wasirun::entry<{compiled.display_name(i)}>", mapped.base + off,
-                                unit.entry_sizes.get(i, 1), []))
+                                unit.entry_sizes.get(i, 1), [], None))
         with _code_lock:
             if not getattr(agent, "runtime_announced", False):
                 # The runtime's code goes out with the first module's, not when the engine is made:
@@ -600,8 +601,13 @@ class Instance:
                 agent.runtime_announced = True
             # Names and line rows are worked out first (DWARF decoding can take a second), so the
             # records go out in one burst: the profile's time window then starts when the code runs.
-            for name, start, size, rows in records:
+            wasm_map = getattr(agent, "wasm_map", None)
+            module = wasm_map.module_index(compiled) if wasm_map is not None else None
+            for name, start, size, rows, wasm_rows in records:
+                index = getattr(agent, "_code_index", None)   # perf inject names jitted-<pid>-<index>.so
                 agent.register_function(name, start, size, rows)
+                if module is not None and wasm_rows is not None:
+                    wasm_map.code(module, name, start, size, wasm_rows, index)
 
     def frame_for(self, func_index: int, unit, native_offset: int) -> Frame:
         offset = unit.wasm_offset_at(func_index, native_offset)
