@@ -246,7 +246,6 @@ class Engine:
         unit = CodeUnit.from_meta("top", header["unit"], Path(path))
         unit.source_offset = offset
         code.units = [unit]
-        code.cached = True
         return CompiledModule(module, code, name, self.config.debug_info, stats)
 
     def instantiate(self, compiled: CompiledModule,

@@ -155,30 +155,11 @@ class WasmLineMap:
         dwarf = self._dwarf_info()
         ranges = []
         for cu in dwarf.iter_CUs():
-            for start, end in self._unit_ranges(dwarf, cu):
+            for start, end in die_ranges(dwarf, cu, cu.get_top_DIE()):
                 if start < self._code_size and start < end:
                     ranges.append((start, min(end, self._code_size), cu.cu_offset))
         ranges.sort()
         return [r[0] for r in ranges], [r[1] for r in ranges], [r[2] for r in ranges]
-
-    @staticmethod
-    def _unit_ranges(dwarf: DWARFInfo, cu) -> list[tuple[int, int]]:
-        attrs = cu.get_top_DIE().attributes
-        low = attrs["DW_AT_low_pc"].value if "DW_AT_low_pc" in attrs else 0
-        if "DW_AT_ranges" in attrs:
-            result, base = [], low
-            for entry in dwarf.range_lists().get_range_list_at_offset(attrs["DW_AT_ranges"].value, cu=cu):
-                if isinstance(entry, BaseAddressEntry):
-                    base = entry.base_address
-                else:
-                    offset = 0 if entry.is_absolute else base
-                    result.append((entry.begin_offset + offset, entry.end_offset + offset))
-            return result
-        if "DW_AT_low_pc" in attrs and "DW_AT_high_pc" in attrs:
-            high = attrs["DW_AT_high_pc"]
-            # DWARF 4: a constant-class high_pc is the length.
-            return [(low, high.value if high.form == "DW_FORM_addr" else low + high.value)]
-        return []
 
     # -- line tables ---------------------------------------------------------------
 
@@ -285,3 +266,24 @@ def _file_name(program, index: int, comp_dir: str) -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
+def die_ranges(dwarf: DWARFInfo, cu, die) -> list[tuple[int, int]]:
+    """The code ranges of a DIE: its low/high pc, or its range list (based at its unit's low pc)."""
+    attrs = die.attributes
+    if "DW_AT_ranges" in attrs:
+        top = cu.get_top_DIE().attributes
+        base = top["DW_AT_low_pc"].value if "DW_AT_low_pc" in top else 0
+        result = []
+        for entry in dwarf.range_lists().get_range_list_at_offset(attrs["DW_AT_ranges"].value, cu=cu):
+            if isinstance(entry, BaseAddressEntry):
+                base = entry.base_address
+            else:
+                offset = 0 if entry.is_absolute else base
+                result.append((entry.begin_offset + offset, entry.end_offset + offset))
+        return result
+    if "DW_AT_low_pc" in attrs and "DW_AT_high_pc" in attrs:
+        low, high = attrs["DW_AT_low_pc"].value, attrs["DW_AT_high_pc"]
+        # DWARF 4: a constant-class high_pc is the length.
+        return [(low, high.value if high.form == "DW_FORM_addr" else low + high.value)]
+    return []

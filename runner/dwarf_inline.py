@@ -10,9 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from elftools.dwarf.ranges import BaseAddressEntry
-
-from .dwarf import WasmLineMap, _file_name, _text
+from .dwarf import WasmLineMap, _file_name, _text, die_ranges
 from .names import demangle
 
 
@@ -82,7 +80,7 @@ class InlineMap:
                     file = (_file_name(program, a["DW_AT_call_file"].value, comp_dir)
                             if program is not None and "DW_AT_call_file" in a else "")
                     call = InlinedCall(name, file, a["DW_AT_call_line"].value if "DW_AT_call_line" in a else 0)
-                    for lo, hi in self._ranges(dwarf, cu, child):
+                    for lo, hi in die_ranges(dwarf, cu, child):
                         out.append((lo, hi, depth, call))
                     d = depth + 1
                 if child.has_children:
@@ -92,21 +90,3 @@ class InlineMap:
         out.sort(key=lambda r: (r[0], r[1]))
         return out
 
-    @staticmethod
-    def _ranges(dwarf, cu, die) -> list[tuple[int, int]]:
-        a = die.attributes
-        if "DW_AT_low_pc" in a and "DW_AT_high_pc" in a:
-            low, high = a["DW_AT_low_pc"].value, a["DW_AT_high_pc"]
-            return [(low, high.value if high.form == "DW_FORM_addr" else low + high.value)]
-        if "DW_AT_ranges" in a:
-            top = cu.get_top_DIE().attributes
-            base = top["DW_AT_low_pc"].value if "DW_AT_low_pc" in top else 0
-            result = []
-            for entry in dwarf.range_lists().get_range_list_at_offset(a["DW_AT_ranges"].value, cu=cu):
-                if isinstance(entry, BaseAddressEntry):
-                    base = entry.base_address
-                else:
-                    off = 0 if entry.is_absolute else base
-                    result.append((entry.begin_offset + off, entry.end_offset + off))
-            return result
-        return []

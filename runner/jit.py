@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 
-import llvmlite
 import llvmlite.binding as llvm
 
 LEVELS = ("base", "O1", "O2", "O3")
@@ -46,13 +45,6 @@ def target_machine(codegen_opt: int) -> llvm.TargetMachine:
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
         opt=codegen_opt, reloc="pic", codemodel="small", jit=True)
-
-
-def host_fingerprint() -> str:
-    """What makes an object specific to this machine (the CPU features it may use)."""
-    _initialize()
-    return (f"{llvm.get_default_triple()}|{llvm.get_host_cpu_name()}|"
-            f"{llvm.get_host_cpu_features().flatten()}|llvmlite {llvmlite.__version__}")
 
 
 def compile_ir(ir_text: str, level: str, exact_lines: bool = False) -> bytes:

@@ -265,7 +265,6 @@ class ModuleCode:
         self._pending_hot: set[int] = set()   # asked for, not yet being compiled
         self._wake = threading.Condition(self.lock)
         self._thread: threading.Thread | None = None
-        self.cached = False
         self.tierup_errors: list[str] = []
         # Lazy mode: a module whose first tier alone would take over LAZY_SECONDS of LLVM
         # compiles each function on its first call (most of a big program never runs).
@@ -300,7 +299,6 @@ class ModuleCode:
         elif not self.plan.tiering or ("entry" if self.lazy else "base") not in names:
             return False
         self.units = units
-        self.cached = True
         for u in units:
             self._lazy_done.update(u.functions)
             if u.rank >= LEVEL_RANK[self.plan.top_level]:
@@ -350,7 +348,6 @@ class ModuleCode:
             for stored in self.cache.units(self.key):
                 self.cache.discard(stored)
         self.units = []
-        self.cached = False
         self._requested.clear()
 
     # --- lazy compilation ------------------------------------------------------------------

@@ -36,7 +36,8 @@ from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCR
 from . import numeric, simd
 from .function import FunctionTranslator
 from .options import TranslateOptions
-from .types import IR_TYPE, ir_result_type, slot_offsets
+from ..layout import slot_offsets
+from .types import IR_TYPE, ir_result_type
 
 RUNTIME_DECLARATIONS = f"""\
 declare void @wr_trap(i32) noreturn cold nounwind

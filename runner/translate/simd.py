@@ -269,11 +269,15 @@ def _shift(fx, code, imm):
     push_vec(fx, fx.value(f"{inst} {vtype(lane, n)} {a}, {_splat_value(fx, count, lane, n)}"), lane, n)
 
 
-def _int_unary(fx, code, imm):
+def _unary_operand(fx, code):
+    """(operation name, lane type, lane count, vector type, a) of a lane-wise unary op."""
     shape, _, rest = op.NAME[code].partition(".")
     lane, n = SHAPES[shape]
-    t = vtype(lane, n)
-    a = pop_as(fx, lane, n)
+    return rest, lane, n, vtype(lane, n), pop_as(fx, lane, n)
+
+
+def _int_unary(fx, code, imm):
+    rest, lane, n, t, a = _unary_operand(fx, code)
     if rest == "neg":
         r = fx.value(f"sub {t} zeroinitializer, {a}")
     elif rest == "abs":
@@ -411,10 +415,7 @@ def _float_binary(fx, code, imm):
 
 
 def _float_unary(fx, code, imm):
-    shape, _, rest = op.NAME[code].partition(".")
-    lane, n = SHAPES[shape]
-    t = vtype(lane, n)
-    a = pop_as(fx, lane, n)
+    rest, lane, n, t, a = _unary_operand(fx, code)
     if rest == "neg":
         r = fx.value(f"fneg {t} {a}")
     else:

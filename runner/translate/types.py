@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..binary.module import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
-from ..layout import slot_offsets, slot_words  # noqa: F401 - re-exported for the translator
 
 IR_TYPE = {I32: "i32", I64: "i64", F32: "float", F64: "double", V128: "<2 x i64>", FUNCREF: "ptr",
            EXTERNREF: "ptr"}
