@@ -97,6 +97,7 @@ class ScriptRunner:
         self.values = Values(wm, wi.externref_handle, wi.externref_object)
         self.registry: dict[str, dict] = {"spectest": spectest_exports()}
         self.gc_registered: dict[str, str] = {}     # register name -> why it needs GC
+        self.failed_registered: dict[str, _Unavailable] = {}   # register name -> the failed module
         self.named: dict[str, object] = {}
         self.current: object = _Unavailable("no module defined yet")
         self.definitions: dict[str | None, object] = {}   # module_definition name -> compiled
@@ -128,6 +129,10 @@ class ScriptRunner:
             why = self.gc_registered.get(imp.module)
             if why is not None:
                 raise Skip(f"needs GC: imports {imp.module}.{imp.name}, registered from a module that {why}")
+            failed = self.failed_registered.get(imp.module)
+            if failed is not None:
+                # Judging the link against a failed module would pass or fail by accident.
+                raise CommandFailure(f"imports {imp.module}.{imp.name}, registered from {failed.why}", failed.cause)
         return self.engine.instantiate(compiled, self._resolve)
 
     def _target(self, name: str | None):
@@ -234,8 +239,12 @@ class ScriptRunner:
             except Skip as s:
                 self.gc_registered[cmd["as"]] = str(s)[len("needs GC: "):]
                 raise
+            except CommandFailure:
+                self.failed_registered[cmd["as"]] = self.named[cmd["name"]] if cmd.get("name") else self.current
+                raise
             self.registry[cmd["as"]] = inst.exports
             self.gc_registered.pop(cmd["as"], None)
+            self.failed_registered.pop(cmd["as"], None)
             return "pass"
         if kind == "action":
             self.action(cmd["action"])
@@ -296,7 +305,7 @@ class ScriptRunner:
             compiled = self._compile(self._module_file(cmd))
             try:
                 self._instantiate(compiled)
-            except Skip:
+            except (Skip, Failure):
                 raise
             except E.LinkError:
                 return "pass"
@@ -307,7 +316,7 @@ class ScriptRunner:
             compiled = self._compile(self._module_file(cmd))
             try:
                 self._instantiate(compiled)
-            except Skip:
+            except (Skip, Failure):
                 raise
             except BaseException as exc:  # noqa: BLE001
                 self._expect_trap(exc, cmd["text"])
