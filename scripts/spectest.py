@@ -36,8 +36,7 @@ for _p in (REPO, REPO / "scripts"):
 
 from spectest_harness import expected, summary, suites  # noqa: E402
 from spectest_harness.pool import (DEFAULT_OPT_LEVEL, DEFAULT_TIMEOUT, ScriptResult,  # noqa: E402,F401
-                                   run_script_inprocess, run_scripts)
-from spectest_harness.values import float_matches, v128_matches  # noqa: E402,F401
+                                   load_commands, run_script_inprocess, run_scripts)
 
 
 def default_root() -> Path:

@@ -42,10 +42,15 @@ class Skip(Exception):
 
 class _Unavailable:
     """Stands for a module whose command failed (or was skipped for GC): later uses fail too
-    (or are skipped too).  ``cause`` is the root reason, for the summary."""
+    (or are skipped too).  ``what`` names the command ("the module at line 12"); ``cause`` is
+    its error, the root reason of the dependents' failures in the summary."""
 
-    def __init__(self, why: str, cause: str = "", gc: bool = False):
-        self.why, self.cause, self.gc = why, cause or why, gc
+    def __init__(self, what: str, cause: str = "", gc: bool = False):
+        self.what, self.cause, self.gc = what, cause, gc
+
+    @property
+    def why(self) -> str:
+        return f"{self.what}, which {'needs GC' if self.gc else 'failed'}"
 
 
 class CommandFailure(Failure):
@@ -96,8 +101,7 @@ class ScriptRunner:
         self.engine = Engine(Config(**config))
         self.values = Values(wm, wi.externref_handle, wi.externref_object)
         self.registry: dict[str, dict] = {"spectest": spectest_exports()}
-        self.gc_registered: dict[str, str] = {}     # register name -> why it needs GC
-        self.failed_registered: dict[str, _Unavailable] = {}   # register name -> the failed module
+        self.failed_registered: dict[str, _Unavailable] = {}   # register name -> the module it lacks
         self.named: dict[str, object] = {}
         self.current: object = _Unavailable("no module defined yet")
         self.definitions: dict[str | None, object] = {}   # module_definition name -> compiled
@@ -126,13 +130,13 @@ class ScriptRunner:
 
     def _instantiate(self, compiled):
         for imp in compiled.module.imports:
-            why = self.gc_registered.get(imp.module)
-            if why is not None:
-                raise Skip(f"needs GC: imports {imp.module}.{imp.name}, registered from a module that {why}")
             failed = self.failed_registered.get(imp.module)
             if failed is not None:
-                # Judging the link against a failed module would pass or fail by accident.
-                raise CommandFailure(f"imports {imp.module}.{imp.name}, registered from {failed.why}", failed.cause)
+                # Judging the link against a module that is not there would pass or fail by accident.
+                message = f"imports {imp.module}.{imp.name}, registered from {failed.why}"
+                if failed.gc:
+                    raise Skip(f"needs GC: {message}")
+                raise CommandFailure(message, failed.cause)
         return self.engine.instantiate(compiled, self._resolve)
 
     def _target(self, name: str | None):
@@ -141,7 +145,7 @@ class ScriptRunner:
         inst = self.named.get(name) if name is not None else self.current
         if isinstance(inst, _Unavailable):
             if inst.gc:
-                raise Skip(f"needs GC: {inst.why}")
+                raise Skip(f"needs GC: uses {inst.why}")
             raise CommandFailure(f"module unavailable: {inst.why}", inst.cause)
         return inst
 
@@ -158,10 +162,10 @@ class ScriptRunner:
             compiled = self._compile(self._module_file(cmd))
             return compiled if compile_only else self._instantiate(compiled)
         except Skip as s:
-            self._bind(name, _Unavailable(f"the module at line {line} {s}", gc=True))
+            self._bind(name, _Unavailable(f"the module at line {line}", str(s), gc=True))
             raise
         except BaseException as exc:
-            self._bind(name, _Unavailable(f"the module at line {line} failed", _reason(exc)))
+            self._bind(name, _Unavailable(f"the module at line {line}", _reason(exc)))
             raise
 
     def action(self, a: dict) -> tuple[list[int], tuple]:
@@ -211,9 +215,8 @@ class ScriptRunner:
             try:
                 compiled = self._compile(self._module_file(cmd))
             except BaseException as exc:
-                gc_skip = isinstance(exc, Skip)
                 self.definitions[name] = self.definitions[None] = _Unavailable(
-                    f"the definition at line {line} {exc if gc_skip else 'failed'}", _reason(exc), gc=gc_skip)
+                    f"the definition at line {line}", _reason(exc), gc=isinstance(exc, Skip))
                 raise
             self.definitions[name] = self.definitions[None] = compiled
             return "pass"
@@ -228,22 +231,17 @@ class ScriptRunner:
             try:
                 self._bind(name, self._instantiate(definition))
             except BaseException as exc:
-                gc_skip = isinstance(exc, Skip)
-                self._bind(name, _Unavailable(f"the instance at line {cmd['line']} "
-                                              f"{exc if gc_skip else 'failed'}", _reason(exc), gc=gc_skip))
+                self._bind(name, _Unavailable(f"the instance at line {cmd['line']}", _reason(exc),
+                                              gc=isinstance(exc, Skip)))
                 raise
             return "pass"
         if kind == "register":
             try:
                 inst = self._target(cmd.get("name"))
-            except Skip as s:
-                self.gc_registered[cmd["as"]] = str(s)[len("needs GC: "):]
-                raise
-            except CommandFailure:
+            except (Skip, CommandFailure):
                 self.failed_registered[cmd["as"]] = self.named[cmd["name"]] if cmd.get("name") else self.current
                 raise
             self.registry[cmd["as"]] = inst.exports
-            self.gc_registered.pop(cmd["as"], None)
             self.failed_registered.pop(cmd["as"], None)
             return "pass"
         if kind == "action":
