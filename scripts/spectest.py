@@ -123,15 +123,15 @@ def main(argv: list[str] | None = None) -> int:
           f"(opt level {args.opt_level}, {args.tier} tier, {args.jobs} jobs)")
     status = 1 if failed else 0
     if args.write_expected:
-        expected.write(args.write_expected, results, [
+        header = [
             f"Expected failures of the {suite_name} spec suite: '<script> <failed commands>' per failing script.",
             "tests/test_spectest.py fails when a script fails more commands (a regression) or fewer",
-            "(then regenerate this file).  Regenerate with:",
-            f"  python scripts/spectest.py --suite {suite_name} -O{args.opt_level} -j 2 --write-expected "
-            f"{args.write_expected}",
-            f"{datetime.date.today()} at {_commit() or '?'}: {len(results)} scripts, "
-            f"{passed} passed, {failed} failed, {skipped} skipped",
-        ])
+            "(then regenerate this file).  Regenerate with (paths after --suite 3.0 update just their lines):",
+            f"  python scripts/spectest.py --suite {suite_name} -O0 -j 2 --write-expected {args.write_expected}",
+        ]
+        header.append(f"{datetime.date.today()} at {_commit() or '?'}: {len(results)} scripts, "
+                      f"{passed} passed, {failed} failed, {skipped} skipped")
+        expected.write(args.write_expected, results, header, partial=bool(args.paths))
         print(f"wrote {args.write_expected}")
     elif args.expected:
         mismatches = expected.compare(results, expected.read(args.expected))

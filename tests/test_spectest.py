@@ -228,6 +228,22 @@ def test_expected_failures_file_names_real_scripts() -> None:
     assert set(EXPECTED3) <= names - spectest.suites.GC_SCRIPTS
 
 
+def test_expected_failures_round_trip(tmp_path) -> None:
+    """--write-expected of a few scripts updates just their lines; compare names both directions."""
+    R = spectest.ScriptResult
+    path = tmp_path / "expected.txt"
+    spectest.expected.write(path, [R(Path("a.json"), failed=3), R(Path("b.json"), failed=0),
+                                   R(Path("c.json"), failed=5)], ["header"])
+    assert path.read_text() == "# header\na 3\nc 5\n"
+    spectest.expected.write(path, [R(Path("c.json"), failed=1), R(Path("d.json"), failed=2)], ["new"], partial=True)
+    assert path.read_text() == "# header\na 3\nc 1\nd 2\n"
+    got = spectest.expected.compare([R(Path("a.json"), failed=4), R(Path("c.json"), failed=0),
+                                     R(Path("d.json"), failed=2), R(Path("e.json"), failed=0)],
+                                    spectest.expected.read(path))
+    assert [(m.script, m.failed, m.expected) for m in got] == [("a", 4, 3), ("c", 0, 1)]
+    assert "regression" in got[0].describe() and "regenerate" in got[1].describe()
+
+
 # --- the harness's own 3.0 rules, on a script written for them ---------------------------------
 
 HARNESS_WAST = REPO / "tests" / "spectest_harness" / "harness.wast"

@@ -37,9 +37,16 @@ def read(path: Path) -> dict[str, int]:
     return out
 
 
-def write(path: Path, results, header: list[str]) -> None:
-    lines = [f"# {h}" if h else "#" for h in header]
-    lines += [f"{r.name} {r.failed}" for r in sorted(results, key=lambda r: r.name) if r.failed]
+def write(path: Path, results, header: list[str], partial: bool = False) -> None:
+    """Record the failure counts of ``results``.  ``partial`` (a run of some scripts): the other
+    scripts' lines and the header of an existing file are kept, only these scripts' lines change."""
+    old = path.read_text().splitlines() if partial and path.is_file() else []
+    counts = read(path) if old else {}
+    for r in results:
+        counts[r.name] = r.failed
+    kept = [line for line in old if line.startswith("#")]
+    lines = kept or [f"# {h}" if h else "#" for h in header]
+    lines += [f"{name} {n}" for name, n in sorted(counts.items()) if n]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -91,14 +91,10 @@ class ScriptRunner:
         # (calls through the function records, counters) and tier up when hot; default: the
         # top tier only.
         first = (tier or os.environ.get("WASIRUN_SPECTEST_TIER")) == "first"
-        config = dict(cache=False, opt_level=opt_level, tiering=first)
-        try:
-            # 2.0 judges the 2.0 language: 3.0 made some of its malformed/invalid modules valid.
-            from runner.binary.features import WASM2, WASM3
-            config["features"] = WASM3 if wasm3 else WASM2
-        except ImportError:
-            pass
-        self.engine = Engine(Config(**config))
+        # 2.0 judges the 2.0 language: 3.0 made some of its malformed/invalid modules valid.
+        from runner.binary.features import WASM2, WASM3
+        self.engine = Engine(Config(cache=False, opt_level=opt_level, tiering=first,
+                                    features=WASM3 if wasm3 else WASM2))
         self.values = Values(wm, wi.externref_handle, wi.externref_object)
         self.registry: dict[str, dict] = {"spectest": spectest_exports()}
         self.failed_registered: dict[str, _Unavailable] = {}   # register name -> the module it lacks
