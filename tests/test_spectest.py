@@ -176,9 +176,10 @@ def test_script3(script: Path, results3) -> None:
     _check_expected(script, results3)
 
 
-# Besides the 2.0 ones: tail calls (musttail), exceptions (unwinding through optimised frames),
-# relaxed SIMD (constant folding must still give one of the allowed results), memory64 and
-# multi-memory bounds checks and addressing (LLVM may hoist or merge them).
+# Again at -O2, top tier and starting on the first tier. Besides the 2.0 ones: tail calls
+# (musttail), exceptions (unwinding through optimised frames), relaxed SIMD (constant folding
+# must still give one of the allowed results), memory64 and multi-memory bounds checks and
+# addressing (LLVM may hoist or merge them).
 O2_NAMES3 = O2_NAMES + ("return_call", "return_call_indirect", "return_call_ref", "try_table", "throw",
                         "throw_ref", "call_ref", "relaxed_min_max", "relaxed_madd_nmadd", "relaxed_dot_product",
                         "relaxed_laneselect", "i8x16_relaxed_swizzle", "i16x8_relaxed_q15mulr_s",
@@ -199,6 +200,21 @@ def results3_o2() -> dict[Path, "spectest.ScriptResult"]:
 @pytest.mark.parametrize("script", SCRIPTS3_O2, ids=[f"3.0-O2-{p.stem}" for p in SCRIPTS3_O2])
 def test_script3_optimised(script: Path, results3_o2) -> None:
     _check_expected(script, results3_o2)
+
+
+@pytest.fixture(scope="module")
+def results3_first_tier() -> dict[Path, "spectest.ScriptResult"]:
+    """The same scripts starting on first-tier code (calls through the function records, where
+    tail calls and unwinding meet tier-up), hot functions tiering up to -O2."""
+    if not SCRIPTS3_O2:
+        pytest.skip(f"no 3.0 spec testsuite at {ROOT3}")
+    return {r.path: r for r in spectest.run_scripts(SCRIPTS3_O2, jobs=_jobs(), opt_level=2, suite="3.0",
+                                                    tier="first")}
+
+
+@pytest.mark.parametrize("script", SCRIPTS3_O2, ids=[f"3.0-first-{p.stem}" for p in SCRIPTS3_O2])
+def test_script3_first_tier(script: Path, results3_first_tier) -> None:
+    _check_expected(script, results3_first_tier)
 
 
 def test_suite3_is_complete(results3) -> None:
