@@ -50,6 +50,8 @@ class _Unavailable:
 
     @property
     def why(self) -> str:
+        if not self.what:
+            return self.cause
         return f"{self.what}, which {'needs GC' if self.gc else 'failed'}"
 
 
@@ -99,7 +101,7 @@ class ScriptRunner:
         self.registry: dict[str, dict] = {"spectest": spectest_exports()}
         self.failed_registered: dict[str, _Unavailable] = {}   # register name -> the module it lacks
         self.named: dict[str, object] = {}
-        self.current: object = _Unavailable("no module defined yet")
+        self.current: object = _Unavailable("", "no module defined yet")
         self.definitions: dict[str | None, object] = {}   # module_definition name -> compiled
         self.on_result = on_result or (lambda index, cmd, outcome, reason, cause: None)
 
@@ -150,13 +152,12 @@ class ScriptRunner:
         if name is not None:
             self.named[name] = value
 
-    def _load(self, cmd: dict, name: str | None, compile_only: bool = False):
-        """Compile (and instantiate) a module command's binary, binding the result -- or an
-        _Unavailable saying why not -- as current and under ``name``."""
+    def _load(self, cmd: dict, name: str | None):
+        """Compile and instantiate a module command's binary; when that fails (or needs GC), bind
+        an _Unavailable saying why as current and under ``name``."""
         line = cmd["line"]
         try:
-            compiled = self._compile(self._module_file(cmd))
-            return compiled if compile_only else self._instantiate(compiled)
+            return self._instantiate(self._compile(self._module_file(cmd)))
         except Skip as s:
             self._bind(name, _Unavailable(f"the module at line {line}", str(s), gc=True))
             raise
@@ -275,11 +276,9 @@ class ScriptRunner:
             # the judging rules say ("module rejected" is enough; wast2json writes a few binaries
             # that are both, e.g. memory.init without a data count section), but it is reported
             # as a note so misclassifications stay visible.
-            filename = self._module_file(cmd) if kind == "assert_invalid" else None
-            if kind == "assert_malformed":
-                if cmd.get("module_type", "binary") != "binary":
-                    raise Skip(TEXT_SKIP)
-                filename = cmd["filename"]
+            if kind == "assert_malformed" and cmd.get("module_type", "binary") != "binary":
+                raise Skip(TEXT_SKIP)     # a text-level rule, even where the text could be encoded
+            filename = self._module_file(cmd)
             want, other = ((E.ValidationError, E.DecodeError) if kind == "assert_invalid"
                            else (E.DecodeError, E.ValidationError))
             try:
