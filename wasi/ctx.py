@@ -10,6 +10,7 @@ from .errors import WasiError
 from .abi import Errno
 from .fdtable import Dir, FdTable, Stream
 from .memory import GuestMemory
+from .perms import perms_of
 
 #: How a stdio stream is given: None (inherit the process's fd 0/1/2), a host fd
 #: (borrowed), an object with ``fileno()`` (borrowed) or a path (opened, owned).
@@ -20,7 +21,8 @@ StdioSpec = Union[None, int, str, os.PathLike, object]
 class WasiConfig:
     args: list[str] = field(default_factory=list)            # args[0] is the program name
     env: list[tuple[str, str]] = field(default_factory=list)
-    preopens: list[tuple[str, str]] = field(default_factory=list)   # (host dir, guest path)
+    # (host dir, guest path), or (host dir, guest path, DirPerms, FilePerms) (wasi/perms.py)
+    preopens: list[tuple] = field(default_factory=list)
     stdin: StdioSpec = None
     stdout: StdioSpec = None
     stderr: StdioSpec = None
@@ -62,9 +64,10 @@ class WasiCtx:
             self.fds.add(_open_stdio(config.stdin, 0, readable=True))
             self.fds.add(_open_stdio(config.stdout, 1, readable=False))
             self.fds.add(_open_stdio(config.stderr, 2, readable=False))
-            for host, guest in config.preopens:
+            for host, guest, *perms in config.preopens:
+                dir_perms, file_perms = perms_of(tuple(perms) if perms else None)
                 fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                self.fds.add(Dir(fd, preopen=guest))
+                self.fds.add(Dir(fd, preopen=guest, perms=dir_perms, file_perms=file_perms))
         except BaseException:
             self.close()
             raise
