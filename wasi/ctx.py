@@ -10,7 +10,7 @@ from .errors import WasiError
 from .abi import Errno
 from .fdtable import Dir, FdTable, Stream
 from .memory import GuestMemory
-from .perms import perms_of
+from .perms import DirPerms, FilePerms, perms_of
 
 #: How a stdio stream is given: None (inherit the process's fd 0/1/2), a host fd
 #: (borrowed), an object with ``fileno()`` (borrowed) or a path (opened, owned).
@@ -26,6 +26,14 @@ class WasiConfig:
     stdin: StdioSpec = None
     stdout: StdioSpec = None
     stderr: StdioSpec = None
+
+    def preopen_dir(self, host: str, guest: str, dir_perms=DirPerms.READ_WRITE,
+                    file_perms=FilePerms.READ_WRITE) -> None:
+        """Preopen ``host`` as ``guest`` (wasmtime-py's ``preopen_dir``).  ``dir_perms`` may
+        also be a bool, wasmtime-py 50's ``fs_mutable`` (False: read-only all the way down)."""
+        if isinstance(dir_perms, bool):
+            dir_perms, file_perms = perms_of(dir_perms)
+        self.preopens.append((os.fspath(host), guest, DirPerms(dir_perms), FilePerms(file_perms)))
 
 
 def _open_stdio(spec: StdioSpec, default_fd: int, readable: bool) -> Stream:
