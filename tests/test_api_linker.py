@@ -236,3 +236,36 @@ int main(void) {
         inst.wasi.close()
         assert out.read_text() == f"read: hello\nwrite: {expect}\n"
     assert os.path.exists(data / "out.txt")   # only the writable run created it
+
+
+CALLER = r"""
+(module
+  (import "host" "sum" (func $sum (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "\01\02\03\04\05")
+  (func (export "sum5") (result i32) (call $sum (i32.const 100) (i32.const 5)))
+  (func (export "double") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2))))
+"""
+
+
+def test_access_caller_reads_the_calling_instance(engine):
+    """Like the CPython build's host.call: the host reads guest memory through the Caller,
+    each instance its own."""
+    linker = Linker(engine)
+    linker.define_func("host", "sum", (["i32", "i32"], ["i32"]),
+                       lambda caller, ptr, n: sum(caller["memory"].read(ptr, n)), access_caller=True)
+    compiled = compile_wat(engine, CALLER)
+    a, b = linker.instantiate(compiled), linker.instantiate(compiled)
+    b.exports["memory"].write(100, b"\x0a\x0a\x0a\x0a\x0a")
+    assert (a.exports["sum5"](), b.exports["sum5"]()) == (15, 50)
+
+
+def test_define_instance_links_exports_of_another(engine):
+    first = Linker(engine)
+    first.define_func("host", "sum", (["i32", "i32"], ["i32"]), lambda p, n: 0)
+    lib = first.instantiate(compile_wat(engine, CALLER))
+    user = compile_wat(engine, r"""(module (import "lib" "double" (func $d (param i32) (result i32)))
+      (func (export "quad") (param i32) (result i32) (call $d (call $d (local.get 0)))))""")
+    linker = Linker(engine)
+    linker.define_instance("lib", lib)
+    assert linker.instantiate(user).exports["quad"](5) == 20
