@@ -16,12 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from .binary.module import EXTERNREF, F32, F64, FUNCREF, I32, I64, KIND_FUNC, V128, FuncType
+from .binary.module import EXTERNREF, F32, F64, FUNCREF, HT_EXTERN, HT_NOEXTERN, I32, I64, KIND_FUNC, V128, FuncType, is_ref
 from .errors import LinkError, WasmError
 from .runtime.instance import Function, FuncRef, externref_handle, externref_object, host_function
-
-HT_EXTERN = -0x11     # the abstract heap type `extern` (runner/binary/module.py, 3.0)
-
 
 class ValType:
     """wasmtime-py's value type constructors (the values are runner/binary/module.py's)."""
@@ -66,11 +63,8 @@ def func_type(params: Iterable, results: Iterable) -> FuncType:
 
 
 def is_externref(t) -> bool:
-    return t == EXTERNREF or getattr(t, "heap", None) == HT_EXTERN
-
-
-def is_ref(t) -> bool:
-    return t in (FUNCREF, EXTERNREF) or hasattr(t, "heap")
+    """(ref null? extern) and (ref null? noextern): Python objects; every other reference is a function."""
+    return is_ref(t) and t.heap in (HT_EXTERN, HT_NOEXTERN)
 
 
 # --- Python value <-> what a host function's native callback passes --------------------------
