@@ -187,6 +187,7 @@ class Linker:
         self._items: dict[tuple[str, str], Any] = {}
         self._caller_funcs: dict[tuple[str, str], tuple[FuncType, Callable]] = {}
         self._wasi_config = None
+        self._wasi_trace = None
         self._unknown: dict[str | None, str] = {}   # module (None = any) -> "default" | "trap"
 
     def _check_new(self, module: str, name: str) -> None:
@@ -216,11 +217,13 @@ class Linker:
         for name, item in instance.exports.items():
             self.define(module, name, item)
 
-    def define_wasi(self, config=None) -> None:
+    def define_wasi(self, config=None, trace: Callable[[str], None] | None = None) -> None:
         """The preview1 functions (wasi_snapshot_preview1 and wasi_unstable), bound to a new
-        WasiCtx of ``config`` (a ``wasi.WasiConfig``) for each instance."""
+        WasiCtx of ``config`` (a ``wasi.WasiConfig``) for each instance; ``trace`` gets one
+        line per host call (then fd_write stays in Python, where it is traced)."""
         from wasi import WasiConfig
         self._wasi_config = config if config is not None else WasiConfig()
+        self._wasi_trace = trace
 
     def define_unknown_imports_as_default_values(self, module: str | None = None) -> None:
         """Function imports nothing else defines return zeros / null (wasmtime's
@@ -247,7 +250,8 @@ class Linker:
 
             from .wasi_host import attach_wasi_memory, wasi_resolver
             ctx = WasiCtx(self._wasi_config)
-            resolve = wasi_resolver(ctx, resolve)
+            ctx.trace = self._wasi_trace
+            resolve = wasi_resolver(ctx, resolve, fast_fd_write=self._wasi_trace is None)
         wanted = {(imp.module, imp.name): imp for imp in compiled.module.imports}
         resolve = self._with_unknown(resolve, compiled.module, wanted)
         try:
