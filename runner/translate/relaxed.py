@@ -1,38 +1,65 @@
 """Relaxed SIMD (WebAssembly 3.0, opcodes 0xFD 0x100-0x113): the x86-64 native results.
 
 The spec gives each relaxed operator a list of allowed results, ``relaxed(R)[A0, A1, ...]``,
-and lets an implementation fix the choice ``R`` once per operator (A0 is the deterministic
-profile). We choose what the fast x86 instruction computes, decided at translation time from the
-host's CPU flags (the code is compiled for the host CPU, and the code cache key has its flags).
-Both tiers run this same translation, so a function that tiers up keeps its results.
+and lets an implementation fix the index ``R`` once per operator (A0 is the deterministic
+profile's). We choose what the fast x86 instruction computes (``Choices``), decided at
+translation time from the host's CPU flags: the code is compiled for the host CPU and the code
+cache key has its flags. Both tiers run this same translation, so tiering up keeps every result.
 
-===============================  =====================  =========================================
-instruction                      x86-64 (host flags)    result for the implementation-defined cases
-===============================  =====================  =========================================
-i8x16.relaxed_swizzle            pshufb (ssse3)         R=1: index 16..127 -> a[index % 16],
-                                                        index >= 128 -> 0
-i32x4.relaxed_trunc_f32x4_s,     cvttps2dq, cvttpd2dq   R=1: NaN, out of range -> INT32_MIN
-i32x4.relaxed_trunc_f64x2_s_zero (sse2)
-i32x4.relaxed_trunc_f32x4_u,     vcvttps2udq,           R=1: NaN, out of range -> UINT32_MAX
-i32x4.relaxed_trunc_f64x2_u_zero vcvttpd2udq (avx512vl)
-f32x4/f64x2.relaxed_madd, nmadd  vfmadd, vfnmadd (fma)  R=1: fused (one rounding)
-iNxM.relaxed_laneselect (all 4)  blendv / vpblendm      R=1: each lane by its mask's top bit
-f32x4/f64x2.relaxed_min, max     minps/maxps ... (a,b)  R=2: b when either is NaN or both are zeros
-i16x8.relaxed_q15mulr_s          pmulhrsw (ssse3)       R=1: INT16_MIN * INT16_MIN -> INT16_MIN
-i16x8.relaxed_dot_i8x16_i7x16_s  pmaddubsw (ssse3)      R=1: b's lanes unsigned (pair sums
-i32x4.relaxed_dot_..._add_s      + pmaddwd, paddd       saturated to i16, as the spec's sum)
-===============================  =====================  =========================================
+=================================  ======================  ======================================
+instruction                        x86-64 (host flag)      result where the spec leaves a choice
+=================================  ======================  ======================================
+i8x16.relaxed_swizzle              pshufb (ssse3)          R=1: index 16..127 -> a[index % 16]
+i32x4.relaxed_trunc_f32x4_s,       cvttps2dq, cvttpd2dq    R=1: NaN, out of range -> INT32_MIN
+i32x4.relaxed_trunc_f64x2_s_zero   (sse2)
+i32x4.relaxed_trunc_f32x4_u,       vcvttps2udq,            R=1: NaN, out of range -> UINT32_MAX
+i32x4.relaxed_trunc_f64x2_u_zero   vcvttpd2udq (avx512vl)
+f32x4/f64x2.relaxed_madd/nmadd     vfmadd/vfnmadd (fma)    R=1: fused, one rounding
+iNxM.relaxed_laneselect            blendv (sse4_1)         R=1: a lane by its mask's top bit
+f32x4/f64x2.relaxed_min/max        minps/maxps/-pd (b, a)  R=1: a if either is NaN, or for ±0, ∓0
+i16x8.relaxed_q15mulr_s            pmulhrsw (ssse3)        R=1: INT16_MIN * INT16_MIN -> INT16_MIN
+i16x8.relaxed_dot_i8x16_i7x16_s    pmaddubsw (ssse3)       R=1: b's bytes unsigned, pair sums
+i32x4.relaxed_dot_i8x16_i7x16_add  pmaddubsw, pmaddwd,     saturated to i16 (the spec's sum)
+                                   paddd
+=================================  ======================  ======================================
 
-Without the flag in parentheses the deterministic result (R=0) is computed instead, except for
-laneselect, min/max and the dot products, whose choice above is written in plain LLVM IR (the
-same result on every host; LLVM picks the blend / min / max instruction).  docs/RELAXED_SIMD.md
-has the table with examples.
+Without the flag, swizzle, trunc, madd and q15mulr give the deterministic result (R=0); the
+laneselect, min/max and dot choices are then computed in plain LLVM IR, so they are the same on
+every host (i16x8.relaxed_laneselect always is: there is no 16-bit blendv; LLVM picks psraw +
+pblendvb, or vpmovw2m + vpblendmw with AVX-512BW). docs/RELAXED_SIMD.md has examples.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..binary import opcodes as op
 from . import simd
+from .numeric import opaque
 from .simd import SHAPES, _const_vec, host_flags, pop_as, push_vec, vsuffix, vtype
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The spec's global parameters: for each relaxed operator, the index R of the result
+    we give in its list ``relaxed(R)[...]`` (0 = the deterministic profile's)."""
+
+    swizzle: int       # R_swizzle     {0, 1}
+    trunc_s: int       # R_trunc_s     {0, 1}
+    trunc_u: int       # R_trunc_u     {0, 1, 2, 3}
+    fmadd: int         # R_fmadd       {0, 1}
+    laneselect: int    # R_laneselect  {0, 1}
+    fmin: int          # R_fmin        {0, 1, 2, 3}
+    fmax: int          # R_fmax        {0, 1, 2, 3}
+    iq15mulr: int      # R_iq15mulr    {0, 1}
+    idot: int          # R_idot        {0, 1}
+
+
+def choices() -> Choices:
+    """This host's choices, from its CPU flags (see the module docstring)."""
+    f = host_flags()
+    native = "ssse3" in f
+    return Choices(swizzle=int(native), trunc_s=int("sse2" in f), trunc_u=int({"avx512f", "avx512vl"} <= f),
+                   fmadd=int("fma" in f), laneselect=1, fmin=1, fmax=1, iq15mulr=int(native), idot=1)
 
 
 def _has(*flags: str) -> bool:
@@ -42,7 +69,7 @@ def _has(*flags: str) -> bool:
 # --- the handlers -----------------------------------------------------------------------------
 
 def _swizzle(fx, code, imm):
-    if not _has("ssse3"):
+    if not choices().swizzle:
         return simd._swizzle(fx, code, imm)           # the strict swizzle (R=0)
     s = pop_as(fx, "i8", 16)
     a = pop_as(fx, "i8", 16)
@@ -53,7 +80,7 @@ def _trunc(fx, code, imm):
     name = op.NAME[code]
     unsigned = name.endswith(("_u", "_u_zero"))
     wide = "f64x2" in name
-    if not (_has("avx512f", "avx512vl") if unsigned else _has("sse2")):
+    if not (choices().trunc_u if unsigned else choices().trunc_s):
         return simd._trunc_sat(fx, code, imm)         # saturating (R=0)
     a = pop_as(fx, "double", 2) if wide else pop_as(fx, "float", 4)
     src = "<2 x double>" if wide else "<4 x float>"
@@ -65,6 +92,18 @@ def _trunc(fx, code, imm):
     push_vec(fx, r, "i32", 4)                         # the f64x2 forms zero lanes 2 and 3
 
 
+def _negate(fx, a: str, lane: str, n: int) -> str:
+    """``-a`` by flipping the sign bits with a mask LLVM cannot see.
+
+    A plain ``fneg`` is folded into vfnmadd at -O2 but not at -O0, and vfnmadd returns a NaN
+    operand with its sign as it was: the tiers would give NaNs of opposite signs."""
+    ity = simd._INT_OF_WIDTH[simd._BITS[lane]]
+    it = vtype(ity, n)
+    mask = opaque(fx, _const_vec(ity, n, -(1 << (simd._BITS[lane] - 1))), it)
+    bits = fx.value(f"xor {it} {fx.value(f'bitcast {vtype(lane, n)} {a} to {it}')}, {mask}")
+    return fx.value(f"bitcast {it} {bits} to {vtype(lane, n)}")
+
+
 def _madd(fx, code, imm):
     shape, _, rest = op.NAME[code].partition(".")
     lane, n = SHAPES[shape]
@@ -72,9 +111,9 @@ def _madd(fx, code, imm):
     c = pop_as(fx, lane, n)
     b = pop_as(fx, lane, n)
     a = pop_as(fx, lane, n)
-    if rest == "relaxed_nmadd":
-        a = fx.value(f"fneg {t} {a}")                  # nmadd(a, b, c) = madd(-a, b, c)
-    if _has("fma"):
+    if rest == "relaxed_nmadd":                        # nmadd(a, b, c) = madd(-a, b, c)
+        a = _negate(fx, a, lane, n)
+    if choices().fmadd:
         r = fx.value(f"call {t} @llvm.fma.{vsuffix(lane, n)}({t} {a}, {t} {b}, {t} {c})")
     else:             # no fast-math flags: LLVM never contracts these two into an fma
         r = fx.value(f"fadd {t} {fx.value(f'fmul {t} {a}, {b}')}, {c}")
@@ -108,19 +147,20 @@ def _laneselect(fx, code, imm):
 
 
 def _min_max(fx, code, imm):
-    """``a < b ? a : b`` (``a > b`` for max), as minps/maxps/minpd/maxpd compute it."""
+    """``b < a ? b : a`` (``b > a`` for max): minps/maxps/minpd/maxpd with the operands swapped,
+    wasm's ``pmin``/``pmax``, so a NaN or a pair of zeros gives ``a`` (the choice wasmtime makes)."""
     rest, lane, n, t, a, b = simd._binary_operands(fx, code)
     which = "min" if rest == "relaxed_min" else "max"
     if _has("sse2"):      # (the plain-IR form below loses minpd/maxpd to instcombine at -O2)
         intr = f"sse.{which}.ps" if lane == "float" else f"sse2.{which}.pd"
-        push_vec(fx, fx.value(f"call {t} @llvm.x86.{intr}({t} {a}, {t} {b})"), lane, n)
+        push_vec(fx, fx.value(f"call {t} @llvm.x86.{intr}({t} {b}, {t} {a})"), lane, n)
         return
-    c = fx.value(f"fcmp {'olt' if which == 'min' else 'ogt'} {t} {a}, {b}")
-    push_vec(fx, fx.value(f"select <{n} x i1> {c}, {t} {a}, {t} {b}"), lane, n)
+    c = fx.value(f"fcmp {'olt' if which == 'min' else 'ogt'} {t} {b}, {a}")
+    push_vec(fx, fx.value(f"select <{n} x i1> {c}, {t} {b}, {t} {a}"), lane, n)
 
 
 def _q15mulr(fx, code, imm):
-    if not _has("ssse3"):
+    if not choices().iq15mulr:
         return simd._q15mulr(fx, code, imm)            # saturating (R=0)
     b = pop_as(fx, "i16", 8)
     a = pop_as(fx, "i16", 8)
