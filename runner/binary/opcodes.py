@@ -1,8 +1,9 @@
 """THE opcode table: every WebAssembly instruction wasirun decodes, listed once.
 
 Each row is ``(code, name, immediate kind)``. Prefixed instructions get the
-code ``0xFC00 + subopcode`` (``0xFD00 + subopcode`` for SIMD, up to ``0xFD00 + 0x113``).  The decoder, the validator and the translator
-all key on these codes; their dispatch tables are built from this list.
+code ``0xFC00 + subopcode`` (``0xFD00 + subopcode`` for SIMD, up to ``0xFD00 + 0x113``: see
+``is_simd``).  The decoder, the validator and the translator all key on these codes; their
+dispatch tables are built from this list.
 """
 from __future__ import annotations
 
@@ -519,12 +520,12 @@ OPCODES: list[tuple[int, str, str]] = [
     (0xFD00 + 0x107, "f64x2.relaxed_madd", NONE),
     (0xFD00 + 0x108, "f64x2.relaxed_nmadd", NONE),
     (0xFD00 + 0x109, "i8x16.relaxed_laneselect", NONE),
-    (0xFD00 + 0x10a, "i16x8.relaxed_laneselect", NONE),
-    (0xFD00 + 0x10b, "i32x4.relaxed_laneselect", NONE),
-    (0xFD00 + 0x10c, "i64x2.relaxed_laneselect", NONE),
-    (0xFD00 + 0x10d, "f32x4.relaxed_min", NONE),
-    (0xFD00 + 0x10e, "f32x4.relaxed_max", NONE),
-    (0xFD00 + 0x10f, "f64x2.relaxed_min", NONE),
+    (0xFD00 + 0x10A, "i16x8.relaxed_laneselect", NONE),
+    (0xFD00 + 0x10B, "i32x4.relaxed_laneselect", NONE),
+    (0xFD00 + 0x10C, "i64x2.relaxed_laneselect", NONE),
+    (0xFD00 + 0x10D, "f32x4.relaxed_min", NONE),
+    (0xFD00 + 0x10E, "f32x4.relaxed_max", NONE),
+    (0xFD00 + 0x10F, "f64x2.relaxed_min", NONE),
     (0xFD00 + 0x110, "f64x2.relaxed_max", NONE),
     (0xFD00 + 0x111, "i16x8.relaxed_q15mulr_s", NONE),
     (0xFD00 + 0x112, "i16x8.relaxed_dot_i8x16_i7x16_s", NONE),
