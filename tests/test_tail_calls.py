@@ -1,0 +1,216 @@
+"""Tail calls (return_call, return_call_indirect, return_call_ref) run in constant stack at
+every tier, keep readable backtraces, and leave modules without tail calls unchanged."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from runner.api import Config, Engine
+from runner.binary.decode import decode
+from runner.errors import Trap
+from runner.translate.module import translate_module
+from runner.translate.options import TranslateOptions
+
+N = 1_000_000
+
+
+def wat(text: str) -> bytes:
+    exe = shutil.which("wasm-tools")
+    if exe is None:
+        pytest.skip("wasm-tools is not installed")
+    with tempfile.TemporaryDirectory() as d:
+        src, out = Path(d) / "m.wat", Path(d) / "m.wasm"
+        src.write_text(text)
+        subprocess.run([exe, "parse", str(src), "-o", str(out)], check=True, capture_output=True)
+        return out.read_bytes()
+
+
+# Mutual recursion three ways: direct, through a table (different signatures, one with
+# stack arguments: 8 i64 parameters need the argument area to grow), through references.
+MUTUAL = """
+(module
+  (type $t1 (func (param i64) (result i64)))
+  (type $t8 (func (param i64 i64 i64 i64 i64 i64 i64 i64) (result i64)))
+  (table $tab 2 funcref)
+  (elem (table $tab) (i32.const 0) func $ind_even $ind_wide)
+  (elem declare func $ref_even $ref_odd)
+
+  (func $even (export "even") (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 1))
+      (else (return_call $odd (i64.sub (local.get $n) (i64.const 1))))))
+  (func $odd (export "odd") (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 0))
+      (else (return_call $even (i64.sub (local.get $n) (i64.const 1))))))
+
+  ;; $ind_even(n) -> $ind_wide(n-1, ...7 more) -> $ind_even(n-2): the argument area grows and shrinks
+  (func $ind_even (export "ind") (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 42))
+      (else (return_call_indirect $tab (type $t8)
+              (i64.sub (local.get $n) (i64.const 1)) (i64.const 1) (i64.const 2) (i64.const 3)
+              (i64.const 4) (i64.const 5) (i64.const 6) (i64.const 7) (i32.const 1)))))
+  (func $ind_wide (param $n i64) (param i64 i64 i64 i64 i64 i64) (param $h i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (local.get $h))
+      (else (return_call_indirect $tab (type $t1) (i64.sub (local.get $n) (i64.const 1)) (i32.const 0)))))
+
+  (func $ref_even (export "refs") (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 7))
+      (else (return_call_ref $t1 (i64.sub (local.get $n) (i64.const 1)) (ref.func $ref_odd)))))
+  (func $ref_odd (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 8))
+      (else (return_call_ref $t1 (i64.sub (local.get $n) (i64.const 1)) (ref.func $ref_even)))))
+)"""
+
+
+def _check_mutual(inst) -> None:
+    assert inst.exports["even"](N) == 1
+    assert inst.exports["odd"](N) == 0
+    assert inst.exports["even"](N + 1) == 0
+    assert inst.exports["ind"](N) == 42          # even count: ends in $ind_even
+    assert inst.exports["ind"](N + 1) == 7       # odd: ends in $ind_wide with $h = 7
+    assert inst.exports["refs"](N) == 7
+    assert inst.exports["refs"](N + 1) == 8
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("WASIRUN_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize("config", [dict(opt_level=0), dict(tiering=False), dict(tiering=False, opt_level=1)],
+                         ids=["base", "top-O2", "top-O1"])
+def test_a_million_mutual_tail_calls_in_constant_stack(cache_dir, config):
+    engine = Engine(Config(**config))
+    inst = engine.instantiate(engine.compile(wat(MUTUAL)))
+    _check_mutual(inst)
+
+
+def test_tail_calls_after_tier_up(cache_dir):
+    engine = Engine(Config())
+    compiled = engine.compile(wat(MUTUAL))
+    inst = engine.instantiate(compiled)
+    _check_mutual(inst)                       # the first tier: calls through wr.tailcode
+    assert compiled.code.wait_for_tierup()
+    assert not compiled.code.tierup_errors
+    assert max(inst._code_rank) == 2
+    _check_mutual(inst)                       # -O2 code (a mix of tiers while it switched)
+
+
+def test_tail_calls_with_lazy_compilation(cache_dir, monkeypatch):
+    monkeypatch.setenv("WASIRUN_LAZY", "1")
+    engine = Engine(Config())
+    compiled = engine.compile(wat(MUTUAL))
+    assert compiled.code.lazy
+    inst = engine.instantiate(compiled)
+    _check_mutual(inst)                       # first calls go through both kinds of stub
+
+
+def test_without_tail_calls_the_stack_is_exhausted():
+    """The same recursion with `call` instead of `return_call` does exhaust the stack: the
+    test above measures something."""
+    engine = Engine(Config(opt_level=0))
+    inst = engine.instantiate(engine.compile(wat(MUTUAL.replace("return_call $", "call $"))))
+    with pytest.raises(Trap, match="call stack exhausted"):
+        inst.exports["even"](N)
+
+
+BACKTRACE = """
+(module
+  (func $boom (param i32) (result i32) (unreachable))
+  (func $middle (param i32) (result i32) (i32.add (call $boom (local.get 0)) (i32.const 1)))
+  (func $replaced (param i32) (result i32) (return_call $middle (local.get 0)))
+  (func $outer (export "run") (param i32) (result i32) (i32.add (call $replaced (local.get 0)) (i32.const 2)))
+)"""
+
+
+@pytest.mark.parametrize("config", [dict(opt_level=0), dict(tiering=False)], ids=["base", "top"])
+def test_trap_backtrace_through_a_tail_call(cache_dir, config):
+    engine = Engine(Config(**config))
+    inst = engine.instantiate(engine.compile(wat(BACKTRACE)))
+    with pytest.raises(Trap, match="unreachable") as info:
+        inst.exports["run"](3)
+    # $replaced's frame became $middle's: the trace goes from $middle straight to $outer
+    assert [f.name for f in info.value.frames] == ["boom", "middle", "outer"]
+
+
+CALLEE = """
+(module
+  (type $t (func (param i32) (result i32)))
+  (table (export "table") 1 funcref)
+  (elem (i32.const 0) func $count)
+  (func $count (export "count") (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 99))
+      (else (return_call $count (i32.sub (local.get $n) (i32.const 1))))))
+)"""
+
+CALLER = """
+(module
+  (type $t (func (param i32) (result i32)))
+  (import "m" "count" (func $count (type $t)))
+  (import "m" "table" (table 1 funcref))
+  (func (export "direct") (param i32) (result i32) (call $count (local.get 0)))
+  (func (export "indirect") (param i32) (result i32) (call_indirect (type $t) (local.get 0) (i32.const 0)))
+  (func (export "tail_to_import") (param i32) (result i32) (return_call $count (local.get 0)))
+)"""
+
+
+@pytest.mark.parametrize("config", [dict(opt_level=0), dict(tiering=False)], ids=["base", "top"])
+def test_tail_module_functions_called_from_other_modules(cache_dir, config):
+    """A tail module's exports and table entries are called in the C convention by a module
+    without tail calls (through an import and call_indirect), and by one with them."""
+    engine = Engine(Config(**config))
+    callee = engine.instantiate(engine.compile(wat(CALLEE)))
+    imports = {("m", "count"): callee.exports["count"], ("m", "table"): callee.exports["table"]}
+    plain = wat(CALLER.replace('(func (export "tail_to_import") (param i32) (result i32) (return_call $count (local.get 0)))', ""))
+    for text in (plain, wat(CALLER)):
+        inst = engine.instantiate(engine.compile(text), imports)
+        assert inst.exports["direct"](N) == 99
+        assert inst.exports["indirect"](N) == 99
+    assert inst.exports["tail_to_import"](N) == 99
+    assert callee.exports["count"](5) == 99
+
+
+def test_host_function_tail_called(cache_dir):
+    from runner.binary.module import I32, FuncType
+    from runner.runtime.instance import host_function
+    text = """(module (import "h" "f" (func $f (param i32) (result i32)))
+                (func (export "run") (param i32) (result i32) (return_call $f (local.get 0))))"""
+    engine = Engine(Config(opt_level=0))
+    f = host_function(FuncType((I32,), (I32,)), lambda x: x * 3, "f")
+    inst = engine.instantiate(engine.compile(wat(text)), {("h", "f"): f})
+    assert inst.exports["run"](14) == 42
+
+
+MULTI = """
+(module
+  (func $swap (param i32 i64) (result i64 i32) (local.get 1) (local.get 0))
+  (func $go (export "go") (param i32 i64) (result i64 i32) (return_call $swap (local.get 0) (local.get 1)))
+)"""
+
+
+def test_tail_call_with_multiple_results(cache_dir):
+    engine = Engine(Config(opt_level=0))
+    inst = engine.instantiate(engine.compile(wat(MULTI)))
+    assert inst.exports["go"](5, 6) == [6, 5]
+
+
+def test_modules_without_tail_calls_keep_the_c_convention():
+    """Only a module with tail calls is translated to tailcc (and gets adapters)."""
+    plain = decode(wat(MUTUAL.replace("return_call_indirect", "call_indirect")
+                       .replace("return_call_ref", "call_ref").replace("return_call", "call")))
+    text = translate_module(plain, TranslateOptions()).text()
+    assert "tailcc" not in text and "@wr.tailcode" not in text and ".c(" not in text
+    tail = translate_module(decode(wat(MUTUAL)), TranslateOptions()).text()
+    assert "define hidden tailcc i64 @w0(" in tail and "define hidden i64 @w0.c(" in tail
+    assert "tail call tailcc" in tail
