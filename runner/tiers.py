@@ -406,7 +406,7 @@ class ModuleCode:
             body = m.bodies[batch[k] - n_imported]
             k += 1
             for _, code, imm in iter_instructions(m.raw, body.code_start, body.code_end):
-                if code == 0x10 and imm >= n_imported and imm not in seen and imm not in self._lazy_done:
+                if code in (0x10, 0x12) and imm >= n_imported and imm not in seen and imm not in self._lazy_done:
                     seen.add(imm)
                     if size(imm) <= budget:
                         batch.append(imm)

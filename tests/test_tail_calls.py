@@ -87,8 +87,9 @@ def cache_dir(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-@pytest.mark.parametrize("config", [dict(opt_level=0), dict(tiering=False), dict(tiering=False, opt_level=1)],
-                         ids=["base", "top-O2", "top-O1"])
+@pytest.mark.parametrize("config", [dict(opt_level=0), dict(tiering=False), dict(tiering=False, opt_level=1),
+                                    dict(tiering=False, debug_info=True), dict(opt_level=0, fuel=10**9)],
+                         ids=["base", "top-O2", "top-O1", "top-g", "base-fuel"])
 def test_a_million_mutual_tail_calls_in_constant_stack(cache_dir, config):
     engine = Engine(Config(**config))
     inst = engine.instantiate(engine.compile(wat(MUTUAL)))
