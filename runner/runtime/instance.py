@@ -580,10 +580,10 @@ class Instance:
         for i, off in unit.entries.items():
             self._entries.setdefault(i, base + off)
         with _code_lock:
-            if not self._mapped[:-1]:
-                # This instance's first unit: forget the code of instances that are gone (a new
-                # instance may reuse their addresses).
-                _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
+            # Forget the code of instances that are gone: this unit may be mapped where theirs
+            # was, and a lookup that found their stale range would miss this one (a lazily
+            # compiled unit comes long after the instance's first).
+            _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
             if len(ranges) > 64:
                 _code_ranges[:] = sorted(_code_ranges + ranges)
             else:
