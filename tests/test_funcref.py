@@ -183,3 +183,40 @@ def test_imports_compare_type_indices_by_equivalence(tmp_path, monkeypatch):
         text = f'(module (type $pad (func (param f64))) (type $i (func (param i32) (result i32))) {imp})'
         with pytest.raises(LinkError, match="incompatible import type"):
             engine.instantiate(engine.compile(wat(text)), imports)
+
+
+SUBTYPED = """
+(module
+  (type $t (func))
+  (global $g (mut funcref) (ref.null func))
+  (table $tab 1 funcref)
+  (elem declare func $f)
+  (func $f)
+  (func $takes (param funcref) (param (ref null $t)))
+  (func (export "run") (result funcref)
+    (call $takes (ref.func $f) (ref.null nofunc))
+    (global.set $g (ref.func $f))
+    (table.set $tab (i32.const 0) (ref.func $f))
+    (drop (block (result (ref null func)) (ref.func $f)))
+    (drop (select (result funcref) (ref.func $f) (ref.null nofunc) (i32.const 1)))
+    (drop (block $outer (result funcref)
+      (block $inner (result (ref null $t))
+        (br_table $inner $outer (ref.func $f) (i32.const 0)))))
+    (ref.func $f))
+)"""
+
+
+def test_subtypes_are_accepted_where_the_supertype_is_expected():
+    validate(decode(wat(SUBTYPED)))
+
+
+@pytest.mark.parametrize("instr", [
+    "(call $takes (ref.func $f) (ref.null func))",           # funcref is not a (ref null $t)
+    "(call $takes (ref.null extern) (ref.null $t))",         # other hierarchy
+    "(drop (block (result (ref $t)) (ref.null $t)))",          # nullable is not non-nullable
+    "(global.set $g (ref.null extern))",
+])
+def test_supertypes_are_refused_where_a_subtype_is_expected(instr):
+    text = SUBTYPED.replace("(call $takes (ref.func $f) (ref.null nofunc))", instr)
+    with pytest.raises(ValidationError, match="type mismatch"):
+        validate(decode(wat(text)))

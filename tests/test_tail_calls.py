@@ -215,3 +215,70 @@ def test_modules_without_tail_calls_keep_the_c_convention():
     tail = translate_module(decode(wat(MUTUAL)), TranslateOptions()).text()
     assert "define hidden tailcc i64 @w0(" in tail and "define hidden i64 @w0.c(" in tail
     assert "tail call tailcc" in tail
+
+
+PROFILED = """
+(module
+  (func $even (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 1))
+      (else (return_call $odd (i64.sub (local.get $n) (i64.const 1))))))
+  (func $odd (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 0))
+      (else (return_call $even (i64.sub (local.get $n) (i64.const 1))))))
+  (func $run (export "run") (param $n i64) (result i64) (i64.add (call $even (local.get $n)) (i64.const 0)))
+)"""
+
+
+def test_guest_profile_of_tail_calls_is_flat(tmp_path):
+    """Sampled while $even and $odd tail-call each other: every stack is run -> even|odd, one
+    frame deep whatever the recursion depth (no garbage frames, no growth)."""
+    out = tmp_path / "tail.folded"
+    engine = Engine(Config(opt_level=0, cache=False, profiler="guest", guest_profile=str(out),
+                           guest_interval=0.0005))
+    try:
+        inst = engine.instantiate(engine.compile(wat(PROFILED), name="tail.wasm"))
+        for _ in range(20):
+            assert inst.exports["run"](N) == 1
+    finally:
+        engine.close()
+    stacks = {}
+    for line in out.read_text().splitlines():
+        stack, n = line.rsplit(" ", 1)
+        stacks[tuple(stack.split(";"))] = int(n)
+    leaves = {st: n for st, n in stacks.items() if st[-1] in ("even", "odd")}
+    assert sum(leaves.values()) >= 5, stacks
+    assert all(st[-2:-1] == ("run",) for st in leaves), stacks
+    assert len({len(st) for st in leaves}) == 1, stacks
+
+
+WIDE_RESULTS = """
+(module
+  (type $r5 (func (param i64) (result i64 i64 i64 f64 v128)))
+  (table 1 funcref) (elem (i32.const 0) $five)
+  (func $five (type $r5)
+    (local.get 0) (i64.const 2) (i64.const 3) (f64.const 4.5) (v128.const i64x2 6 7))
+  (func $direct (export "direct") (param i64) (result i64 i64 i64 f64 v128)
+    (return_call $five (local.get 0)))
+  (func $indirect (export "indirect") (param i64) (result i64 i64 i64 f64 v128)
+    (return_call_indirect (type $r5) (local.get 0) (i32.const 0)))
+  (func (export "mixed") (param f32 f64 v128 i32) (result f64)
+    (return_call $sum (local.get 3) (local.get 2) (local.get 1) (local.get 0)))
+  (func $sum (param i32 v128 f64 f32) (result f64)
+    (f64.add (f64.add (f64.convert_i32_s (local.get 0)) (f64x2.extract_lane 1 (local.get 1)))
+             (f64.add (local.get 2) (f64.promote_f32 (local.get 3)))))
+)"""
+
+
+@pytest.mark.parametrize("config", [dict(opt_level=0), dict(tiering=False)], ids=["base", "top"])
+def test_tail_calls_with_many_results_and_vector_arguments(cache_dir, config):
+    """More results than return registers (LLVM passes a hidden result pointer: no tail call
+    there, but the same values), floats and a v128 moved between argument positions."""
+    engine = Engine(Config(**config))
+    inst = engine.instantiate(engine.compile(wat(WIDE_RESULTS)))
+    v = 6 | 7 << 64
+    assert inst.exports["direct"](1) == [1, 2, 3, 4.5, v]
+    assert inst.exports["indirect"](9) == [9, 2, 3, 4.5, v]
+    two = 0x4000000000000000       # 2.0 as the v128's high lane
+    assert inst.exports["mixed"](0.5, 1.25, two << 64, 3) == 3 + 2.0 + 1.25 + 0.5
