@@ -282,3 +282,15 @@ def test_tail_calls_with_many_results_and_vector_arguments(cache_dir, config):
     assert inst.exports["indirect"](9) == [9, 2, 3, 4.5, v]
     two = 0x4000000000000000       # 2.0 as the v128's high lane
     assert inst.exports["mixed"](0.5, 1.25, two << 64, 3) == 3 + 2.0 + 1.25 + 0.5
+
+
+@pytest.mark.parametrize("config", [dict(), dict(tiering=False)], ids=["tiering", "top"])
+def test_tail_module_from_the_code_cache(cache_dir, config):
+    """A warm start maps the cached units (their adapters with them) and translates nothing."""
+    wasm = wat(MUTUAL)
+    engine = Engine(Config(**config))
+    engine.instantiate(engine.compile(wasm))
+    again = Engine(Config(**config)).compile(wasm)
+    assert again.stats.cached
+    assert "uses_tail_calls" not in again.module.__dict__       # not even scanned
+    _check_mutual(Engine(Config(**config)).instantiate(again))
