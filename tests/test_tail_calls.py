@@ -294,3 +294,37 @@ def test_tail_module_from_the_code_cache(cache_dir, config):
     assert again.stats.cached
     assert "uses_tail_calls" not in again.module.__dict__       # not even scanned
     _check_mutual(Engine(Config(**config)).instantiate(again))
+
+
+PING = """
+(module
+  (type $t (func (param i64) (result i64)))
+  (table (export "table") 2 funcref)
+  (func $ping (export "ping") (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 100))
+      (else (return_call_indirect (type $t) (i64.sub (local.get $n) (i64.const 1)) (i32.const 1)))))
+)"""
+
+PONG = """
+(module
+  (type $t (func (param i64) (result i64)))
+  (import "a" "ping" (func $ping (type $t)))
+  (import "a" "table" (table 2 funcref))
+  (elem (i32.const 1) func $pong)
+  (func $pong (param $n i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (i64.const 200))
+      (else (return_call $ping (i64.sub (local.get $n) (i64.const 1))))))
+)"""
+
+
+@pytest.mark.parametrize("config", [dict(opt_level=0), dict(tiering=False)], ids=["base", "top"])
+def test_tail_calls_between_two_tail_modules(cache_dir, config):
+    """$ping (one instance) tail-calls $pong (another) through a table, $pong tail-calls $ping
+    through its import: constant stack across the instance boundary too."""
+    engine = Engine(Config(**config))
+    a = engine.instantiate(engine.compile(wat(PING)))
+    engine.instantiate(engine.compile(wat(PONG)), {("a", "ping"): a.exports["ping"], ("a", "table"): a.exports["table"]})
+    assert a.exports["ping"](N) == 100
+    assert a.exports["ping"](N + 1) == 200

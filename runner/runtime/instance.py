@@ -432,6 +432,7 @@ class Instance:
         self._entries: dict[int, int] = {}
         self._install_lock = threading.RLock()
         self._stubs = None
+        self._tail_listed = False
         if code.lazy:
             # Every function starts at a stub that compiles it on its first call.
             from .lazy import StubRegion
@@ -574,6 +575,11 @@ class Instance:
                 if adapter is not None:          # a tail module: records hold the C-convention adapter
                     self.tailcode[i] = start
                     start = base + adapter
+                    if not self._tail_listed:    # other tail modules may now tail-call into it
+                        self._tail_listed = True
+                        NativeRuntime.get().add_tail_instance(
+                            self.funcrefs_address, self.funcrefs_address + FUNCREF_RECORD_SIZE * len(self.code_addresses),
+                            ctypes.addressof(self.tailcode))
                 self.code_addresses[i] = start
                 # one aligned 8-byte store: callers see old or new code
                 self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = start
@@ -604,6 +610,8 @@ class Instance:
         return self.code_addresses[func_index]
 
     def __del__(self):
+        if getattr(self, "_tail_listed", False):
+            NativeRuntime.get().remove_tail_instance(self.funcrefs_address)
         if getattr(self, "_stubs", None) is not None:
             NativeRuntime.get().remove_lazy_target(self.address)
             self._stubs.close()

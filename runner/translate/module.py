@@ -146,6 +146,7 @@ class ModuleTranslator:
         header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {FUNCREF_RECORD_IR}]")
         if self.tail:
             header.append(f"@wr.tailcode = external global [{max(nfuncs, 1)} x ptr]")
+            header.append(tailcalls.DECLARATIONS)
         if self.tier_counters:
             header.append(f"@wr.hot = external global [{max(nfuncs, 1)} x i32]")
             header.append("declare void @wr_tierup(i32) cold nounwind")
@@ -223,6 +224,7 @@ class ModuleTranslator:
         # frames (no frame pointers there), so it starts from this thunk's frame.
         lines = [f"@wr.import{index} = external global ptr",
                  f"define hidden {self.cc}{ret} @w{index}({plist}) #0 {{",
+                 *(tailcalls.import_tail_path(index, ret, args) if self.tail else []),
                  f"  %code = load ptr, ptr @wr.import{index}",
                  "  %fa = call ptr @llvm.frameaddress.p0(i32 0)",
                  f"  store volatile i32 {index}, ptr @wr_host_import",

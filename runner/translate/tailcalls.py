@@ -18,7 +18,12 @@ a per-instance array of ``tailcc`` code pointers the runtime keeps next to the r
 instance: when it lies inside this instance's ``wr.funcrefs`` the call goes to its
 ``wr.tailcode`` entry as a real tail call; a foreign record is called through its
 C-convention code and returned from (one native frame per hop across an instance
-boundary; calls inside a module never grow the stack).
+boundary into a module without tail calls; see below).
+
+The runtime lists the instances of tail modules (``@wr_tail_ranges``: their records and
+``wr.tailcode``): a tail call to a record of another tail-module instance (through a table,
+a reference or an import) finds its ``tailcc`` code with ``wr_tail_code`` and stays a tail
+call; only a call into a module without tail calls (or a host function) is a C call.
 
 Backtraces: a tail call replaces the caller's frame (as in wasmtime), adapters' return
 addresses are not registered code, so their frames do not show.
@@ -62,6 +67,22 @@ def adapter(index: int, ft: FuncType) -> str:
     else:
         body = [f"  %r = {call}", f"  ret {ret} %r"]
     return "\n".join([f"define hidden {ret} @w{index}.c({plist}) #0 {{", *body, "}"])
+
+
+DECLARATIONS = "declare ptr @wr_tail_code(ptr) nounwind"
+
+
+def import_tail_path(index: int, ret: str, args: str) -> list[str]:
+    """The start of a tail module's import thunk: when the import is a tail module's function
+    (of another instance), tail-call its tailcc code, so tail calls through imports stay
+    constant-stack too; else fall through to the C call (label %c)."""
+    call = f"tail call tailcc {ret} %tc({args})"
+    return [f"  %tc = call ptr @wr_tail_code(ptr @wr.import{index})",
+            "  %is_tail = icmp ne ptr %tc, null",
+            "  br i1 %is_tail, label %tail, label %c",
+            "tail:",
+            *([f"  {call}", "  ret void"] if ret == "void" else [f"  %tr = {call}", f"  ret {ret} %tr"]),
+            "c:"]
 
 
 def tail_code_pointer(env, func_index: int, value) -> str:
@@ -122,6 +143,14 @@ def tail_call_record(fx, ref: str, ft: FuncType) -> None:
     fn = fx.value(f"load ptr, ptr {p}, {TBAA_VM_TAG}")
     _emit_return_of(fx, f"tail call tailcc {ret} {fn}({args})", ret)
     fx.start_block(foreign)
+    # Another instance's record: its tailcc code when it is a tail module's (wr_tail_code
+    # looks it up in the runtime's list), else a C call.
+    tc = fx.value(f"call ptr @wr_tail_code(ptr {ref})")
+    tail, plain = fx.label("tc.other"), fx.label("tc.c")
+    fx.emit(f"br i1 {fx.value(f'icmp ne ptr {tc}, null')}, label %{tail}, label %{plain}")
+    fx.start_block(tail)
+    _emit_return_of(fx, f"tail call tailcc {ret} {tc}({args})", ret)
+    fx.start_block(plain)
     code = fx.value(f"load ptr, ptr {ref}, {TBAA_VM_TAG}")   # the record's C-convention code
     _emit_return_of(fx, f"notail call {ret} {code}({args})", ret)
     fx.mark_unreachable()
