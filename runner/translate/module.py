@@ -156,8 +156,6 @@ class ModuleTranslator:
         header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
         # The empty asm barriers of numeric.opaque: pure, so LLVM may still hoist and CSE them.
         header.append("attributes #1 = { nounwind willreturn memory(none) }")
-        if self.tail:
-            header.append("attributes #2 = { noinline }")   # an adapter's call: no copy of the function in it
 
         out: list[IRFunction] = []
         n_imported = m.num_imported_funcs

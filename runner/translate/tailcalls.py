@@ -61,7 +61,7 @@ def adapter(index: int, ft: FuncType) -> str:
     ret = ir_result_type(ft.results)
     params = [IR_TYPE[t] for t in ft.params]
     plist = ", ".join(f"{t} %p{i}" for i, t in enumerate(params))
-    call = f"call tailcc {ret} @w{index}({plist}) #2"
+    call = f"call tailcc {ret} @w{index}({plist}) noinline"   # no copy of the function in it
     if ret == "void":
         body = [f"  {call}", "  ret void"]
     else:
