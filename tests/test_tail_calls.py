@@ -328,3 +328,50 @@ def test_tail_calls_between_two_tail_modules(cache_dir, config):
     engine.instantiate(engine.compile(wat(PONG)), {("a", "ping"): a.exports["ping"], ("a", "table"): a.exports["table"]})
     assert a.exports["ping"](N) == 100
     assert a.exports["ping"](N + 1) == 200
+
+
+# --- a real program: clang's musttail, wasm tail calls (zig cc -mtail-call) ----------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tail_program(tmp_path_factory) -> Path:
+    import importlib.util
+    import sys
+    if importlib.util.find_spec("ziglang") is None:
+        pytest.skip("ziglang (pip install ziglang) is not installed")
+    out = tmp_path_factory.mktemp("zig") / "tail_interp.wasm"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "--target=wasm32-wasi", "-O2", "-mtail-call", "-s",
+                    str(REPO / "tests" / "programs" / "tail_interp.c"), "-o", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    return out
+
+
+def test_c_interpreter_with_musttail_matches_wasmtime(tail_program, tmp_path):
+    """A threaded interpreter whose handlers tail-call each other 3 million times, through a
+    table of function pointers (return_call_indirect), at every tier, lazily compiled too."""
+    import os
+    import sys
+    wasmtime = pytest.importorskip("wasmtime")
+    if shutil.which("wasm-tools"):
+        text = subprocess.run(["wasm-tools", "print", str(tail_program)], capture_output=True, text=True).stdout
+        assert "return_call_indirect" in text
+    cfg = wasmtime.Config()
+    cfg.wasm_tail_call = True
+    engine = wasmtime.Engine(cfg)
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    wcfg = wasmtime.WasiConfig()
+    wcfg.stdout_file = str(tmp_path / "wasmtime.out")
+    store.set_wasi(wcfg)
+    linker.instantiate(store, wasmtime.Module.from_file(engine, str(tail_program))).exports(store)["_start"](store)
+    expected = (tmp_path / "wasmtime.out").read_text()
+    assert expected.startswith("result ") and "after 3000001 steps" in expected
+    env = dict(os.environ, WASIRUN_CACHE_DIR=str(tmp_path / "cache"))
+    for opts, extra in ((["-O0"], {}), ([], {}), (["--no-tiering"], {}), ([], {"WASIRUN_LAZY": "1"})):
+        r = subprocess.run([sys.executable, "-m", "runner.cli", *opts, str(tail_program)], capture_output=True,
+                           text=True, timeout=600, cwd=REPO, env=dict(env, **extra))
+        assert r.returncode == 0, (opts, extra, r.stderr)
+        assert r.stdout == expected
