@@ -55,6 +55,7 @@ class CodeUnit:
     rows: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # func -> (offset in func, wasm offset)
     # A tail module's functions are tailcc; their C-convention adapters (translate/tailcalls.py):
     adapters: dict[int, int] = field(default_factory=dict)   # function index -> offset of w<N>.c
+    tail: bool | None = None    # the module has tail calls (kept so a warm start need not scan for them)
 
     source_offset: int = 0                          # where the image starts in its file (a .cwasm)
 
@@ -75,7 +76,7 @@ class CodeUnit:
                 "entries": {str(k): v for k, v in self.entries.items()},
                 "entry_sizes": {str(k): v for k, v in self.entry_sizes.items()},
                 "rows": {str(k): v for k, v in self.rows.items()},
-                "adapters": {str(k): v for k, v in self.adapters.items()}}
+                "adapters": {str(k): v for k, v in self.adapters.items()}, "tail": self.tail}
 
     @classmethod
     def from_meta(cls, name: str, meta: dict, source) -> "CodeUnit":
@@ -84,7 +85,7 @@ class CodeUnit:
                    {int(k): v for k, v in meta["entries"].items()},
                    {int(k): v for k, v in meta.get("entry_sizes", {}).items()},
                    {int(k): [tuple(r) for r in v] for k, v in meta.get("rows", {}).items()},
-                   adapters={int(k): v for k, v in meta.get("adapters", {}).items()})
+                   adapters={int(k): v for k, v in meta.get("adapters", {}).items()}, tail=meta.get("tail"))
 
     def wasm_offset_at(self, func_index: int, native_offset: int) -> int | None:
         rows = self.rows.get(func_index)
@@ -307,6 +308,8 @@ class ModuleCode:
             return False
         self.units = units
         for u in units:
+            if u.tail is not None:   # what later tier-up/lazy translations must know without a scan
+                self.module.__dict__.setdefault("uses_tail_calls", u.tail)
             self._lazy_done.update(u.functions)
             if u.rank >= LEVEL_RANK[self.plan.top_level]:
                 self._requested.update(u.functions)
@@ -342,6 +345,7 @@ class ModuleCode:
         self.units = [self._store(image, unit)]
 
     def _store(self, image, unit: CodeUnit) -> CodeUnit:
+        unit.tail = self.module.__dict__.get("uses_tail_calls")   # known: the unit was just translated
         if self.cache is not None:
             from . import loader
             stored = self.cache.put(self.key, unit.name, unit.meta(), loader.dumps(image))

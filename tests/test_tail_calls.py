@@ -292,7 +292,7 @@ def test_tail_module_from_the_code_cache(cache_dir, config):
     engine.instantiate(engine.compile(wasm))
     again = Engine(Config(**config)).compile(wasm)
     assert again.stats.cached
-    assert "uses_tail_calls" not in again.module.__dict__       # not even scanned
+    assert again.module.uses_tail_calls is True     # from the cached units' metadata: no scan
     _check_mutual(Engine(Config(**config)).instantiate(again))
 
 
@@ -375,3 +375,17 @@ def test_c_interpreter_with_musttail_matches_wasmtime(tail_program, tmp_path):
                            text=True, timeout=600, cwd=REPO, env=dict(env, **extra))
         assert r.returncode == 0, (opts, extra, r.stderr)
         assert r.stdout == expected
+
+
+def test_parallel_validation_reports_tail_calls(cache_dir, monkeypatch):
+    """Bodies validated in worker processes tell whether they have tail calls (a scan of a big
+    module's bodies would cost seconds): the translator's convention comes from validation."""
+    import runner.translate.tailcalls as tc
+    monkeypatch.setattr(Engine, "PARALLEL_VALIDATE_BYTES", 0)
+    monkeypatch.setattr(tc, "iter_instructions", None)      # a scan would fail
+    engine = Engine(Config(jobs=2, opt_level=0))
+    tail = engine.compile(wat(MUTUAL))
+    assert tail.module.uses_tail_calls is True
+    _check_mutual(engine.instantiate(tail))
+    plain = engine.compile(wat(BACKTRACE.replace("return_call", "call")))
+    assert plain.module.uses_tail_calls is False
