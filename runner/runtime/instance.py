@@ -17,11 +17,16 @@ from typing import Any, Callable
 
 from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
+try:
+    from ..binary.module import KIND_TAG
+except ImportError:   # before the 3.0 decoder
+    KIND_TAG = 4
 from ..errors import Frame, LinkError, Trap, TrapKind
-from ..layout import (FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
+from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
                       slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
+from .exceptions import Tag, deregister_image, exception_from_native, register_image
 from .native import NativeRuntime
 from .store import GlobalCell, Memory, Table
 
@@ -110,6 +115,9 @@ class Function:
         rt = NativeRuntime.get()
         code = rt.call(self.entry, ctypes.addressof(slots))
         if code:
+            if code == EXCEPTION_RETURN:
+                rt.take_backtrace()
+                raise exception_from_native(slots[0])
             raise_trap(code, self.instance)
         out = []
         for t, at in zip(ft.results, slot_offsets(ft.results)):
@@ -335,6 +343,7 @@ class Instance:
         self.memories: list[Memory] = []
         self.tables: list[Table] = []
         self.globals: list[GlobalCell] = []
+        self.tags: list[Tag] = []
         max_memory = getattr(limits, "max_memory", None)
 
         # 1. Imports, with the spec's subtyping rules.
@@ -362,6 +371,12 @@ class Instance:
                 if not isinstance(ext, GlobalCell) or ext.type != imp.desc:
                     raise LinkError(f"incompatible import type for `{what}`: global type or mutability does not match")
                 self.globals.append(ext)
+            elif imp.kind == KIND_TAG:
+                want = m.types[imp.desc]
+                if not isinstance(ext, Tag) or ext.type != want:
+                    got = ext.type if isinstance(ext, Tag) else _kind_of(ext)
+                    raise LinkError(f"incompatible import type for `{what}`: expected tag of type {want}, found {got}")
+                self.tags.append(ext)
 
         # 2. Defined memories, tables, global cells.
         for mt in m.memories[len(self.memories):]:
@@ -370,6 +385,10 @@ class Instance:
             self.tables.append(register_table(Table(tt)))
         for g in m.global_inits:
             self.globals.append(GlobalCell(g.type))
+        tag_names = {e.index: e.name for e in m.exports if e.kind == KIND_TAG}
+        for i in range(len(self.tags), len(getattr(m, 'tags', ()))):
+            name = tag_names.get(i)
+            self.tags.append(Tag(m.types[m.tags[i]], f"`{name}`" if name is not None else f"tag[{i}]"))
         for mem in self.memories:
             register_memory(mem)
         for t in self.tables:
@@ -398,9 +417,12 @@ class Instance:
             own[f"wr.g{i}"] = g.address
         for i in range(m.num_imported_funcs):
             own[f"wr.import{i}"] = self.functions[i].funcref_record()
+        for i, tag in enumerate(self.tags):
+            own[f"wr.tag{i}"] = tag.identity
         self._resolve = resolver(own, helper_symbols(), rt.symbols)
         self._agent = None if isinstance(agent, NullAgent) else agent
         self._mapped: list = []              # (unit, loader.LoadedImage), kept while the instance lives
+        self._eh_frames: list[int] = []      # their registered unwind tables (runtime/exceptions.py)
         self._code_rank = [-1] * nfuncs
         self.code_addresses = [0] * nfuncs
         self._entries: dict[int, int] = {}
@@ -494,7 +516,7 @@ class Instance:
 
     def _extern(self, kind: int, index: int) -> Extern:
         return {KIND_FUNC: self.functions, KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
-                KIND_GLOBAL: self.globals}[kind][index]
+                KIND_GLOBAL: self.globals, KIND_TAG: self.tags}[kind][index]
 
     def eval_const(self, e: ConstExpr) -> int:
         if e.op == "global.get":
@@ -530,6 +552,7 @@ class Instance:
         except KeyError as exc:
             raise LinkError(f"internal error: unresolved symbol {exc} in compiled code") from None
         self._mapped.append((unit, mapped))
+        self._eh_frames.append(register_image(mapped))
         base = mapped.base
         ranges = []
         for i, (off, size) in unit.symbols.items():
@@ -565,6 +588,8 @@ class Instance:
         if getattr(self, "_stubs", None) is not None:
             NativeRuntime.get().remove_lazy_target(self.address)
             self._stubs.close()
+        for addr in getattr(self, "_eh_frames", ()):
+            deregister_image(addr)
         for _, mapped in getattr(self, "_mapped", ()):
             try:
                 mapped.close()
@@ -616,7 +641,7 @@ class Instance:
 
 
 def _kind_of(ext) -> str:
-    for cls, name in ((Memory, "memory"), (Table, "table"), (GlobalCell, "global"), (Function, "func")):
+    for cls, name in ((Memory, "memory"), (Table, "table"), (GlobalCell, "global"), (Function, "func"), (Tag, "tag")):
         if isinstance(ext, cls):
             return name
     return type(ext).__name__

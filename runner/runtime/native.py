@@ -12,10 +12,11 @@ import ctypes
 import threading
 from typing import Any
 
-from ..errors import TrapKind
-from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, PROF_HEADER_WORDS, PROF_MAX_DEPTH,
+from ..errors import TrapKind, WasmException
+from ..layout import (EXCEPTION_RETURN, FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, PROF_HEADER_WORDS, PROF_MAX_DEPTH,
                       PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR, SIGSEGV, UCONTEXT_RBP,
                       UCONTEXT_RIP, UCONTEXT_RSP, SigAction)
+from .exceptions import EXCEPTIONS_IR, native_from_exception, register_image, unwind_symbols
 from .library import native_library, resolver
 
 RUNTIME_IR = f"""
@@ -104,7 +105,9 @@ module asm "\tcallq\twr_trap"
 module asm "\tud2"
 module asm "\t.size\twr_lazy_entry, .-wr_lazy_entry"
 
-define i32 @wr_enter(ptr %fn, ptr %slots) #0 {{
+; A wasm exception no try_table caught ends at the landing pad: the entry returns
+; EXCEPTION_RETURN with the exception object in slots[0] (runtime/exceptions.py).
+define i32 @wr_enter(ptr %fn, ptr %slots) #0 personality ptr @wr_personality {{
 entry:
   %jb = alloca [{JMP_BUF_SIZE} x i8], align 16
   %prev_jb = load ptr, ptr @wr_jmpbuf
@@ -131,10 +134,16 @@ go:
   %z = icmp eq i32 %r, 0
   br i1 %z, label %run, label %out
 run:
-  call void %fn(ptr %slots)
+  invoke void %fn(ptr %slots) to label %done unwind label %caught
+caught:
+  %lp = landingpad {{ ptr, i32 }} catch ptr null
+  %exn = extractvalue {{ ptr, i32 }} %lp, 0
+  store ptr %exn, ptr %slots
+  br label %out
+done:
   br label %out
 out:
-  %rc = phi i32 [0, %run], [%r, %go]
+  %rc = phi i32 [0, %done], [{EXCEPTION_RETURN}, %caught], [%r, %go]
   store ptr %prev_jb, ptr @wr_jmpbuf
   store ptr %prev_fp, ptr @wr_entry_fp
   store ptr %prev_limit, ptr @wr_stack_limit
@@ -345,7 +354,7 @@ out:
 
 attributes #0 = {{ "frame-pointer"="all" noinline }}
 attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
-"""
+""" + EXCEPTIONS_IR
 
 ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 LAZY_HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)
@@ -368,11 +377,13 @@ class NativeRuntime:
                "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
                "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo",
                "wr_lazy_entry", "wr_lazy_hook", "wr_host_fp", "wr_host_import", "wr_prof", "wr_prof_buf",
-               "wr_prof_cap", "wr_prof_len", "wr_prof_dropped")
+               "wr_prof_cap", "wr_prof_len", "wr_prof_dropped", "wr_throw", "wr_exn_alloc", "wr_exn_host",
+               "wr_host_raise", "wr_personality")
 
     def __init__(self):
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
-        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver())
+        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver(unwind_symbols()))
+        register_image(self.library)   # wr_enter and wr_throw are unwound through: never unregistered
         self.symbols = {n: self.library.address(n) for n in self.SYMBOLS}
         self.enter = ENTER(self.symbols["wr_enter"])
         self.pending = ctypes.c_int32.from_address(self.symbols["wr_pending"])
@@ -383,6 +394,7 @@ class NativeRuntime:
         self.interrupt = ctypes.c_int32.from_address(self.symbols["wr_interrupt"])
         self.fuel = ctypes.c_int64.from_address(self.symbols["wr_fuel"])
         self.pending_exception: BaseException | None = None
+        self.exn_host = ctypes.c_void_p.from_address(self.symbols["wr_exn_host"])
         self._guard_ranges = (ctypes.c_void_p * (2 * MAX_GUARDED)).from_address(self.symbols["wr_guard_ranges"])
         self._guard_count = ctypes.c_int32.from_address(self.symbols["wr_guard_count"])
         self._install_segv_handler()
@@ -454,7 +466,15 @@ class NativeRuntime:
         return [self.backtrace[i] or 0 for i in range(n)]
 
     def set_pending(self, exc: BaseException) -> None:
-        """Called from inside a host callback: remember ``exc``; the wasm side traps on return."""
+        """Called from inside a host callback: remember ``exc``; the wasm side traps on return,
+        or, for a WasmException, throws it (wr_host_raise)."""
+        if isinstance(exc, WasmException) and self.pending_exception is None:
+            try:
+                self.exn_host.value = native_from_exception(exc)
+                self.pending.value = 1
+                return
+            except (TypeError, MemoryError) as bad:
+                exc = bad
         if self.pending_exception is None:
             self.pending_exception = exc
         self.pending.value = 1
@@ -462,4 +482,5 @@ class NativeRuntime:
     def take_pending(self) -> BaseException | None:
         exc, self.pending_exception = self.pending_exception, None
         self.pending.value = 0
+        self.exn_host.value = 0
         return exc
