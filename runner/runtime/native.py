@@ -378,7 +378,7 @@ class NativeRuntime:
                "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo",
                "wr_lazy_entry", "wr_lazy_hook", "wr_host_fp", "wr_host_import", "wr_prof", "wr_prof_buf",
                "wr_prof_cap", "wr_prof_len", "wr_prof_dropped", "wr_throw", "wr_exn_alloc", "wr_exn_host",
-               "wr_host_raise", "wr_personality")
+               "wr_host_raise", "wr_personality", "wr_exn_drop")
 
     def __init__(self):
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
