@@ -292,3 +292,48 @@ def test_cli_names_the_tag(tmp_path):
     assert r.returncode != 0
     assert "uncaught wasm exception" in r.stderr and "e1" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+# --- a C program: setjmp/longjmp lowered to wasm exceptions, checked against wasmtime -------
+
+@pytest.fixture(scope="module")
+def sjlj_program(tmp_path_factory) -> Path:
+    import importlib.util
+    if importlib.util.find_spec("ziglang") is None:
+        pytest.skip("ziglang (pip install ziglang) is not installed")
+    out = tmp_path_factory.mktemp("sjlj") / "sjlj.wasm"
+    src = REPO / "tests" / "programs"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "--target=wasm32-wasi", "-O2", "-s", "-mexception-handling",
+                    "-mllvm", "-wasm-enable-sjlj", "-mllvm", "-wasm-use-legacy-eh=false",
+                    str(src / "sjlj.c"), str(src / "sjlj_tag.s"), "-o", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    return out
+
+
+def _wasmtime_stdout(wasm: Path, tmp: Path) -> str:
+    wasmtime = pytest.importorskip("wasmtime")
+    config = wasmtime.Config()
+    config.wasm_exceptions = True
+    engine = wasmtime.Engine(config)
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    cfg = wasmtime.WasiConfig()
+    out = tmp / "wasmtime.out"
+    cfg.stdout_file = str(out)
+    store.set_wasi(cfg)
+    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
+    instance.exports(store)["_start"](store)
+    return out.read_text()
+
+
+@pytest.mark.parametrize("flags,lazy", [(["-O0"], "0"), (["-O2"], "0"), (["-O2", "--no-tiering", "-g"], "0"),
+                                        (["-O2"], "1")], ids=["base", "tiered", "top-g", "lazy"])
+def test_setjmp_longjmp_program_matches_wasmtime(sjlj_program, flags, lazy, tmp_path):
+    import os
+    expected = _wasmtime_stdout(sjlj_program, tmp_path)
+    assert "acc = 200010000" in expected
+    r = subprocess.run([sys.executable, "-m", "runner.cli", *flags, "--no-cache", str(sjlj_program)],
+                       capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "WASIRUN_LAZY": lazy})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == expected
