@@ -260,7 +260,8 @@ class FunctionTranslator:
 
     _FREE = frozenset((0x01, 0x1A, op.BLOCK, op.LOOP, op.END, op.ELSE))   # as wasmtime: no fuel for these
     _CONTROL = frozenset((op.UNREACHABLE, op.BLOCK, op.LOOP, op.IF, op.ELSE, op.END, op.BR, op.BR_IF,
-                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11))
+                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11, exceptions.OP_THROW, exceptions.OP_THROW_REF,
+                          exceptions.OP_TRY_TABLE))
 
     def charge_fuel(self, code: int) -> None:
         """Count one unit per instruction; settle the count with @wr_fuel where straight-line code ends."""
