@@ -337,3 +337,78 @@ def test_setjmp_longjmp_program_matches_wasmtime(sjlj_program, flags, lazy, tmp_
                        capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "WASIRUN_LAZY": lazy})
     assert r.returncode == 0, r.stderr
     assert r.stdout == expected
+
+
+TABLE = """
+(module
+  (tag $e (param i32))
+  (table $t 2 exnref)
+  (func $throw (param i32) (throw $e (local.get 0)))
+  (func (export "store") (param i32 i32)      ;; catch a $e carrying arg 1 and keep it at slot arg 0
+    (local $x exnref)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h) (call $throw (local.get 1)))
+      (unreachable))
+    (local.set $x)
+    (table.set $t (local.get 0) (local.get $x)))
+  (func (export "is_null") (param i32) (result i32) (ref.is_null (table.get $t (local.get 0))))
+  (func (export "rethrow") (param i32) (result i32)
+    (block $h (result i32) (try_table (catch $e $h) (throw_ref (table.get $t (local.get 0)))) (i32.const -1)))
+)
+"""
+
+
+def test_exnref_in_a_table(engine):
+    inst = instantiate(engine, TABLE)
+    assert inst.exports["is_null"](1) == 1
+    inst.exports["store"](1, 55)
+    assert inst.exports["is_null"](1) == 0
+    assert inst.exports["rethrow"](1) == 55
+    assert inst.exports["rethrow"](1) == 55        # an exnref can be thrown again and again
+    with pytest.raises(Trap) as info:
+        inst.exports["rethrow"](0)                 # null
+    assert info.value.kind == TrapKind.NULL_EXCEPTION_REFERENCE
+
+
+@pytest.mark.parametrize("text,message", [
+    ("(module (tag (result i32)))", "non-empty tag result type"),
+    ("(module (func (throw 0)))", "unknown tag 0"),
+    ("(module (tag $e (param i32)) (func (throw $e)))", "type mismatch"),
+    ("(module (tag $e (param i32)) (func (block $h (try_table (catch $e $h)))))", "type mismatch"),
+    ("(module (func (block $h (result exnref) (try_table (catch_all $h)) (unreachable)) (drop)))", "type mismatch"),
+    ("(module (func (throw_ref (i32.const 0))))", "type mismatch"),
+    ("(module (func (try_table (catch_all 1))))", "unknown label 1"),
+])
+def test_invalid_modules(text, message):
+    from runner.errors import ValidationError
+    e = Engine(Config(opt_level=0))
+    with pytest.raises(ValidationError, match=message):
+        e.compile(wat_unchecked(text))
+
+
+def wat_unchecked(text: str) -> bytes:
+    """.wat -> .wasm without wasm-tools' own validation (the module is meant to be invalid)."""
+    exe = shutil.which("wasm-tools")
+    if exe is None:
+        pytest.skip("wasm-tools is not installed")
+    with tempfile.TemporaryDirectory() as d:
+        src, out = Path(d) / "m.wat", Path(d) / "m.wasm"
+        src.write_text(text)
+        r = subprocess.run([exe, "parse", str(src), "-o", str(out)], capture_output=True)
+        if r.returncode != 0:
+            pytest.skip(f"wasm-tools cannot encode it: {r.stderr.decode()[:100]}")
+        return out.read_bytes()
+
+
+def test_host_exception_with_a_bad_payload_is_a_host_error():
+    e = Engine(Config(opt_level=0))
+    a = e.instantiate(e.compile(wat(CROSS_A)))
+    tag = a.exports["e"]
+
+    def host(x):
+        raise WasmException(tag, ["not", "an i32 list"])
+    imports = {("a", "e"): tag, ("a", "throw"): a.exports["throw"],
+               ("env", "host"): host_function(FuncType((I32,), ()), host)}
+    b = e.instantiate(e.compile(wat(CROSS_B)), imports)
+    with pytest.raises(TypeError):
+        b.exports["catch_all_host"](0)
