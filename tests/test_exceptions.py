@@ -412,3 +412,24 @@ def test_host_exception_with_a_bad_payload_is_a_host_error():
     b = e.instantiate(e.compile(wat(CROSS_B)), imports)
     with pytest.raises(TypeError):
         b.exports["catch_all_host"](0)
+
+
+def test_exnref_values_cross_the_api_as_wasm_exceptions():
+    e = Engine(Config(opt_level=0))
+    inst = e.instantiate(e.compile(wat("""
+(module
+  (tag $e (export "e") (param i64))
+  (func (export "catch") (param i64) (result exnref)
+    (block $h (result exnref) (try_table (catch_all_ref $h) (throw $e (local.get 0))) (unreachable)))
+  (func (export "rethrow") (param exnref) (throw_ref (local.get 0)))
+)""")))
+    exn = inst.exports["catch"](-5)
+    assert isinstance(exn, WasmException) and exn.tag is inst.exports["e"] and exn.values == [-5]
+    with pytest.raises(WasmException) as info:
+        inst.exports["rethrow"](exn)
+    assert info.value.values == [-5] and info.value._exn == exn._exn    # the same exception
+    with pytest.raises(WasmException) as info:
+        inst.exports["rethrow"](WasmException(inst.exports["e"], [7]))
+    assert info.value.values == [7]
+    with pytest.raises(Trap):
+        inst.exports["rethrow"](None)

@@ -15,14 +15,14 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..binary.module import (F32, F64, HT_EXTERN, HT_NOEXTERN, I32, I64, V128, KIND_FUNC, is_ref, KIND_GLOBAL, KIND_MEMORY, KIND_TAG,
+from ..binary.module import (F32, F64, HT_EXN, HT_EXTERN, HT_NOEXN, HT_NOEXTERN, I32, I64, V128, KIND_FUNC, is_ref, KIND_GLOBAL, KIND_MEMORY, KIND_TAG,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..errors import Frame, LinkError, Trap, TrapKind
 from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
                       slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
-from .exceptions import Tag, deregister_image, exception_from_native, register_image
+from .exceptions import Tag, deregister_image, exception_from_native, native_from_exception, register_image
 from .native import NativeRuntime
 from .store import GlobalCell, Memory, Table
 
@@ -145,6 +145,8 @@ def to_raw(t: int, v: Any) -> int:
         return struct.unpack("<Q", struct.pack("<d", v))[0] if isinstance(v, float) else int(v)
     if is_extern_ref(t):
         return externref_handle(v)
+    if is_exn_ref(t):   # an exnref crosses as the WasmException it holds
+        return 0 if v is None else native_from_exception(v)
     if is_ref(t):
         if v is None:
             return 0
@@ -166,7 +168,14 @@ def from_raw(t: int, r: int) -> Any:
         return r     # the unsigned 128-bit value, lane 0 in the low bits
     if is_extern_ref(t):
         return externref_object(r)
+    if is_exn_ref(t):
+        return None if r == 0 else exception_from_native(r)
     return None if r == 0 else FuncRef(r)
+
+
+def is_exn_ref(t) -> bool:
+    """exnref, nullexnref and (ref exn): values are exception objects (runtime/exceptions.py)."""
+    return is_ref(t) and t.heap in (HT_EXN, HT_NOEXN)
 
 
 def is_extern_ref(t) -> bool:
