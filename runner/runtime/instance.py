@@ -401,7 +401,8 @@ class Instance:
         tag_names = {e.index: e.name for e in m.exports if e.kind == KIND_TAG}
         for i in range(len(self.tags), len(m.tags)):
             name = tag_names.get(i)
-            self.tags.append(Tag(m.types[m.tags[i]], f"`{name}`" if name is not None else f"tag[{i}]"))
+            where = getattr(compiled, "name", "")
+            self.tags.append(Tag(m.types[m.tags[i]], f"`{name}`" if name is not None else f"{i} of `{where}`"))
         for mem in self.memories:
             register_memory(mem)
         for t in self.tables:
