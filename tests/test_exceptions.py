@@ -433,3 +433,37 @@ def test_exnref_values_cross_the_api_as_wasm_exceptions():
     assert info.value.values == [7]
     with pytest.raises(Trap):
         inst.exports["rethrow"](None)
+
+
+# --- the loader keeps unwind tables --------------------------------------------------------
+
+def _fdes(blob: bytes, start: int) -> list[tuple[int, int]]:
+    """(pc_begin, pc_range) of every FDE from ``start`` up to the zero terminator (pcrel sdata4)."""
+    import struct
+    out, at = [], start
+    while True:
+        length, cie = struct.unpack_from("<Ii", blob, at)
+        if length == 0:
+            return out
+        if cie:
+            rel, size = struct.unpack_from("<iI", blob, at + 8)
+            out.append((at + 8 + rel, size))
+        at += 4 + length
+
+
+def test_loader_keeps_eh_frame_and_neutralises_dropped_comdat_fdes():
+    from runner import loader
+    from runner.jit import compile_ir
+    text = """
+$pick = comdat any
+define linkonce_odr hidden i32 @pick() uwtable comdat { ret i32 {V} }
+define i32 @get{V}() uwtable { %r = call i32 @pick()
+  ret i32 %r }
+"""
+    image = loader.link([compile_ir(text.replace("{V}", str(v)), "base") for v in (1, 2)])
+    start = image.symbols[loader.EH_FRAME_SYMBOL][0]
+    fdes = _fdes(image.blob, start)
+    live = sorted(f for f in fdes if f[1])
+    funcs = sorted((image.symbols[n][0], image.symbols[n][1]) for n in ("pick", "get1", "get2"))
+    assert [b for b, _ in live] == [b for b, _ in funcs]      # one FDE per placed function
+    assert len(fdes) == 4 and sum(1 for f in fdes if not f[1]) == 1   # the dropped copy's covers nothing
