@@ -467,3 +467,27 @@ define i32 @get{V}() uwtable { %r = call i32 @pick()
     funcs = sorted((image.symbols[n][0], image.symbols[n][1]) for n in ("pick", "get1", "get2"))
     assert [b for b, _ in live] == [b for b, _ in funcs]      # one FDE per placed function
     assert len(fdes) == 4 and sum(1 for f in fdes if not f[1]) == 1   # the dropped copy's covers nothing
+
+
+DEEP = """
+(module
+  (tag $e (param i32))
+  (func $down (param i32) (result i32)
+    (if (i32.eqz (local.get 0)) (then (throw $e (i32.const 99))))
+    (i32.add (call $down (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))
+  (func $forever (param i32) (result i32) (i32.add (call $forever (local.get 0)) (i32.const 1)))
+  (func (export "deep") (param i32) (result i32)
+    (block $h (result i32) (try_table (result i32) (catch $e $h) (call $down (local.get 0)))))
+  (func (export "exhaust") (result i32)
+    (block $h (try_table (catch_all $h) (drop (call $forever (i32.const 0))))) (i32.const -1))
+)
+"""
+
+
+def test_deep_unwinding_and_stack_exhaustion(engine):
+    inst = instantiate(engine, DEEP)
+    assert inst.exports["deep"](20000) == 99
+    with pytest.raises(Trap) as info:
+        inst.exports["exhaust"]()          # a trap, not an exception: catch_all does not see it
+    assert info.value.kind == TrapKind.STACK_EXHAUSTED
+    assert inst.exports["deep"](10) == 99
