@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..binary.module import KIND_FUNC, FuncType, Module
-from ..errors import TrapKind
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, GLOBAL_CELL_IR,
                       MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR, TBAA_VM_TAG, UNLIKELY_BRANCH)
 from . import exceptions, numeric, simd
