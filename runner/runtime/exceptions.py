@@ -19,6 +19,7 @@ import threading
 import weakref
 from typing import Any
 
+from ..binary.subtype import canonical_functype
 from ..errors import TrapKind, WasmException
 from ..layout import (EXN_CLASS, EXN_ESCAPED, EXN_FLAGS_OFFSET, EXN_HEADER_SIZE, EXN_TAG_OFFSET, EXN_VALUES_OFFSET,
                       slot_offsets, slot_words)
@@ -291,9 +292,11 @@ class Tag:
     """A tag instance: its function type (params = payload) and an identity.  Importing a tag
     imports this object, so every instance compares the same identity."""
 
-    def __init__(self, ft, name: str = ""):
+    def __init__(self, ft, name: str = "", type_key=None):
         self.type = ft
-        self.name = name           # for messages: "export name" or "module::field" of its definer
+        self.name = name           # for messages: the export name, or index and module of its definer
+        # the canonical form of its type (binary/subtype.py): what an import must be equivalent to
+        self.type_key = type_key if type_key is not None else canonical_functype(ft, None)
         with _tag_lock:
             # 16-aligned integers, never reused: an old exnref cannot match a new tag
             self.identity = next(_tag_ids) << 4
