@@ -491,3 +491,21 @@ def test_deep_unwinding_and_stack_exhaustion(engine):
         inst.exports["exhaust"]()          # a trap, not an exception: catch_all does not see it
     assert info.value.kind == TrapKind.STACK_EXHAUSTED
     assert inst.exports["deep"](10) == 99
+
+
+def test_linker_host_tag_and_host_throw():
+    from runner import Engine as E, Linker, Tag as T, WasmException as W
+    e = E(Config(opt_level=0))
+    tag = T(FuncType((I32,), ()), "host_tag")
+    linker = Linker(e)
+    linker.define("a", "e", tag)
+
+    def boom(x):
+        raise W(tag, [x * 2])
+    linker.define_func("a", "throw", FuncType((I32,), ()), boom)
+    linker.define_func("env", "host", FuncType((I32,), ()), lambda x: None)
+    inst = linker.instantiate(e.compile(wat(CROSS_B)))
+    assert inst.exports["via_alias"](21) == 42
+    with pytest.raises(W) as info:
+        inst.exports["mine_misses"](4)
+    assert info.value.tag is tag and info.value.values == [8] and "host_tag" in str(info.value)
