@@ -509,3 +509,27 @@ def test_linker_host_tag_and_host_throw():
     with pytest.raises(W) as info:
         inst.exports["mine_misses"](4)
     assert info.value.tag is tag and info.value.values == [8] and "host_tag" in str(info.value)
+
+
+PARAMS = """
+(module
+  (tag $again (param i32))
+  ;; catch into a loop label (its params) from a try_table with a parameter: counts to the argument
+  (func (export "count") (param i32) (result i32)
+    (local $n i32)
+    (i32.const 0)
+    (loop $l (param i32) (result i32)
+      (local.tee $n)
+      (try_table (param i32) (result i32) (catch $again $l)
+        (if (param i32) (result i32) (i32.lt_s (local.get $n) (local.get 0))
+          (then (throw $again (i32.add (i32.const 1))))
+          (else))))
+  )
+)
+"""
+
+
+def test_catch_into_a_loop_label_with_block_params(engine):
+    inst = instantiate(engine, PARAMS)
+    assert inst.exports["count"](0) == 0
+    assert inst.exports["count"](1500) == 1500
