@@ -16,7 +16,7 @@ from .binary.module import Module
 from .names import display_name
 from .profiling.base import LineRow, NullAgent
 from .runtime.instance import Instance
-from .runtime.native import NativeRuntime
+from .runtime.context import ExecContext
 
 PROFILERS = (None, "jitdump", "perfmap", "guest")
 TOP_LEVEL = {0: "base", 1: "O1", 2: "O2", 3: "O3"}
@@ -38,6 +38,7 @@ class Config:
     inline: bool = False          # let LLVM inline wasm functions into each other (hides them in profiles)
     max_memory: int | None = None  # bytes a linear memory may grow to
     max_wasm_stack: int = 4 << 20  # native stack bytes wasm code may use before "call stack exhausted"
+                                   # (at most what the calling thread's stack has, less a reserve)
     jobs: int = 0                 # compile worker processes (0 = one per CPU)
     fuel: int | None = None       # instructions wasm may execute before trapping (None = unmetered)
     interruptible: bool = False   # compile in checks so Engine.interrupt() (a timeout) stops wasm code
@@ -142,11 +143,8 @@ class Engine:
             self.cache = CodeCache()
         else:
             self.cache = None
-        rt = NativeRuntime.get()
-        rt.stack_budget.value = self.config.max_wasm_stack
-        rt.interrupt.value = 0
-        if self.config.fuel is not None:
-            rt.fuel.value = self.config.fuel
+        # This engine's own fuel, interrupt flag and stack budget: other engines keep theirs.
+        self.context = ExecContext(self.config.max_wasm_stack, self.config.fuel)
 
     def _options_key(self) -> str:
         c = self.config
@@ -257,7 +255,7 @@ class Engine:
         else:
             resolve = lambda mod, name: imports.get((mod, name))  # noqa: E731
         try:
-            return Instance(compiled, resolve, limits=self.config, agent=self.agent)
+            return Instance(compiled, resolve, limits=self.config, agent=self.agent, context=self.context)
         except _image_errors():
             if not compiled.stats.cached or compiled.code.cache is None:
                 raise
@@ -265,15 +263,16 @@ class Engine:
             compiled.code.discard_units()
             compiled.stats.cached = False
             compiled.code.compile()
-            return Instance(compiled, resolve, limits=self.config, agent=self.agent)
+            return Instance(compiled, resolve, limits=self.config, agent=self.agent, context=self.context)
 
     def interrupt(self) -> None:
-        """Make running wasm code trap with "interrupt" at its next loop header or call
-        (needs ``Config.interruptible``). Safe to call from another thread."""
-        NativeRuntime.get().interrupt.value = 1
+        """Make this engine's running wasm code trap with "interrupt" at its next loop header
+        or call (needs ``Config.interruptible``); with nothing running, the next call.  Safe
+        to call from another thread; cleared once the interrupted calls have returned."""
+        self.context.interrupt()
 
     def fuel_remaining(self) -> int | None:
-        return NativeRuntime.get().fuel.value if self.config.fuel is not None else None
+        return self.context.fuel if self.config.fuel is not None else None
 
     def close(self) -> None:
         """Close the profiling agent; with the guest profiler, stop sampling and write the profile."""
