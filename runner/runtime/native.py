@@ -417,16 +417,19 @@ class UnsupportedHost(RuntimeError):
 
 
 def check_host() -> None:
-    import platform
+    import os
     import sys
-    machine = platform.machine()
-    if sys.platform != "linux" or machine not in ("x86_64", "AMD64") or sys.maxsize <= 2**32:
+    machine = os.uname().machine if hasattr(os, "uname") else ""
+    if sys.platform != "linux" or machine != "x86_64" or sys.maxsize <= 2**32:
         raise UnsupportedHost(f"wasirun runs WebAssembly as x86-64 machine code on Linux; "
                               f"this host is {sys.platform} on {machine or 'an unknown CPU'}")
-    libc_name, _ = platform.libc_ver()
-    if libc_name != "glibc":
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        libc = ""
+    if not libc.startswith("glibc"):
         raise UnsupportedHost("wasirun needs glibc (its signal, setjmp and TLS ABIs); "
-                              f"this host's C library is {libc_name or 'unknown'}")
+                              f"this host's C library is {libc or 'not glibc'}")
 
 
 class _Thread:
