@@ -64,7 +64,8 @@ class CompileStats:
 class CompiledModule:
     """A decoded, validated module and its native code (runner/tiers.py ModuleCode)."""
 
-    def __init__(self, module: Module, code, name: str, debug_info: bool, stats: CompileStats):
+    def __init__(self, module: Module, code, name: str, debug_info: bool, stats: CompileStats,
+                 cache: bool = True):
         self.module = module
         self.code = code
         self.name = name
@@ -74,6 +75,7 @@ class CompiledModule:
                                    | ({m.start} if m.start is not None else set()))
         self._names: dict[int, str] = {}
         self._debug_info = debug_info
+        self._cache = cache                    # Config.cache: the decoded DWARF is cached too
         self.source_path: str | None = None    # the .wasm file, when known (profiling tools read its DWARF)
         self._dwarf = None
         self._dwarf_loaded = False
@@ -90,7 +92,7 @@ class CompiledModule:
             self._dwarf_loaded = True
             try:
                 from .dwarf import WasmLineMap
-                self._dwarf = WasmLineMap.from_module(self.module)
+                self._dwarf = WasmLineMap.from_module(self.module, cache=self._cache)
             except Exception:  # noqa: BLE001 - broken DWARF must never stop a run
                 self._dwarf = None
         return self._dwarf
@@ -186,7 +188,7 @@ class Engine:
             stats.validate = t2 - t1
             code.compile()
             stats.compile = time.perf_counter() - t2
-        compiled = CompiledModule(module, code, name, self.config.debug_info, stats)
+        compiled = CompiledModule(module, code, name, self.config.debug_info, stats, cache=self.config.cache)
         compiled.source_path = source_path
         return compiled
 
@@ -244,7 +246,7 @@ class Engine:
         unit = CodeUnit.from_meta("top", header["unit"], Path(path))
         unit.source_offset = offset
         code.units = [unit]
-        return CompiledModule(module, code, name, self.config.debug_info, stats)
+        return CompiledModule(module, code, name, self.config.debug_info, stats, cache=self.config.cache)
 
     def instantiate(self, compiled: CompiledModule,
                     imports: Mapping[tuple[str, str], Any] | Callable[[str, str], Any] | None = None) -> Instance:

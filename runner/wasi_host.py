@@ -191,15 +191,18 @@ class FastFdWrite:
         self.memslot.value = memory.address if memory is not None else None
 
 
-def instantiate_command(engine, compiled, wasi_config):
+def instantiate_command(engine, compiled, wasi_config, trace: Callable[[str], None] | None = None):
     """Instantiate a WASI command: preview1 imports bound to a fresh context, memory attached.
 
-    Returns ``(instance, ctx)``; the caller runs ``instance.exports["_start"]``.
+    ``trace`` receives one line per WASI call (name, arguments, result); every call then
+    goes through Python, the native fd_write included.  Returns ``(instance, ctx)``; the
+    caller runs ``instance.exports["_start"]``.
     """
     from wasi import WasiCtx
 
     ctx = WasiCtx(wasi_config)
-    instance = engine.instantiate(compiled, wasi_resolver(ctx))
+    ctx.trace = trace
+    instance = engine.instantiate(compiled, wasi_resolver(ctx, fast_fd_write=trace is None))
     memory = instance.exports.get("memory")
     if memory is not None and hasattr(memory, "view"):
         ctx.memory = memory
