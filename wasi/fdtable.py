@@ -102,6 +102,9 @@ class File(Descriptor):
 @dataclass(eq=False)
 class Dir(Descriptor):
     preopen: str | None = None      # the guest path of a preopened directory
+    # fd_readdir's entries of the current listing pass (made at cookie 0): a cookie is an
+    # index into it, so reading a directory of n entries in k calls lists it once, not k times
+    listing: list | None = field(default=None, repr=False)
 
     @property
     def rights_base(self) -> Rights:
