@@ -133,7 +133,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
             _fail(f"failed to open directory `{host}` given to --dir: no such directory")
         preopens.append((host, guest))
 
-    from .api import Config, Engine
+    from .api import Config
     from .loader import ImageError
     from .wasi_host import instantiate_command
     from wasi import ProcExit, WasiConfig

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner import Config, Engine, Trap, TrapKind
-from runner.binary.module import I32, FuncType
+from runner.binary.module import FuncType
 from runner.runtime.instance import host_function
 
 from .wat import wat2wasm
