@@ -103,10 +103,12 @@ def test_profile_sh_fib(perf, tmp_path):
     out, _ = _profile(tmp_path, f"{sys.executable} -m runner.cli", "--", "examples/fib.wasm")
     rows = _report_rows((out / "report.txt").read_text())
     # fib::fib is the hottest symbol of all (the rest is Python starting up and,
-    # on a cold cache, LLVM compiling) and nearly all of the wasm code's samples.
+    # on a cold cache, LLVM compiling) and nearly all of the wasm code's samples: on a cold
+    # cache (the tests' own, tests/conftest.py) in two copies, the first tier's and the top's.
     assert rows and rows[0][1].endswith("[.] fib::fib"), rows[:8]
     wasm = sum(pct for pct, rest in rows if rest.startswith("jitted-"))
-    assert rows[0][0] >= 0.9 * wasm, rows[:8]
+    fib = sum(pct for pct, rest in rows if rest.startswith("jitted-") and rest.endswith("[.] fib::fib"))
+    assert fib >= 0.9 * wasm, rows[:8]
     assert any("fib::fib" in _elf_functions(so)[0] for so in out.glob("jitted-*.so"))
 
 

@@ -237,6 +237,17 @@ def raise_trap(code: int, instance: "Instance | None") -> None:
     raise Trap(TrapKind(code), frames)
 
 
+def _drop_overlapping(lo: int, hi: int) -> None:
+    """Remove the ranges in [lo, hi) from _code_ranges (sorted by start; lock held): that
+    address range was just mapped afresh, so whatever was recorded there is gone."""
+    k = bisect.bisect_left(_code_ranges, (hi,))
+    j = k
+    while j > 0 and _code_ranges[j - 1][1] > lo:
+        j -= 1
+    if j < k:
+        del _code_ranges[j:k]
+
+
 # --- runtime helpers called from generated code -------------------------------------------
 _memories: "weakref.WeakValueDictionary[int, Memory]" = weakref.WeakValueDictionary()
 _tables: "weakref.WeakValueDictionary[int, Table]" = weakref.WeakValueDictionary()
@@ -560,6 +571,10 @@ class Instance:
                 # This instance's first unit: forget the code of instances that are gone (a new
                 # instance may reuse their addresses).
                 _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
+            else:
+                # A later unit (tier-up, a lazy batch) may land where a dead instance's code was
+                # mapped since then: drop what overlaps it, or a pc there would find the dead range.
+                _drop_overlapping(base, base + mapped.size)
             if len(ranges) > 64:
                 _code_ranges[:] = sorted(_code_ranges + ranges)
             else:
