@@ -239,3 +239,36 @@ main(["examples/fib.wasm"])
     assert r.returncode == 1, r.stderr
     assert r.stderr.strip() == ("Error: wasirun runs WebAssembly as x86-64 machine code on Linux; "
                                 "this host is linux on aarch64")
+
+
+def test_a_thread_started_before_the_runtime_existed():
+    """The per-thread block comes from dlopen (runtime/tls.py): glibc gives it to the threads
+    that already exist too, so a thread older than the runtime traps and runs normally."""
+    r = _child(r"""
+import sys, threading
+sys.path.insert(0, "tests")
+go, out = threading.Event(), []
+def worker():
+    go.wait()
+    from runner import Trap
+    try:
+        inst.exports["oob"]()
+    except Trap as t:
+        out.append(t.kind.name)
+    out.append(inst.exports["down"](7))
+t = threading.Thread(target=worker)
+t.start()
+from runner import Config, Engine
+from wat import wat2wasm
+e = Engine(Config(opt_level=0))
+inst = e.instantiate(e.compile(wat2wasm('''(module (memory 1)
+  (func $d (export "down") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+      (else (i32.add (i32.const 1) (call $d (i32.sub (local.get 0) (i32.const 1)))))))
+  (func (export "oob") (result i32) (i32.load (i32.const 0x7fff0000))))''')))
+go.set()
+t.join()
+print(out)
+""")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip() == "['MEMORY_OUT_OF_BOUNDS', 7]"
