@@ -36,7 +36,7 @@ from ..errors import TrapKind
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUEL_SYMBOL, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR,
                       GLOBAL_CELL_IR, INTERRUPT_SYMBOL, MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR,
                       THREAD_STATE_DECL, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
-from . import numeric, simd
+from . import numeric, relaxed, simd
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from ..layout import slot_offsets
@@ -131,7 +131,7 @@ class ModuleTranslator:
         self.direct_callees: set[int] = set()
         if self.debug_info:
             self._debug_unit()
-        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS]
+        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS, relaxed.DECLARATIONS]
         if m.memories:
             header.append(f"@wr.mem0 = external global {MEMORY_RECORD_IR}")
         for i in range(len(m.tables)):
