@@ -14,6 +14,7 @@ with that ABI's own whence order and filestat / subscription layouts.
 from .abi import Errno
 from .ctx import WasiConfig, WasiCtx
 from .errors import ProcExit, WasiError
+from .perms import DirPerms, FilePerms
 from .registry import WASI_FUNCTIONS, WASI_UNSTABLE_FUNCTIONS, HostFunc
 
 # Importing the families registers their functions in WASI_FUNCTIONS (unstable: after them).
@@ -21,4 +22,4 @@ from . import args_env, clocks_random, fd, path, poll, proc  # noqa: F401  (regi
 from . import unstable  # noqa: F401,E402  (wasi_unstable: preview1's table with its own ABI where it differs)
 
 __all__ = ["WasiConfig", "WasiCtx", "ProcExit", "WasiError", "Errno", "WASI_FUNCTIONS", "WASI_UNSTABLE_FUNCTIONS",
-           "HostFunc"]
+           "HostFunc", "DirPerms", "FilePerms"]

@@ -59,8 +59,21 @@ def externref_object(handle: int) -> Any:
 
 @dataclass(frozen=True)
 class FuncRef:
-    """A non-null funcref value seen from Python: the address of its {code, type id} record."""
+    """A non-null funcref value seen from Python: the address of its {code, type id} record.
+    Callable like a Function, exported or not (runtime/callref.py)."""
     address: int
+
+    @property
+    def type(self) -> FuncType:
+        from .callref import type_of_record
+        return type_of_record(self.address)
+
+    def call_raw(self, args: list[int]) -> list[int]:
+        from .callref import call_record
+        return call_record(self.address, args)
+
+    def __call__(self, *args):
+        return Function.__call__(self, *args)
 
 
 _U64 = 0xFFFFFFFFFFFFFFFF
@@ -93,6 +106,8 @@ class Function:
             return self._record_address
         if self._record is None:
             self._record = FuncRefRecord(self.code, type_id(self.type))
+            from .callref import register_host_record
+            register_host_record(ctypes.addressof(self._record), self)
         return ctypes.addressof(self._record)
 
     def call_raw(self, args: list[int]) -> list[int]:
