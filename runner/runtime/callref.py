@@ -16,7 +16,7 @@ import ctypes
 import threading
 import weakref
 
-from ..binary.module import F32, F64, I32, I64, V128, FuncType
+from ..binary.module import F32, F64, HT_FUNC, I32, I64, V128, FuncType, RefType
 from ..layout import (FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, FUNCREF_RECORD_SIZE, FUNCREF_TYPE_ID_FIELD, slot_offsets,
                       slot_words)
 from .native import NativeRuntime
@@ -82,12 +82,24 @@ def _entry(ft: FuncType) -> tuple[int, int]:
 
 
 def type_of_record(address: int) -> FuncType:
+    """The function type of a record, for marshalling: a canonical form that names other
+    types (``subtype.canonical``) becomes a FuncType whose typed references are funcrefs."""
     from .instance import _type_ids
     tid = ctypes.c_uint64.from_address(address + 8 * FUNCREF_TYPE_ID_FIELD).value
-    for ft, i in _type_ids.items():
+    for key, i in _type_ids.items():
         if i == tid:
-            return ft
+            if isinstance(key, FuncType):
+                return key
+            _, params, results = key
+            return FuncType(tuple(map(_marshalled, params)), tuple(map(_marshalled, results)))
     raise ValueError(f"funcref {address:#x} has an unknown type id {tid}")
+
+
+def _marshalled(t):
+    """A canonical value type as the API passes it: ("ref", nullable, <func type>) is a funcref."""
+    if isinstance(t, tuple):
+        return RefType(t[1], HT_FUNC)
+    return t
 
 
 def owner_of(address: int):
