@@ -22,7 +22,7 @@ from typing import Any
 from ..binary.subtype import canonical_functype
 from ..errors import TrapKind, WasmException
 from ..layout import (EXN_CLASS, EXN_ESCAPED, EXN_FLAGS_OFFSET, EXN_HEADER_SIZE, EXN_TAG_OFFSET, EXN_VALUES_OFFSET,
-                      slot_offsets, slot_words)
+                      slot_offsets, slot_words, thread_field)
 from ..loader import EH_FRAME_SYMBOL
 
 _EXN_CLASS_IR = EXN_CLASS - (1 << 64) if EXN_CLASS >> 63 else EXN_CLASS
@@ -40,9 +40,6 @@ declare void @_Unwind_SetGR(ptr, i32, i64)
 declare void @_Unwind_SetIP(ptr, i64)
 declare ptr @malloc(i64)
 declare void @free(ptr)
-
-; the exception a host function raised (WasmException), for its import thunk to throw
-@wr_exn_host = global ptr null
 
 ; A new exception object for tag identity %tag with %words payload words, or a trap.
 define ptr @wr_exn_alloc(ptr %tag, i32 %words) #0 {{
@@ -93,15 +90,15 @@ define void @wr_throw(ptr %e) #1 {{
 ; An import thunk's slow path after the host call: throw the host's WasmException, or trap
 ; with its Python exception (re-raised by the runtime).
 define void @wr_host_raise() #1 {{
-  %e = load ptr, ptr @wr_exn_host
+  %e = load ptr, ptr {thread_field("exn_host")}
   %none = icmp eq ptr %e, null
   br i1 %none, label %trap, label %throw
 trap:
   call void @wr_trap(i32 {int(TrapKind.HOST_EXCEPTION)})
   unreachable
 throw:
-  store ptr null, ptr @wr_exn_host
-  store i32 0, ptr @wr_pending
+  store ptr null, ptr {thread_field("exn_host")}
+  store i32 0, ptr {thread_field("pending")}
   call void @wr_throw(ptr %e)
   unreachable
 }}

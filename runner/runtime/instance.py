@@ -23,8 +23,9 @@ from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE,
                       slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
+from .context import ExecContext
 from .exceptions import Tag, deregister_image, exception_from_native, native_from_exception, register_image
-from .native import NativeRuntime
+from .native import DEFAULT_STACK_BUDGET, NativeRuntime
 from .store import GlobalCell, Memory, Table
 
 # --- type ids for call_indirect: equivalent types share an id across all instances ----------
@@ -134,13 +135,9 @@ class Function:
                 slots[at], slots[at + 1] = v & _U64, (v >> 64) & _U64
             else:
                 slots[at] = v & (0xFFFFFFFF if t in (I32, F32) else _U64)
-        rt = NativeRuntime.get()
-        code = rt.call(self.entry, ctypes.addressof(slots))
+        code = self.instance.context.call(self.entry, ctypes.addressof(slots))
         if code:
-            if code == EXCEPTION_RETURN:
-                rt.take_backtrace()
-                raise exception_from_native(slots[0])
-            raise_trap(code, self.instance)
+            raise_trap(code, self.instance, slots)
         out = []
         for t, at in zip(ft.results, slot_offsets(ft.results)):
             v = slots[at]
@@ -254,7 +251,11 @@ _code_lock = threading.Lock()
 _serial = iter(range(1 << 62))
 
 
-def raise_trap(code: int, instance: "Instance | None") -> None:
+def raise_trap(code: int, instance: "Instance | None", slots=None) -> None:
+    """Raise what a non-zero wr_enter result means: the Trap, the host's exception, or the wasm
+    exception that left the code (EXCEPTION_RETURN: the object is in ``slots[0]``)."""
+    if code == EXCEPTION_RETURN and slots is not None:
+        raise exception_from_native(slots[0])
     rt = NativeRuntime.get()
     pcs = rt.take_backtrace()
     if code == TrapKind.HOST_EXCEPTION:
@@ -373,11 +374,15 @@ Extern = Any  # Function | Memory | Table | GlobalCell
 class Instance:
     """A module instance: its native code linked against its own memories, tables and globals."""
 
-    def __init__(self, compiled, imports: Callable[[str, str], Extern | None], limits=None, agent=None):
+    def __init__(self, compiled, imports: Callable[[str, str], Extern | None], limits=None, agent=None,
+                 context: ExecContext | None = None):
         m = compiled.module
         self.compiled = compiled
         self.module = m
         rt = NativeRuntime.get()
+        # the engine's fuel, interrupt flag and stack budget (a fresh set without an engine)
+        self.context = context if context is not None else ExecContext(
+            getattr(limits, "max_wasm_stack", None) or DEFAULT_STACK_BUDGET)
         self.functions: list[Function | None] = []
         self.memories: list[Memory] = []
         self.tables: list[Table] = []
@@ -467,7 +472,7 @@ class Instance:
             own[f"wr.import{i}"] = self.functions[i].funcref_record()
         for i, tag in enumerate(self.tags):
             own[f"wr.tag{i}"] = tag.identity
-        self._resolve = resolver(own, helper_symbols(), rt.symbols)
+        self._resolve = resolver(own, self.context.symbols, helper_symbols(), rt.symbols)
         self._agent = None if isinstance(agent, NullAgent) else agent
         self._mapped: list = []              # (unit, loader.LoadedImage), kept while the instance lives
         self._eh_frames: list[int] = []      # their registered unwind tables (runtime/exceptions.py)
@@ -610,6 +615,7 @@ class Instance:
         self._mapped.append((unit, mapped))
         self._eh_frames.append(register_image(mapped))
         base = mapped.base
+        NativeRuntime.get().add_code(base, base + mapped.size)   # before any of it can run
         ranges = []
         for i, (off, size) in unit.symbols.items():
             start = base + off
@@ -665,6 +671,7 @@ class Instance:
             deregister_image(addr)
         for _, mapped in getattr(self, "_mapped", ()):
             try:
+                NativeRuntime.get().remove_code(mapped.base)
                 mapped.close()
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
