@@ -533,3 +533,30 @@ def test_catch_into_a_loop_label_with_block_params(engine):
     inst = instantiate(engine, PARAMS)
     assert inst.exports["count"](0) == 0
     assert inst.exports["count"](1500) == 1500
+
+
+def test_exceptions_on_two_threads_at_once():
+    import threading
+    e = Engine(Config(opt_level=0))
+    a = e.instantiate(e.compile(wat(CROSS_A)))
+    tag = a.exports["e"]
+
+    def host(x):
+        raise WasmException(tag, [x + 1])
+    imports = {("a", "e"): tag, ("a", "throw"): a.exports["throw"],
+               ("env", "host"): host_function(FuncType((I32,), ()), host)}
+    b = e.instantiate(e.compile(wat(CROSS_B)), imports)
+    results: dict[int, list] = {}
+
+    def work(k):
+        out = []
+        for i in range(300):
+            out.append(b.exports["via_alias"](k * 1000 + i) == k * 1000 + i)
+            out.append(b.exports["from_host"](k * 1000 + i) == k * 1000 + i + 1)
+        results[k] = out
+    threads = [threading.Thread(target=work, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results[1] and all(results[1]) and all(results[2])
