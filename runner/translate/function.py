@@ -17,9 +17,9 @@ from ..binary import opcodes as op
 from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
 from ..binary.module import V128, FuncType, Module
 from ..errors import TrapKind
-from ..layout import (FCONST_SLOT, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INVARIANT_LOAD, MEMORY_RECORD_IR,
-                      MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH)
-from . import funcref, memory, numeric, simd, tables, tailcalls
+from ..layout import (FCONST_SLOT, FUEL_SYMBOL, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INTERRUPT_SYMBOL,
+                      INVARIANT_LOAD, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
+from . import exceptions, funcref, memory, numeric, simd, tables, tailcalls
 from .types import IR_TYPE, ZERO, ir_result_type
 
 TIERUP_THRESHOLD = 1000   # entries plus loop iterations before a first-tier function asks for tier-up
@@ -37,6 +37,7 @@ class Frame:
     height: int               # value stack height below the block's params
     else_label: str | None = None
     param_values: list[tuple[str, str]] = field(default_factory=list)  # for `if`: re-pushed at `else`
+    handler: "exceptions.Handler | None" = None   # a try_table's catches (translate/exceptions.py)
 
 
 class FunctionTranslator:
@@ -59,6 +60,7 @@ class FunctionTranslator:
         self.locals: list[tuple[str, str]] = []   # (alloca name, IR type)
         self.trap_blocks: dict[int, str] = {}
         self.has_calls = False
+        self.uses_eh = False               # has landing pads: needs the personality routine
         self._mem_base: str | None = None
         self.debug = env.debug_info
         self.fuel = env.fuel
@@ -186,12 +188,13 @@ class FunctionTranslator:
         # Epilogue: `ret` collects the function's results.
         out = [f"define hidden {self.env.cc}{ret_type} @w{self.func_index}("
                + ", ".join(f"{t} %p{i}" for i, t in enumerate(params)) + ") #0"
+               + (exceptions.PERSONALITY if self.uses_eh else "")
                + (f" !dbg !{self.env.subprogram(self.func_index)}" if self.debug else "") + " {",
                "entry:"]
         out += self.entry
-        if self.has_calls and self.env.stack_check:
+        if self.has_calls:
             out.append("  %fa = call ptr @llvm.frameaddress.p0(i32 0)")
-            out.append(f"  %lim = load ptr, ptr @wr_stack_limit, {TBAA_VM_TAG}")
+            out.append(f"  %lim = load ptr, ptr {thread_field('stack_limit')}, {TBAA_VM_TAG}")
             out.append("  %ovf = icmp ult ptr %fa, %lim")
             out.append(f"  br i1 %ovf, label %trap.stack, label %body, {UNLIKELY_BRANCH}")
             out.append("trap.stack:")
@@ -232,10 +235,10 @@ class FunctionTranslator:
 
     # --- limits: --timeout and --fuel --------------------------------------------------------
     def interrupt_check(self) -> None:
-        """Trap when the host raised @wr_interrupt; an atomic load, so LLVM cannot hoist it out of a loop."""
+        """Trap when the host raised the engine's interrupt flag; an atomic load, so LLVM cannot hoist it out of a loop."""
         if not self.env.interruptible:
             return
-        flag = self.value("load atomic i32, ptr @wr_interrupt monotonic, align 4")
+        flag = self.value(f"load atomic i32, ptr @{INTERRUPT_SYMBOL} monotonic, align 4")
         self.trap_if(self.value(f"icmp ne i32 {flag}, 0"), TrapKind.INTERRUPT)
 
     def tier_count(self) -> None:
@@ -257,23 +260,24 @@ class FunctionTranslator:
 
     _FREE = frozenset((0x01, 0x1A, op.BLOCK, op.LOOP, op.END, op.ELSE))   # as wasmtime: no fuel for these
     _CONTROL = frozenset((op.UNREACHABLE, op.BLOCK, op.LOOP, op.IF, op.ELSE, op.END, op.BR, op.BR_IF,
-                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0xD5, 0xD6))
+                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0xD5, 0xD6,
+                          exceptions.OP_THROW, exceptions.OP_THROW_REF, exceptions.OP_TRY_TABLE))
 
     def charge_fuel(self, code: int) -> None:
-        """Count one unit per instruction; settle the count with @wr_fuel where straight-line code ends."""
+        """Count one unit per instruction; settle the count with the engine's fuel where straight-line code ends."""
         if code not in self._FREE:
             self.fuel_pending += 1
         if code in self._CONTROL and self.fuel_pending:
-            left = self.value("load i64, ptr @wr_fuel")
+            left = self.value(f"load i64, ptr @{FUEL_SYMBOL}")
             left = self.value(f"sub i64 {left}, {self.fuel_pending}")
-            self.emit(f"store i64 {left}, ptr @wr_fuel")
+            self.emit(f"store i64 {left}, ptr @{FUEL_SYMBOL}")
             self.fuel_pending = 0
             self.trap_if(self.value(f"icmp slt i64 {left}, 0"), TrapKind.OUT_OF_FUEL)
 
     # --- unreachable code ------------------------------------------------------------------
     def skip(self, code: int) -> None:
         """Skip dead code, tracking nesting so the matching else/end is found."""
-        if code in (op.BLOCK, op.LOOP, op.IF):
+        if code in (op.BLOCK, op.LOOP, op.IF, exceptions.OP_TRY_TABLE):
             self.skip_depth += 1
         elif code == op.END:
             if self.skip_depth:
@@ -377,6 +381,8 @@ class FunctionTranslator:
         self.frames.pop()
         if frame.kind == 0:
             return
+        if frame.handler is not None:
+            exceptions.finish_try(self, frame)
         self.start_block(frame.end_label)
         del self.stack[frame.height:]
         for t, s in zip(frame.results, frame.result_slots):
@@ -440,13 +446,30 @@ class FunctionTranslator:
         ret = ir_result_type(ft.results)
         arglist = ", ".join(f"{t} {v}" for v, t in args)
         if not ft.results:
-            self.emit(f"notail call {cc}void {callee}({arglist})")
+            self.call_insn(f"{cc}void {callee}({arglist})", False)
         elif len(ft.results) == 1:
-            self.push(self.value(f"notail call {cc}{ret} {callee}({arglist})"), IR_TYPE[ft.results[0]])
+            self.push(self.call_insn(f"{cc}{ret} {callee}({arglist})", True), IR_TYPE[ft.results[0]])
         else:
-            agg = self.value(f"notail call {cc}{ret} {callee}({arglist})")
+            agg = self.call_insn(f"{cc}{ret} {callee}({arglist})", True)
             for i, t in enumerate(ft.results):
                 self.push(self.value(f"extractvalue {ret} {agg}, {i}"), IR_TYPE[t])
+
+    def call_insn(self, sig: str, value: bool) -> str | None:
+        """A call of wasm code (``sig`` = "type callee(args)"): ``notail call``, or inside a
+        try_table an ``invoke`` unwinding to its catches (the same call instruction)."""
+        pad = exceptions.landing_pad(self)
+        if pad is None:
+            if value:
+                return self.value(f"notail call {sig}")
+            self.emit(f"notail call {sig}")
+            return None
+        cont = self.label("ret")
+        insn = f"invoke {sig} to label %{cont} unwind label %{pad}"
+        name = self.value(insn) if value else None
+        if not value:
+            self.emit(insn)
+        self.start_block(cont)
+        return name
 
     def _call(self, code, imm):
         self._call_with(self.env.callee(imm, self), self.module.func_type(imm), self.env.cc)
@@ -544,6 +567,7 @@ def _build_dispatch() -> dict:
     table.update(memory.handlers())
     table.update(tables.handlers())
     table.update(simd.handlers())
+    table.update(exceptions.handlers())
     table.update(funcref.handlers())
     table.update(tailcalls.handlers())
     # The 3.0 instructions still to land are rejected by the validator ("not supported yet").
