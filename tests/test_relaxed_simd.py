@@ -11,7 +11,6 @@ with ``zig cc -mrelaxed-simd`` whose output must match wasmtime's.
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 import random
@@ -132,35 +131,15 @@ SPEC3 = REPO.parent / "shared" / "spectest3"
 RELAXED_SCRIPTS = sorted(p for p in SPEC3.glob("*relaxed*") if p.is_dir()) if SPEC3.is_dir() else []
 
 
-class EitherRunner(spectest.ScriptRunner):
-    """The 2.0 runner on the 3.0 language, plus ``either`` results: any listed value passes."""
-
-    def __init__(self, json_path: Path, opt_level: int):
-        super().__init__(json_path, opt_level=opt_level)
-        self.engine.close()
-        self.engine = Engine(Config(cache=False, opt_level=opt_level, tiering=False))    # WebAssembly 3.0
-
-    def result_matches(self, exp, wasm_type, bits):
-        if exp["type"] == "either":
-            return any(super(EitherRunner, self).result_matches(v, wasm_type, bits) for v in exp["values"])
-        return super().result_matches(exp, wasm_type, bits)
-
-
 @pytest.mark.parametrize("opt_level", [0, 2], ids=["O0", "O2"])
 def test_spectest3_relaxed_scripts(opt_level):
+    """Through the spec harness's 3.0 suite (an ``either`` result accepts any listed value)."""
     if len(RELAXED_SCRIPTS) != 7:
         pytest.skip(f"no relaxed spec scripts in {SPEC3}")
-    passed = 0
-    for d in RELAXED_SCRIPTS:
-        path = d / f"{d.name}.json"
-        runner = EitherRunner(path, opt_level=opt_level)
-        try:
-            for cmd in json.loads(path.read_text())["commands"]:
-                runner.run_command(cmd)
-                passed += 1
-        finally:
-            runner.engine.close()
-    assert passed == 77
+    results = spectest.run_scripts([d / f"{d.name}.json" for d in RELAXED_SCRIPTS], jobs=2,
+                                   opt_level=opt_level, suite="3.0", tier="top")
+    assert [f for r in results for f in r.failures] == []
+    assert sum(r.passed for r in results) == 77
 
 
 # --- a model of every choice the spec allows ------------------------------------------------
