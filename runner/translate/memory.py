@@ -167,9 +167,9 @@ def _operand64(fx, value: str, wide: bool) -> str:
     return value if wide else fx.value(f"zext i32 {value} to i64")
 
 
-def _check_range(fx, mem: int, start: str, length: str) -> None:
+def _check_range(fx, mem: int, start: str, length: str, size: str | None = None) -> None:
     check = _range_check64 if is64(fx, mem) else _range_check
-    check(fx, start, length, fx.memory_size_bytes(mem), TrapKind.MEMORY_OUT_OF_BOUNDS)
+    check(fx, start, length, size or fx.memory_size_bytes(mem), TrapKind.MEMORY_OUT_OF_BOUNDS)
 
 
 def _memory_copy(fx, code, imm):
@@ -178,9 +178,11 @@ def _memory_copy(fx, code, imm):
     n = _operand64(fx, fx.pop(), dst64 and src64)   # the length is i64 only between two 64-bit memories
     src = _operand64(fx, fx.pop(), src64)
     dst = _operand64(fx, fx.pop(), dst64)
-    _check_range(fx, src_mem, src, n)
-    _check_range(fx, dst_mem, dst, n)
-    ps = fx.value(f"getelementptr i8, ptr {fx.memory_base(src_mem)}, i64 {src}")
+    src_size = fx.memory_size_bytes(src_mem)
+    _check_range(fx, src_mem, src, n, src_size)
+    _check_range(fx, dst_mem, dst, n, src_size if dst_mem == src_mem else None)
+    base = fx.memory_base(src_mem)
+    ps = fx.value(f"getelementptr i8, ptr {base}, i64 {src}")
     pd = fx.value(f"getelementptr i8, ptr {fx.memory_base(dst_mem)}, i64 {dst}")
     fx.emit(f"call void @llvm.memmove.p0.p0.i64(ptr {pd}, ptr {ps}, i64 {n}, i1 false)")
 
