@@ -27,7 +27,8 @@ U64 = (1 << 64) - 1
 def assemble(text: str, tmp_path: Path) -> bytes:
     src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
     src.write_text(text)
-    subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], check=True, capture_output=True)
+    r = subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     return out.read_bytes()
 
 

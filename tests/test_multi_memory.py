@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools is not in
 def assemble(text: str, tmp_path: Path) -> bytes:
     src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
     src.write_text(text)
-    subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], check=True, capture_output=True)
+    r = subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     return out.read_bytes()
 
 
@@ -60,7 +61,7 @@ THREE = """(module
   (func (export "copy_b_to_a") (param i32 i32 i32) (memory.copy $a $b (local.get 0) (local.get 1) (local.get 2)))
   (func (export "copy_a_to_c") (param i32 i32 i32) (memory.copy $c $a (local.get 0) (local.get 1) (local.get 2)))
   (func (export "fill_b") (param i32 i32 i32) (memory.fill $b (local.get 0) (local.get 1) (local.get 2)))
-  (func (export "init_c") (param i32 i32 i32) (memory.init $p $c (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "init_c") (param i32 i32 i32) (memory.init $c $p (local.get 0) (local.get 1) (local.get 2)))
   (func (export "drop_p") (data.drop $p))
 )"""
 
@@ -161,7 +162,7 @@ def test_data_segment_out_of_bounds_in_second_memory(engine, tmp_path):
     ("(drop (memory.grow 2 (i32.const 0)))", "unknown memory 2"),
     ("(memory.fill 2 (i32.const 0) (i32.const 0) (i32.const 0))", "unknown memory 2"),
     ("(memory.copy 0 2 (i32.const 0) (i32.const 0) (i32.const 0))", "unknown memory 2"),
-    ("(memory.init 0 2 (i32.const 0) (i32.const 0) (i32.const 0))", "unknown memory 2"),
+    ("(memory.init 2 0 (i32.const 0) (i32.const 0) (i32.const 0))", "unknown memory 2"),
 ])
 def test_validation_names_the_memory(tmp_path, body, message):
     wasm = assemble(f"(module (memory 1) (memory 1) (data \"\") (func {body}))", tmp_path)
