@@ -6,9 +6,11 @@ test runs at -O0 and -O2.
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from runner.errors import LinkError, Trap, TrapKind, ValidationError
 from runner.runtime.store import MEMORY64_MAX_PAGES
 from runner.translate.module import translate_module
 
+REPO = Path(__file__).resolve().parents[1]
 WASM_TOOLS = shutil.which("wasm-tools")
 pytestmark = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools is not installed")
 U64 = (1 << 64) - 1
@@ -252,3 +255,55 @@ def test_global_get_of_an_earlier_defined_global(engine, tmp_path):
     assert e["y"]() == 42
     with pytest.raises(ValidationError, match="constant expression required|immutable"):
         engine.compile(assemble("(module (global $x (mut i32) (i32.const 1)) (global i32 (global.get $x)))", tmp_path))
+
+
+# --- a real C program, built for wasm32 and wasm64 ------------------------------------------
+
+def _build_c(tmp_path_factory, bits: int) -> Path:
+    """tests/programs/mem64.c, freestanding: zig has no libc for wasm64-wasi (WASI preview1
+    is a 32-bit ABI), so the program exports functions and has no `_start`."""
+    if importlib.util.find_spec("ziglang") is None:
+        pytest.skip("ziglang (pip install ziglang) is not installed")
+    out = tmp_path_factory.mktemp(f"zig{bits}") / f"mem{bits}.wasm"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", f"--target=wasm{bits}-freestanding", "-O2", "-nostdlib",
+                    "-Wl,--no-entry", "-Wl,--export=sum_rounds", "-Wl,--export=sort_check", "-Wl,--export=heap_base",
+                    "-Wl,--initial-memory=16777216", str(REPO / "tests" / "programs" / "mem64.c"), "-o", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    return out
+
+
+@pytest.fixture(scope="module")
+def c_programs(tmp_path_factory) -> dict[int, Path]:
+    return {bits: _build_c(tmp_path_factory, bits) for bits in (32, 64)}
+
+
+def _wasmtime_results(wasm: Path) -> list[int]:
+    wasmtime = pytest.importorskip("wasmtime")
+    cfg = wasmtime.Config()
+    cfg.wasm_memory64 = True
+    store = wasmtime.Store(wasmtime.Engine(cfg))
+    ex = wasmtime.Instance(store, wasmtime.Module.from_file(store.engine, str(wasm)), []).exports(store)
+    return [ex["sum_rounds"](store, 5000, 3), ex["sort_check"](store, 100_000), ex["heap_base"](store)]
+
+
+def test_c_program_on_a_64_bit_memory(engine, c_programs):
+    """The same C source on a 32-bit and on a 64-bit memory gives wasmtime's results."""
+    for bits, wasm in c_programs.items():
+        m = decode(wasm.read_bytes())
+        assert m.memories[0].is64 == (bits == 64)
+        ex = engine.instantiate(engine.compile(wasm.read_bytes()), {}).exports
+        got = [ex["sum_rounds"](5000, 3) & U64, ex["sort_check"](100_000) & U64, ex["heap_base"]()]
+        assert got == _wasmtime_results(wasm), bits
+
+
+@pytest.mark.parametrize("config", [dict(opt_level=2), dict(opt_level=0, debug_info=True)], ids=["tiered", "debug"])
+def test_checks_at_the_first_tier_and_with_debug_info(tmp_path, config):
+    """The base tier (SROA + FastISel) and -g (one trap block per site) keep every check."""
+    e = Engine(Config(cache=False, **config))
+    try:
+        ex = e.instantiate(e.compile(assemble(MEM64, tmp_path)), {}).exports
+        assert ex["load_off"](0) == int.from_bytes(b"cdef", "little")
+        for fn, arg in (("load8", 65536), ("load_off", U64 - 65531), ("load_far", 0), ("dead", 65536), ("v128", 65521)):
+            _oob(ex[fn], arg)
+    finally:
+        e.close()
