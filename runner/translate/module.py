@@ -33,7 +33,7 @@ from ..binary.module import KIND_FUNC, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, GLOBAL_CELL_IR,
                       MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR, TBAA_VM_TAG, UNLIKELY_BRANCH, memory_symbol)
-from . import memory, numeric, simd, tables
+from . import memory, numeric, relaxed, simd, tables
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from ..layout import slot_offsets
@@ -132,7 +132,7 @@ class ModuleTranslator:
         self.direct_callees: set[int] = set()
         if self.debug_info:
             self._debug_unit()
-        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS]
+        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS, relaxed.DECLARATIONS]
         for i in range(len(m.memories)):
             header.append(f"@{memory_symbol(i)} = external global {MEMORY_RECORD_IR}")
         if len(m.memories) > 1 or any(mt.is64 for mt in m.memories):
