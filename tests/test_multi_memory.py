@@ -183,3 +183,20 @@ def test_memory_zero_code_is_unchanged_by_other_memories(tmp_path):
     assert "%membase = load ptr, ptr @wr.mem0, !invariant.load" in body
     assert "%membase1 = load ptr, ptr @wr.mem1, !invariant.load" in body
     assert "icmp" not in body and "wr_trap" not in body
+
+
+def test_single_32_bit_memory_ir_has_nothing_new(tmp_path):
+    """A module with one 32-bit memory gets the IR it got before multi-memory and memory64
+    (checked byte for byte against main over the 2.0 suite's modules when this landed): no
+    new declarations, no checks, memory.init through the old helper."""
+    m = decode(assemble("""(module (memory 1) (data "abc")
+      (func (param i32) (result i32)
+        (memory.init 0 (local.get 0) (i32.const 0) (i32.const 1))
+        (memory.copy (local.get 0) (i32.const 0) (i32.const 1))
+        (memory.fill (local.get 0) (i32.const 0) (i32.const 1))
+        (drop (memory.grow (i32.const 1)))
+        (i32.add (memory.size) (i32.load offset=4 (local.get 0)))))""", tmp_path))
+    ir = translate_module(m).text()
+    for new in ("@wr.mem1", "wr_memory_init_at", "wr_memory_grow64", "usub.sat", "wr_table_grow64"):
+        assert new not in ir
+    assert "call i32 @wr_memory_init(ptr @wr.instance, i32 0," in ir
