@@ -50,6 +50,7 @@ MEM64 = """(module
   (func (export "load64") (param i64) (result i64) (i64.load (local.get 0)))
   (func (export "load_far") (param i64) (result i32) (i32.load8_u offset=0xFFFFFFFFFFFFFFF0 (local.get 0)))
   (func (export "load_off") (param i64) (result i32) (i32.load offset=65532 (local.get 0)))
+  (func (export "load_max") (param i64) (result i64) (i64.load offset=0xFFFFFFFFFFFFFFFF (local.get 0)))
   (func (export "store32") (param i64 i32) (i32.store (local.get 0) (local.get 1)))
   (func (export "v128") (param i64) (result i64) (i64x2.extract_lane 1 (v128.load (local.get 0))))
   (func (export "lane") (param i64) (result i32)
@@ -81,6 +82,7 @@ def test_i64_addresses_and_bounds(engine, tmp_path):
     _oob(e["load_off"], U64 - 65531)            # address + offset wraps to 0: still out of bounds
     _oob(e["load_far"], 0x10)                   # offset near 2**64
     _oob(e["load_far"], 0)
+    _oob(e["load_max"], 0)                      # offset + width > 2**64: a trap, whatever the address
     _oob(e["dead"], 65536)                      # a load whose value is dropped still traps
     _oob(e["v128"], 65521)
     assert e["v128"](65520) == int.from_bytes(b"\0\0abcdef", "little")
