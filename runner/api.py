@@ -222,11 +222,14 @@ class Engine:
         futures = [workers.submit_validate(key, bounds[j], bounds[j + 1]) for j in range(1, jobs)]
         validate(module, bodies=False)
         validate_bodies(module, bounds[0], bounds[1])   # the first invalid body in order wins
+        tail_calls = bool(module.__dict__.pop("_tail_calls_seen", False))
         for fut in futures:
             found = fut.result()
-            if found is not None:
+            if isinstance(found, tuple):
                 from .errors import ValidationError
                 raise ValidationError(*found)
+            tail_calls = tail_calls or found
+        module.uses_tail_calls = tail_calls   # the translator's calling convention (translate/tailcalls.py)
 
     def deserialize_file(self, path: str, name: str | None = None) -> CompiledModule:
         """A module from a ``.cwasm`` file of ``wasirun compile -o`` (wasmtime's

@@ -15,7 +15,10 @@ import sys
 
 import click
 
+from wasi.perms import DirPerms, FilePerms
+
 from . import __version__
+
 from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError
 
 EXIT_TRAP = 134
@@ -27,6 +30,9 @@ Examples:
   wasirun --dir data::/data prog.wasm in.txt     preopen ./data as /data for the guest
   wasirun --env RUST_BACKTRACE=1 --env HOME prog.wasm
   wasirun --invoke add math.wasm 1 2             call an export, print its results
+  wasirun --dir lib::/usr/local/lib::ro prog.wasm  a read-only preopen
+  wasirun -W unknown-imports-default=y --invoke run reactor.wasm
+                                                 _initialize, then run; unknown imports return 0
   perf record -k mono wasirun --jitdump fib.wasm  then: perf inject --jit -i perf.data -o perf.jit.data
   scripts/profile.sh -- examples/fib.wasm        record + inject + report in one step
 """
@@ -53,21 +59,52 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
 
 
-def _split_dir(spec: str) -> tuple[str, str]:
+READ_ONLY = ("ro", "readonly")
+
+
+def _split_dir(spec: str) -> tuple[str, str, bool]:
+    """HOST[::GUEST[::ro]] -> (host, guest, read-only).  wasmtime 49 has only HOST[::GUEST];
+    the ``::ro`` suffix is the form its maintainers proposed (wasmtime issue 9608)."""
+    parts = spec.split("::")
+    if len(parts) == 3 and parts[2] in READ_ONLY:
+        return parts[0], parts[1], True
     host, sep, guest = spec.partition("::")
-    return (host, guest) if sep else (spec, spec)
+    return (host, guest, False) if sep else (spec, spec, False)
+
+
+#: -W options (wasmtime's spelling): what unknown function imports become.
+W_OPTIONS = ("unknown-imports-default", "unknown-imports-trap")
+
+
+def parse_w(specs) -> dict[str, bool]:
+    out = {}
+    for spec in specs:
+        for item in spec.split(","):
+            key, sep, val = item.partition("=")
+            if key not in W_OPTIONS:
+                raise click.BadParameter(f"unknown -W option {key!r}: wasirun supports {', '.join(W_OPTIONS)}",
+                                         param_hint="-W")
+            if sep and val not in ("y", "n", "yes", "no", "true", "false"):
+                raise click.BadParameter(f"-W {key} takes y or n, not {val!r}", param_hint="-W")
+            out[key] = not sep or val in ("y", "yes", "true")
+    return out
 
 
 @click.command(context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]},
                epilog=EXAMPLES)
 @click.argument("wasm_file", metavar="FILE.wasm", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--dir", "dirs", multiple=True, metavar="HOST[::GUEST]",
-              help="Preopen host directory HOST for the guest, as GUEST (default: the same path).")
+@click.option("--dir", "dirs", multiple=True, metavar="HOST[::GUEST[::ro]]",
+              help="Preopen host directory HOST for the guest, as GUEST (default: the same path); "
+                   "::ro makes it read-only, with everything beneath it.")
 @click.option("--env", "envs", multiple=True, metavar="NAME[=VAL]",
               help="Set NAME=VAL in the guest's environment; a bare NAME inherits the host's value.")
 @click.option("--argv0", metavar="NAME", help="argv[0] for the guest (default: the file's name).")
-@click.option("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the results.")
+@click.option("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the results "
+              "(after `_initialize`, when the module exports it).")
+@click.option("-W", "wasm_opts", multiple=True, metavar="KEY[=y|n]",
+              help="unknown-imports-default: function imports nothing defines return zeros/null; "
+                   "unknown-imports-trap: they fail when called (as wasmtime -W).")
 @click.option("-O", "--opt-level", "opt_level", type=click.IntRange(0, 3), default=2, show_default=True,
               help="The top tier's LLVM optimisation level (0: first-tier code only).")
 @click.option("--no-tiering", "no_tiering", is_flag=True,
@@ -91,7 +128,7 @@ def _split_dir(spec: str) -> tuple[str, str]:
 @click.option("--no-cache", "no_cache", is_flag=True, help="Do not read or write the compiled-code cache.")
 @click.option("--timings", is_flag=True, help="Print compile and run times to stderr.")
 @click.version_option(__version__, prog_name="wasirun")
-def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
+def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
          max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings):
     """Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.
 
@@ -124,16 +161,17 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
                 continue  # like wasmtime: inheriting an unset variable sets nothing
             val = os.environ[name]
         env.append((name, val))
+    unknown_imports = parse_w(wasm_opts)
     preopens = []
     for d in dirs:
-        host, guest = _split_dir(d)
+        host, guest, read_only = _split_dir(d)
         if not os.path.isdir(host):
             _fail(f"failed to open directory `{host}` given to --dir: no such directory")
-        preopens.append((host, guest))
+        preopens.append((host, guest) + ((DirPerms.READ, FilePerms.READ) if read_only else ()))
 
     from .api import Config, Engine
     from .loader import ImageError
-    from .wasi_host import instantiate_command
+    from .linker import Linker, UnknownImportError
     from wasi import ProcExit, WasiConfig
 
     try:
@@ -173,7 +211,16 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
             timer = threading.Timer(seconds, engine.interrupt)
             timer.daemon = True
             timer.start()
-        instance, _ = instantiate_command(engine, compiled, WasiConfig(args=guest_args, env=env, preopens=preopens))
+        linker = Linker(engine)
+        linker.define_wasi(WasiConfig(args=guest_args, env=env, preopens=preopens))
+        if unknown_imports.get("unknown-imports-trap"):
+            linker.define_unknown_imports_as_traps()
+        if unknown_imports.get("unknown-imports-default"):
+            linker.define_unknown_imports_as_default_values()
+        instance = linker.instantiate(compiled, initialize=False)
+        init = instance.exports.get("_initialize")
+        if init is not None and hasattr(init, "call_raw"):
+            init.call_raw([])    # as wasmtime run: a reactor's (or a command's) _initialize first
         if invoke:
             func = instance.exports.get(invoke)
             if func is None or not hasattr(func, "call_raw"):
@@ -203,6 +250,8 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
         status = EXIT_TRAP
     except (DecodeError, ValidationError) as exc:
         _fail(f"failed to compile `{name}`: {exc}")
+    except UnknownImportError as exc:
+        _fail(f"failed to run main module `{name}`: {exc}")
     except LinkError as exc:
         _fail(f"failed to instantiate `{name}`: {exc}")
     except WasmError as exc:

@@ -105,6 +105,7 @@ FCONSTS_IR = FCONSTS_IR_TYPE + " [" + ", ".join(
 # --- native runtime state (runtime/native.py) ----------------------------------------------------
 MAX_BACKTRACE = 128               # return addresses wr_trap / wr_segv record (@wr_backtrace)
 MAX_GUARDED = 4096                # linear memories alive at once, each a guarded reservation (@wr_guard_ranges)
+MAX_TAIL_INSTANCES = 1024         # instances of tail modules whose records other tail modules tail-call (@wr_tail_ranges)
 JMP_BUF_SIZE = 512                # wr_enter's sigjmp_buf alloca: glibc's is 200 bytes on x86-64, with room to spare
 
 # --- Linux x86-64 signal ABI, for wr_segv (runtime/native.py) ------------------------------------

@@ -200,12 +200,17 @@ def instantiate_command(engine, compiled, wasi_config):
 
     ctx = WasiCtx(wasi_config)
     instance = engine.instantiate(compiled, wasi_resolver(ctx))
+    attach_wasi_memory(instance, ctx)
+    return instance, ctx
+
+
+def attach_wasi_memory(instance, ctx) -> None:
+    """Give the WASI context the instance's exported ``memory`` (host calls read and write it)."""
     memory = instance.exports.get("memory")
     if memory is not None and hasattr(memory, "view"):
         ctx.memory = memory
         if ctx.fast_fd_write is not None:
             ctx.fast_fd_write.attach_memory(memory)
-    return instance, ctx
 
 
 def run_wasi(wasm: bytes, args: list[str] | None = None, env: list[tuple[str, str]] | None = None,

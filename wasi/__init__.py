@@ -12,9 +12,11 @@ by family: ``args_env``, ``clocks_random``, ``fd``, ``path``, ``poll``, ``proc``
 from .abi import Errno
 from .ctx import WasiConfig, WasiCtx
 from .errors import ProcExit, WasiError
+from .perms import DirPerms, FilePerms
 from .registry import WASI_FUNCTIONS, HostFunc
 
 # Importing the families registers their functions in WASI_FUNCTIONS.
 from . import args_env, clocks_random, fd, path, poll, proc  # noqa: F401  (registers)
 
-__all__ = ["WasiConfig", "WasiCtx", "ProcExit", "WasiError", "Errno", "WASI_FUNCTIONS", "HostFunc"]
+__all__ = ["WasiConfig", "WasiCtx", "ProcExit", "WasiError", "Errno", "WASI_FUNCTIONS", "HostFunc", "DirPerms",
+           "FilePerms"]

@@ -14,6 +14,7 @@ from .abi import (DIRENT, FDSTAT, FILESTAT, PRESTAT, Advice, Errno, Fdflags, Fil
                   Fstflags, Preopentype, Whence)
 from .errors import WasiError
 from .fdtable import Dir, File, Stream, filetype_of_mode
+from .perms import DirPerms, FilePerms, require
 from .registry import I32, I64, Fd, Ptr, wasi_function
 
 _HOST_WHENCE = {Whence.SET: os.SEEK_SET, Whence.CUR: os.SEEK_CUR, Whence.END: os.SEEK_END}
@@ -162,7 +163,9 @@ def fd_sync(ctx, fd: Fd) -> Errno:
 
 @wasi_function
 def fd_filestat_set_size(ctx, fd: Fd, size: I64) -> Errno:
-    os.ftruncate(ctx.fds.get_as(fd, File).host_fd, file_offset(size))
+    desc = ctx.fds.get_as(fd, File)
+    require(desc.perms, FilePerms.WRITE)
+    os.ftruncate(desc.host_fd, file_offset(size))
 
 
 @wasi_function
@@ -216,6 +219,7 @@ def fd_filestat_get(ctx, fd: Fd, buf: Ptr) -> Errno:
 @wasi_function
 def fd_filestat_set_times(ctx, fd: Fd, atim: I64, mtim: I64, fst_flags: I32) -> Errno:
     desc = ctx.fds.get_as(fd, (File, Dir))
+    require(desc.perms, FilePerms.WRITE if isinstance(desc, File) else DirPerms.MUTATE)
     os.utime(desc.host_fd, ns=new_times(os.fstat(desc.host_fd), atim, mtim, fst_flags))
 
 
@@ -292,6 +296,7 @@ def fd_readdir(ctx, fd: Fd, buf: Ptr, buf_len: I32, cookie: I64, bufused: Ptr) -
     smaller than ``buf_len`` means the end of the directory was reached.
     """
     desc = ctx.fds.get_as(fd, Dir)
+    require(desc.perms, DirPerms.READ)
     mem = ctx.mem()
     mem.check(buf, buf_len)
     mem.check(bufused, 4)

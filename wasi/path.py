@@ -10,13 +10,26 @@ from .abi import Errno, Fdflags, Lookupflags, Oflags, Rights
 from .errors import WasiError
 from .fd import new_times, write_filestat
 from .fdtable import Dir, File
+from .perms import DirPerms, FilePerms, require
 from .registry import I32, I64, Fd, Ptr, wasi_function
 from .sandbox import check_symlink_target, resolve
 
 
-def _dir_and_path(ctx, fd: int, path: int, path_len: int) -> tuple[Dir, str]:
+def _dir_and_path(ctx, fd: int, path: int, path_len: int, need: DirPerms = DirPerms.READ) -> tuple[Dir, str]:
     desc = ctx.fds.get_as(fd, Dir)
+    require(desc.perms, need)
     return desc, ctx.mem().read_str(path, path_len)
+
+
+def _check_open_perms(desc: Dir, oflags: int, rights: int) -> None:
+    """What the preopen's permissions allow path_open to do (as wasmtime's open_at):
+    creating or truncating needs a mutable directory, writing needs it and files' WRITE."""
+    require(desc.perms, DirPerms.READ)
+    writes = bool(rights & Rights.FD_WRITE)
+    if oflags & (Oflags.CREAT | Oflags.TRUNC) or writes:
+        require(desc.perms, DirPerms.MUTATE)
+    if oflags & Oflags.CREAT or writes:
+        require(desc.file_perms, FilePerms.WRITE)
 
 
 def _follow(flags: int) -> bool:
@@ -35,6 +48,7 @@ def path_open(ctx, fd: Fd, dirflags: I32, path: Ptr, path_len: I32, oflags: I32,
     if not isinstance(desc, Dir):
         raise WasiError(Errno.BADF)
     name = mem.read_str(path, path_len)
+    _check_open_perms(desc, oflags, fs_rights_base)
     if oflags & ~0xF or fdflags & ~0x1F or (oflags & Oflags.CREAT and oflags & Oflags.DIRECTORY):
         raise WasiError(Errno.INVAL)
 
@@ -66,9 +80,10 @@ def path_open(ctx, fd: Fd, dirflags: I32, path: Ptr, path_len: I32, oflags: I32,
             raise
     try:
         if stat.S_ISDIR(os.fstat(host_fd).st_mode):
-            new = Dir(host_fd)
+            new = Dir(host_fd, perms=desc.perms, file_perms=desc.file_perms)
         else:
-            new = File(host_fd, readable=readable, writable=writable, fdflags=Fdflags(fdflags))
+            new = File(host_fd, readable=readable, writable=writable, fdflags=Fdflags(fdflags),
+                       perms=desc.file_perms)
         mem.write_u32(opened_fd, ctx.fds.add(new))
     except BaseException:
         os.close(host_fd)
@@ -84,21 +99,21 @@ def _is_symlink(where) -> bool:
 
 @wasi_function
 def path_create_directory(ctx, fd: Fd, path: Ptr, path_len: I32) -> Errno:
-    desc, name = _dir_and_path(ctx, fd, path, path_len)
+    desc, name = _dir_and_path(ctx, fd, path, path_len, DirPerms.MUTATE)
     with resolve(desc.host_fd, name) as where:
         os.mkdir(where.name, 0o777, dir_fd=where.dir_fd)
 
 
 @wasi_function
 def path_remove_directory(ctx, fd: Fd, path: Ptr, path_len: I32) -> Errno:
-    desc, name = _dir_and_path(ctx, fd, path, path_len)
+    desc, name = _dir_and_path(ctx, fd, path, path_len, DirPerms.MUTATE)
     with resolve(desc.host_fd, name) as where:
         os.rmdir(where.name, dir_fd=where.dir_fd)
 
 
 @wasi_function
 def path_unlink_file(ctx, fd: Fd, path: Ptr, path_len: I32) -> Errno:
-    desc, name = _dir_and_path(ctx, fd, path, path_len)
+    desc, name = _dir_and_path(ctx, fd, path, path_len, DirPerms.MUTATE)
     with resolve(desc.host_fd, name) as where:
         os.unlink(where.name, dir_fd=where.dir_fd)
 
@@ -114,7 +129,7 @@ def path_filestat_get(ctx, fd: Fd, flags: I32, path: Ptr, path_len: I32, buf: Pt
 @wasi_function
 def path_filestat_set_times(ctx, fd: Fd, flags: I32, path: Ptr, path_len: I32,
                             atim: I64, mtim: I64, fst_flags: I32) -> Errno:
-    desc, name = _dir_and_path(ctx, fd, path, path_len)
+    desc, name = _dir_and_path(ctx, fd, path, path_len, DirPerms.MUTATE)
     with resolve(desc.host_fd, name, follow=_follow(flags)) as where:
         current = os.stat(where.name, dir_fd=where.dir_fd, follow_symlinks=False)
         times = new_times(current, atim, mtim, fst_flags)
@@ -124,8 +139,8 @@ def path_filestat_set_times(ctx, fd: Fd, flags: I32, path: Ptr, path_len: I32,
 @wasi_function
 def path_link(ctx, old_fd: Fd, old_flags: I32, old_path: Ptr, old_path_len: I32,
               new_fd: Fd, new_path: Ptr, new_path_len: I32) -> Errno:
-    src_dir, src = _dir_and_path(ctx, old_fd, old_path, old_path_len)
-    dst_dir, dst = _dir_and_path(ctx, new_fd, new_path, new_path_len)
+    src_dir, src = _dir_and_path(ctx, old_fd, old_path, old_path_len, DirPerms.MUTATE)
+    dst_dir, dst = _dir_and_path(ctx, new_fd, new_path, new_path_len, DirPerms.MUTATE)
     if _follow(old_flags):
         raise WasiError(Errno.INVAL)     # as wasmtime: hard links to a symlink's target are refused
     with resolve(src_dir.host_fd, src) as a, resolve(dst_dir.host_fd, dst) as b:
@@ -135,8 +150,8 @@ def path_link(ctx, old_fd: Fd, old_flags: I32, old_path: Ptr, old_path_len: I32,
 @wasi_function
 def path_rename(ctx, fd: Fd, old_path: Ptr, old_path_len: I32,
                 new_fd: Fd, new_path: Ptr, new_path_len: I32) -> Errno:
-    src_dir, src = _dir_and_path(ctx, fd, old_path, old_path_len)
-    dst_dir, dst = _dir_and_path(ctx, new_fd, new_path, new_path_len)
+    src_dir, src = _dir_and_path(ctx, fd, old_path, old_path_len, DirPerms.MUTATE)
+    dst_dir, dst = _dir_and_path(ctx, new_fd, new_path, new_path_len, DirPerms.MUTATE)
     with resolve(src_dir.host_fd, src) as a, resolve(dst_dir.host_fd, dst) as b:
         os.rename(a.name, b.name, src_dir_fd=a.dir_fd, dst_dir_fd=b.dir_fd)
 
@@ -145,7 +160,7 @@ def path_rename(ctx, fd: Fd, old_path: Ptr, old_path_len: I32,
 def path_symlink(ctx, old_path: Ptr, old_path_len: I32, fd: Fd,
                  new_path: Ptr, new_path_len: I32) -> Errno:
     target = ctx.mem().read_str(old_path, old_path_len)
-    desc, name = _dir_and_path(ctx, fd, new_path, new_path_len)
+    desc, name = _dir_and_path(ctx, fd, new_path, new_path_len, DirPerms.MUTATE)
     check_symlink_target(target)
     with resolve(desc.host_fd, name) as where:
         os.symlink(target, where.name, dir_fd=where.dir_fd)

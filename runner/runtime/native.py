@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from ..errors import TrapKind
-from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, PROF_HEADER_WORDS, PROF_MAX_DEPTH,
+from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, MAX_TAIL_INSTANCES, PROF_HEADER_WORDS, PROF_MAX_DEPTH,
                       PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR, SIGSEGV, UCONTEXT_RBP,
                       UCONTEXT_RIP, UCONTEXT_RSP, SigAction)
 from .library import native_library, resolver
@@ -50,6 +50,9 @@ declare ptr @signal(i32, ptr)
 @wr_prof_cap = global i64 0
 @wr_prof_len = global i64 0
 @wr_prof_dropped = global i64 0
+; the tail-module instances: first record, end of the records, wr.tailcode each (translate/tailcalls.py)
+@wr_tail_ranges = global [{MAX_TAIL_INSTANCES} x [3 x ptr]] zeroinitializer
+@wr_tail_count = global i32 0
 
 ; wr_lazy_entry: where a not-yet-compiled function's stub jumps, with r11 = its index and
 ; r10 = the instance's lazy-context id.  It keeps the argument registers, asks the hook for
@@ -172,6 +175,42 @@ out_rec:
 out:
   store i32 %i, ptr @wr_backtrace_len
   ret void
+}}
+
+; The tailcc code of function record %ref when it belongs to an instance of a tail module
+; (its wr.tailcode entry), else null: a tail call to another instance's function stays a tail call.
+define ptr @wr_tail_code(ptr %ref) #0 {{
+entry:
+  %n = load i32, ptr @wr_tail_count
+  br label %scan
+scan:
+  %k = phi i32 [0, %entry], [%k1, %next]
+  %more = icmp ult i32 %k, %n
+  br i1 %more, label %test, label %none
+test:
+  %lop = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 0
+  %hip = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 1
+  %lo = load ptr, ptr %lop
+  %hi = load ptr, ptr %hip
+  %ge = icmp uge ptr %ref, %lo
+  %lt = icmp ult ptr %ref, %hi
+  %hit = and i1 %ge, %lt
+  br i1 %hit, label %found, label %next
+next:
+  %k1 = add i32 %k, 1
+  br label %scan
+found:
+  %tcp = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 2
+  %tc = load ptr, ptr %tcp
+  %ri = ptrtoint ptr %ref to i64
+  %li = ptrtoint ptr %lo to i64
+  %off = sub i64 %ri, %li
+  %idx = lshr i64 %off, 4
+  %slot = getelementptr ptr, ptr %tc, i64 %idx
+  %code = load ptr, ptr %slot
+  ret ptr %code
+none:
+  ret ptr null
 }}
 
 define void @wr_trap(i32 %code) #1 {{
@@ -368,7 +407,8 @@ class NativeRuntime:
                "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
                "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo",
                "wr_lazy_entry", "wr_lazy_hook", "wr_host_fp", "wr_host_import", "wr_prof", "wr_prof_buf",
-               "wr_prof_cap", "wr_prof_len", "wr_prof_dropped")
+               "wr_prof_cap", "wr_prof_len", "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count",
+               "wr_tail_code")
 
     def __init__(self):
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
@@ -385,6 +425,8 @@ class NativeRuntime:
         self.pending_exception: BaseException | None = None
         self._guard_ranges = (ctypes.c_void_p * (2 * MAX_GUARDED)).from_address(self.symbols["wr_guard_ranges"])
         self._guard_count = ctypes.c_int32.from_address(self.symbols["wr_guard_count"])
+        self._tail_ranges = (ctypes.c_void_p * (3 * MAX_TAIL_INSTANCES)).from_address(self.symbols["wr_tail_ranges"])
+        self._tail_count = ctypes.c_int32.from_address(self.symbols["wr_tail_count"])
         self._install_segv_handler()
         self._lazy_targets: dict[int, Any] = {}
         self._lazy_hook = LAZY_HOOK(self._on_lazy_call)
@@ -437,6 +479,28 @@ class NativeRuntime:
                 self._guard_ranges[2 * k] = self._guard_ranges[2 * (n - 1)]
                 self._guard_ranges[2 * k + 1] = self._guard_ranges[2 * (n - 1) + 1]
                 self._guard_count.value = n - 1
+                return
+
+    # --- tail-module instances (wr_tail_code) -----------------------------------------------
+    def add_tail_instance(self, records: int, end: int, tailcode: int) -> None:
+        """Records [records, end) have their tailcc code in ``tailcode`` (one pointer per record).
+        Beyond MAX_TAIL_INSTANCES an instance is not listed: calls into it are ordinary calls."""
+        n = self._tail_count.value
+        if n < MAX_TAIL_INSTANCES:
+            r = self._tail_ranges
+            r[3 * n + 1], r[3 * n + 2] = end, tailcode
+            r[3 * n] = records
+            self._tail_count.value = n + 1
+
+    def remove_tail_instance(self, records: int) -> None:
+        n = self._tail_count.value
+        r = self._tail_ranges
+        for k in range(n):
+            if r[3 * k] == records:
+                # as remove_guarded: the last entry moves into the hole (instances die from
+                # Python, never while their code runs)
+                r[3 * k:3 * k + 3] = r[3 * (n - 1):3 * n]
+                self._tail_count.value = n - 1
                 return
 
     def announce(self, agent) -> None:

@@ -33,7 +33,7 @@ from ..binary.module import KIND_FUNC, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, GLOBAL_CELL_IR,
                       MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR, TBAA_VM_TAG, UNLIKELY_BRANCH, memory_symbol)
-from . import memory, numeric, relaxed, simd, tables
+from . import memory, numeric, relaxed, simd, tables, tailcalls
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from ..layout import slot_offsets
@@ -82,6 +82,9 @@ class ModuleTranslator:
         self._subprograms: dict[int, int] = {}
         self._locations: dict[tuple[int, int], int] = {}
         self._current_func = 0
+        # A module with tail calls runs its functions in LLVM's tailcc (see tailcalls.py).
+        self.tail = tailcalls.uses_tail_calls(module)
+        self.cc = "tailcc " if self.tail else ""
 
     # --- debug metadata (line = wasm byte offset) ----------------------------------------
     def _metadata(self, text: str) -> int:
@@ -145,6 +148,9 @@ class ModuleTranslator:
             header.append(f"@wr.g{i} = external global {GLOBAL_CELL_IR}")
         header.append(f"@wr.typeids = external global [{max(len(m.types), 1)} x i64]")
         header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {FUNCREF_RECORD_IR}]")
+        if self.tail:
+            header.append(f"@wr.tailcode = external global [{max(nfuncs, 1)} x ptr]")
+            header.append(tailcalls.DECLARATIONS)
         if self.tier_counters:
             header.append(f"@wr.hot = external global [{max(nfuncs, 1)} x i32]")
             header.append("declare void @wr_tierup(i32) cold nounwind")
@@ -167,11 +173,13 @@ class ModuleTranslator:
                 text = FunctionTranslator(m, i, self).translate()
                 body = m.bodies[i - n_imported]
                 cost = body.code_end - body.code_start
+            if self.tail:
+                text += "\n" + tailcalls.adapter(i, ft)
             out.append(IRFunction(i, text, cost))
         defined = set(functions)
         for i in sorted(self.direct_callees - defined):   # defined in another part of the unit
             ft = m.func_type(i)
-            header.append(f"declare hidden {ir_result_type(ft.results)} @w{i}({', '.join(IR_TYPE[t] for t in ft.params)}) #0")
+            header.append(f"declare hidden {self.cc}{ir_result_type(ft.results)} @w{i}({', '.join(IR_TYPE[t] for t in ft.params)}) #0")
 
         entry_text = ""
         if wrappers:
@@ -194,6 +202,8 @@ class ModuleTranslator:
         if self.options.direct_calls and func_index in self.unit:
             self.direct_callees.add(func_index)
             return f"@w{func_index}"
+        if self.tail:
+            return tailcalls.tail_code_pointer(self, func_index, caller.value)
         return self.code_pointer(func_index, caller.value)
 
     def code_pointer(self, func_index: int, value) -> str:
@@ -215,7 +225,8 @@ class ModuleTranslator:
         # the wasm frames resume: the guest profiler's SIGPROF handler cannot walk Python's
         # frames (no frame pointers there), so it starts from this thunk's frame.
         lines = [f"@wr.import{index} = external global ptr",
-                 f"define hidden {ret} @w{index}({plist}) #0 {{",
+                 f"define hidden {self.cc}{ret} @w{index}({plist}) #0 {{",
+                 *(tailcalls.import_tail_path(index, ret, args) if self.tail else []),
                  f"  %code = load ptr, ptr @wr.import{index}",
                  "  %fa = call ptr @llvm.frameaddress.p0(i32 0)",
                  f"  store volatile i32 {index}, ptr @wr_host_import",
