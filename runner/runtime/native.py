@@ -215,7 +215,7 @@ start:
 scan:
   %k = phi i32 [0, %start], [%k1, %next]
   %more = icmp ult i32 %k, %n
-  br i1 %more, label %test, label %none
+  br i1 %more, label %test, label %check
 test:
   %lop = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 0
   %hip = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 1
@@ -231,31 +231,31 @@ next:
 found:
   %tcp = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 2
   %tc = load atomic ptr, ptr %tcp monotonic, align 8
+  br label %check
+check:
+  ; hit or miss, what was read counts only if no change began or ended meanwhile
+  %tcv = phi ptr [%tc, %found], [null, %scan]
+  %lov = phi ptr [%lo, %found], [null, %scan]
   fence acquire
   %g1 = load atomic i32, ptr @wr_tail_gen monotonic, align 4
   %same = icmp eq i32 %g0, %g1
   %odd = and i32 %g0, 1
   %even = icmp eq i32 %odd, 0
   %stable = and i1 %same, %even
-  br i1 %stable, label %use, label %start
+  br i1 %stable, label %done, label %start
+done:
+  %miss = icmp eq ptr %tcv, null
+  br i1 %miss, label %none, label %use
 use:
   ; the entry is whole: its instance is alive (%ref is one of its records), so is its wr.tailcode
   %ri = ptrtoint ptr %ref to i64
-  %li = ptrtoint ptr %lo to i64
+  %li = ptrtoint ptr %lov to i64
   %off = sub i64 %ri, %li
   %idx = lshr i64 %off, 4
-  %slot = getelementptr ptr, ptr %tc, i64 %idx
+  %slot = getelementptr ptr, ptr %tcv, i64 %idx
   %code = load ptr, ptr %slot
   ret ptr %code
 none:
-  fence acquire
-  %g2 = load atomic i32, ptr @wr_tail_gen monotonic, align 4
-  %nsame = icmp eq i32 %g0, %g2
-  %nodd = and i32 %g0, 1
-  %neven = icmp eq i32 %nodd, 0
-  %nstable = and i1 %nsame, %neven
-  br i1 %nstable, label %miss, label %start
-miss:
   ret ptr null
 }}
 
