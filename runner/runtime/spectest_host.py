@@ -1,9 +1,9 @@
 """The ``spectest`` host module that the official WebAssembly testsuite imports.
 
 Its exports (shared/docs/spectest-judging.md, section 5): print functions that do nothing,
-immutable globals of 666 / 666.6, a funcref table of 10..20 elements, a memory of 1..2 pages;
-the 3.0 suite adds ``table64``, the same table with i64 indices (the reference interpreter's
-spectest module; table64.wast imports it).  Used by scripts/spectest.py and the fuzz test.
+immutable globals of 666 / 666.6, a funcref table of 10..20 elements (and, for the 3.0 suite, a
+64-bit one, ``table64``), a memory of 1..2 pages.
+Used by scripts/spectest.py and the fuzz test.
 """
 from __future__ import annotations
 
