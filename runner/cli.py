@@ -127,9 +127,11 @@ def parse_w(specs) -> dict[str, bool]:
 @click.option("--inline", is_flag=True, help="Let LLVM inline wasm functions into each other (faster, coarser profiles).")
 @click.option("--no-cache", "no_cache", is_flag=True, help="Do not read or write the compiled-code cache.")
 @click.option("--timings", is_flag=True, help="Print compile and run times to stderr.")
+@click.option("--trace-wasi", "trace_wasi", is_flag=True,
+              help="Print every WASI call, its arguments and its result to stderr.")
 @click.version_option(__version__, prog_name="wasirun")
 def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
-         max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings):
+         max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings, trace_wasi):
     """Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.
 
     Options go before FILE.wasm; everything after it is passed to the program.
@@ -169,7 +171,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
             _fail(f"failed to open directory `{host}` given to --dir: no such directory")
         preopens.append((host, guest) + ((DirPerms.READ, FilePerms.READ) if read_only else ()))
 
-    from .api import Config, Engine
+    from .api import Config
     from .loader import ImageError
     from .linker import Linker, UnknownImportError
     from wasi import ProcExit, WasiConfig
@@ -186,7 +188,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
     if guest_spec is not None:
         config.guest_profile, config.guest_interval = guest_spec.path, guest_spec.interval
     seconds = parse_duration(timeout) if timeout is not None else None
-    engine = Engine(config)
+    engine = _engine(config)
     timer = None
     name = os.path.basename(wasm_file)
     status = 0
@@ -212,7 +214,8 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
             timer.daemon = True
             timer.start()
         linker = Linker(engine)
-        linker.define_wasi(WasiConfig(args=guest_args, env=env, preopens=preopens))
+        linker.define_wasi(WasiConfig(args=guest_args, env=env, preopens=preopens),
+                           trace=_trace_line if trace_wasi else None)
         if unknown_imports.get("unknown-imports-trap"):
             linker.define_unknown_imports_as_traps()
         if unknown_imports.get("unknown-imports-default"):
@@ -265,7 +268,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
     finally:
         if timer is not None:
             timer.cancel()
-        engine.close()
+        _close(engine)
     if timings:
         s = compiled.stats if "compiled" in locals() else None
         if s is not None:
@@ -278,6 +281,35 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
                 sys.stderr.write(f"wasirun: compiled on first call: {n} functions in {b} batches, {secs:.3f}s\n")
     sys.stdout.flush()
     sys.exit(status)
+
+
+def _engine(config):
+    """An Engine, or one line when its setup fails for a reason of this host (an
+    unwritable --jitdump/--perfmap file, no room for the guest profiler's buffer)."""
+    from .api import Engine
+    try:
+        return Engine(config)
+    except OSError as exc:
+        what = f"--profile={config.profiler}" if config.profiler else "the engine"
+        _fail(f"cannot set up {what}: {_os_text(exc)}")
+
+
+def _close(engine) -> None:
+    """Engine.close (writes profiles): a failure is one line, after the guest's own output."""
+    try:
+        engine.close()
+    except OSError as exc:
+        _fail(f"cannot write the profile: {_os_text(exc)}")
+
+
+def _os_text(exc: OSError) -> str:
+    name = exc.filename if exc.filename is not None else None
+    reason = exc.strerror or str(exc)
+    return f"`{name}`: {reason}" if name else reason
+
+
+def _trace_line(line: str) -> None:
+    sys.stderr.write(f"wasi: {line}\n")
 
 
 def _internal_error(exc: BaseException) -> str:
@@ -323,14 +355,14 @@ def _parse_arg(t: int, text: str):
 def compile_command(wasm_file, output, opt_level, debug_info, inline):
     """Compile FILE.wasm ahead of time: every function at the top tier, into the code cache
     (later `wasirun FILE.wasm` runs start on it at once) or into FILE.cwasm."""
-    from .api import Config, Engine
+    from .api import Config
     name = os.path.basename(wasm_file)
     try:
         wasm = open(wasm_file, "rb").read()
     except OSError as exc:
         _fail(f"failed to read `{wasm_file}`: {exc.strerror}")
-    engine = Engine(Config(opt_level=opt_level, debug_info=debug_info, inline=inline, progress=True,
-                           cache=output is None))
+    engine = _engine(Config(opt_level=opt_level, debug_info=debug_info, inline=inline, progress=True,
+                            cache=output is None))
     try:
         compiled = engine.compile(wasm, name=name, tiering=False)
         if output is None:
@@ -344,18 +376,42 @@ def compile_command(wasm_file, output, opt_level, debug_info, inline):
         _fail(f"failed to compile `{name}`: {exc}")
     except OSError as exc:
         _fail(f"failed to write `{output}`: {exc.strerror}")
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        _fail(_internal_error(exc))
     finally:
-        engine.close()
+        _close(engine)
 
 
 def main(argv: list[str] | None = None):
-    """``wasirun [run] [OPTIONS] FILE.wasm [ARGS]...`` or ``wasirun compile [OPTIONS] FILE.wasm``."""
+    """``wasirun [run] [OPTIONS] FILE.wasm [ARGS]...`` or ``wasirun compile [OPTIONS] FILE.wasm``.
+
+    Every way out is an exit status with at most one line on stderr: what click and the
+    commands do not handle is a wasirun bug, reported by _internal_error."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "compile":
-        return compile_command.main(argv[1:], prog_name="wasirun compile")
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-    return run.main(argv, prog_name="wasirun")
+    try:
+        from .runtime.native import UnsupportedHost, check_host
+        try:
+            check_host()
+        except UnsupportedHost as exc:
+            _fail(str(exc))
+        if argv and argv[0] == "compile":
+            return compile_command.main(argv[1:], prog_name="wasirun compile")
+        if argv and argv[0] == "run":
+            argv = argv[1:]
+        return run.main(argv, prog_name="wasirun")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        # stdout closed under us (`wasirun ... | head`): nothing more can be said there
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        os._exit(1)
+    except BaseException as exc:  # noqa: BLE001 - never a traceback for the user
+        _fail(_internal_error(exc))
 
 
 if __name__ == "__main__":

@@ -39,10 +39,12 @@ def file_offset(value: int) -> int:
     return value
 
 
-def write_filestat(mem, ptr: int, st: os.stat_result) -> None:
+def write_filestat(mem, ptr: int, st: os.stat_result, layout=FILESTAT) -> None:
     # Host dev/ino are reported as they are (wasmtime reports dev=1 and a hash).
-    # Timestamps before 1970 do not fit the u64: report 0 for them.
-    mem.pack(FILESTAT, ptr, st.st_dev, st.st_ino, filetype_of_mode(st.st_mode), st.st_nlink,
+    # Timestamps before 1970 do not fit the u64: report 0 for them.  ``layout``:
+    # wasi_unstable's filestat has a u32 nlink (wasi/unstable.py).
+    nlink = st.st_nlink if layout is FILESTAT else min(st.st_nlink, 0xFFFFFFFF)
+    mem.pack(layout, ptr, st.st_dev, st.st_ino, filetype_of_mode(st.st_mode), nlink,
              st.st_size, max(st.st_atime_ns, 0), max(st.st_mtime_ns, 0), max(st.st_ctime_ns, 0))
 
 
@@ -207,13 +209,17 @@ def fd_fdstat_set_rights(ctx, fd: Fd, fs_rights_base: I64, fs_rights_inheriting:
 
 @wasi_function
 def fd_filestat_get(ctx, fd: Fd, buf: Ptr) -> Errno:
+    filestat_of_fd(ctx, fd, buf, FILESTAT)
+
+
+def filestat_of_fd(ctx, fd: int, buf: int, layout) -> None:
     desc = ctx.fds.get(fd)
     mem = ctx.mem()
     if isinstance(desc, Stream):
         # Stdio has no meaningful metadata; wasmtime reports zeros and the fd's type.
-        mem.pack(FILESTAT, buf, 0, 0, desc.filetype, 0, 0, 0, 0, 0)
+        mem.pack(layout, buf, 0, 0, desc.filetype, 0, 0, 0, 0, 0)
     else:
-        write_filestat(mem, buf, os.fstat(desc.host_fd))
+        write_filestat(mem, buf, os.fstat(desc.host_fd), layout)
 
 
 @wasi_function
@@ -300,10 +306,11 @@ def fd_readdir(ctx, fd: Fd, buf: Ptr, buf_len: I32, cookie: I64, bufused: Ptr) -
     mem = ctx.mem()
     mem.check(buf, buf_len)
     mem.check(bufused, 4)
+    if cookie == 0 or desc.listing is None:
+        desc.listing = list(_dir_entries(desc.host_fd))   # a new pass (rewinddir) sees changes
     out = bytearray()
-    for index, (name, ino, kind) in enumerate(_dir_entries(desc.host_fd)):
-        if index < cookie:
-            continue
+    for index in range(cookie, len(desc.listing)):
+        name, ino, kind = desc.listing[index]
         out += DIRENT.pack(index + 1, ino, len(name), kind) + name
         if len(out) >= buf_len:
             break

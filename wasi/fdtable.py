@@ -106,6 +106,9 @@ class Dir(Descriptor):
     preopen: str | None = None      # the guest path of a preopened directory
     perms: DirPerms = DirPerms.READ_WRITE        # inherited from the preopen (wasi/perms.py)
     file_perms: FilePerms = FilePerms.READ_WRITE  # the most a file opened beneath may do
+    # fd_readdir's entries of the current listing pass (made at cookie 0): a cookie is an
+    # index into it, so reading a directory of n entries in k calls lists it once, not k times
+    listing: list | None = field(default=None, repr=False)
 
     @property
     def rights_base(self) -> Rights:

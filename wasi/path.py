@@ -6,7 +6,7 @@ import errno
 import os
 import stat
 
-from .abi import Errno, Fdflags, Lookupflags, Oflags, Rights
+from .abi import FILESTAT, Errno, Fdflags, Lookupflags, Oflags, Rights
 from .errors import WasiError
 from .fd import new_times, write_filestat
 from .fdtable import Dir, File
@@ -51,6 +51,11 @@ def path_open(ctx, fd: Fd, dirflags: I32, path: Ptr, path_len: I32, oflags: I32,
     _check_open_perms(desc, oflags, fs_rights_base)
     if oflags & ~0xF or fdflags & ~0x1F or (oflags & Oflags.CREAT and oflags & Oflags.DIRECTORY):
         raise WasiError(Errno.INVAL)
+    if oflags & Oflags.TRUNC and not fs_rights_base & (Rights.FD_FILESTAT_SET_SIZE | Rights.FD_WRITE):
+        # Truncating changes the file: a read-only descriptor may not (wasi-libc, Rust and Go ask
+        # for FD_FILESTAT_SET_SIZE / FD_WRITE with write access only).  Linux truncates on
+        # O_RDONLY|O_TRUNC, and so does wasmtime; the rights are the guest's statement of intent.
+        raise WasiError(Errno.NOTCAPABLE)
 
     # The access mode follows the requested rights, as in wasmtime: write access only
     # when FD_WRITE is asked for, read access when FD_READ is (or nothing else is).
@@ -120,10 +125,14 @@ def path_unlink_file(ctx, fd: Fd, path: Ptr, path_len: I32) -> Errno:
 
 @wasi_function
 def path_filestat_get(ctx, fd: Fd, flags: I32, path: Ptr, path_len: I32, buf: Ptr) -> Errno:
+    filestat_of_path(ctx, fd, flags, path, path_len, buf, FILESTAT)
+
+
+def filestat_of_path(ctx, fd: int, flags: int, path: int, path_len: int, buf: int, layout) -> None:
     desc, name = _dir_and_path(ctx, fd, path, path_len)
     with resolve(desc.host_fd, name, follow=_follow(flags)) as where:
         st = os.stat(where.name, dir_fd=where.dir_fd, follow_symlinks=False)
-    write_filestat(ctx.mem(), buf, st)
+    write_filestat(ctx.mem(), buf, st, layout)
 
 
 @wasi_function
@@ -144,7 +153,19 @@ def path_link(ctx, old_fd: Fd, old_flags: I32, old_path: Ptr, old_path_len: I32,
     if _follow(old_flags):
         raise WasiError(Errno.INVAL)     # as wasmtime: hard links to a symlink's target are refused
     with resolve(src_dir.host_fd, src) as a, resolve(dst_dir.host_fd, dst) as b:
+        _check_new_entry(dst, b)
         os.link(a.name, b.name, src_dir_fd=a.dir_fd, dst_dir_fd=b.dir_fd, follow_symlinks=False)
+
+
+def _check_new_entry(path: str, where) -> None:
+    """link and symlink make a non-directory: a new path ending in ``/`` names a directory,
+    so a missing one is NOENT (as wasmtime and Linux say) rather than a new entry without
+    the slash; an existing one fails in the call itself (EXIST, or NOTDIR from resolve)."""
+    if path.endswith(("/", "/.")):
+        try:
+            os.stat(where.name, dir_fd=where.dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise WasiError(Errno.NOENT) from None
 
 
 @wasi_function
@@ -163,6 +184,7 @@ def path_symlink(ctx, old_path: Ptr, old_path_len: I32, fd: Fd,
     desc, name = _dir_and_path(ctx, fd, new_path, new_path_len, DirPerms.MUTATE)
     check_symlink_target(target)
     with resolve(desc.host_fd, name) as where:
+        _check_new_entry(name, where)
         os.symlink(target, where.name, dir_fd=where.dir_fd)
 
 

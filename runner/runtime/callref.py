@@ -130,7 +130,9 @@ def call_record(address: int, args: list[int]) -> list[int]:
         else:
             slots[at] = v & (0xFFFFFFFF if t in (I32, F32) else _U64)
     slots[n] = address
-    code = NativeRuntime.get().call(entry, ctypes.addressof(slots))
+    context = getattr(owner, "context", None)     # an instance's engine: its stack budget, interrupt
+    code = (context.call(entry, ctypes.addressof(slots)) if context is not None
+            else NativeRuntime.get().call(entry, ctypes.addressof(slots)))
     if code:
         raise_trap(code, owner if hasattr(owner, "frame_for") else None)
     out = []

@@ -23,7 +23,8 @@ from ..layout import (FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WO
                       slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
-from .native import NativeRuntime
+from .context import ExecContext
+from .native import DEFAULT_STACK_BUDGET, NativeRuntime
 from .store import GlobalCell, Memory, Table
 
 # --- type ids for call_indirect: equivalent types share an id across all instances ----------
@@ -133,8 +134,7 @@ class Function:
                 slots[at], slots[at + 1] = v & _U64, (v >> 64) & _U64
             else:
                 slots[at] = v & (0xFFFFFFFF if t in (I32, F32) else _U64)
-        rt = NativeRuntime.get()
-        code = rt.call(self.entry, ctypes.addressof(slots))
+        code = self.instance.context.call(self.entry, ctypes.addressof(slots))
         if code:
             raise_trap(code, self.instance)
         out = []
@@ -360,11 +360,15 @@ Extern = Any  # Function | Memory | Table | GlobalCell
 class Instance:
     """A module instance: its native code linked against its own memories, tables and globals."""
 
-    def __init__(self, compiled, imports: Callable[[str, str], Extern | None], limits=None, agent=None):
+    def __init__(self, compiled, imports: Callable[[str, str], Extern | None], limits=None, agent=None,
+                 context: ExecContext | None = None):
         m = compiled.module
         self.compiled = compiled
         self.module = m
         rt = NativeRuntime.get()
+        # the engine's fuel, interrupt flag and stack budget (a fresh set without an engine)
+        self.context = context if context is not None else ExecContext(
+            getattr(limits, "max_wasm_stack", None) or DEFAULT_STACK_BUDGET)
         self.functions: list[Function | None] = []
         self.memories: list[Memory] = []
         self.tables: list[Table] = []
@@ -439,7 +443,7 @@ class Instance:
             own[f"wr.g{i}"] = g.address
         for i in range(m.num_imported_funcs):
             own[f"wr.import{i}"] = self.functions[i].funcref_record()
-        self._resolve = resolver(own, helper_symbols(), rt.symbols)
+        self._resolve = resolver(own, self.context.symbols, helper_symbols(), rt.symbols)
         self._agent = None if isinstance(agent, NullAgent) else agent
         self._mapped: list = []              # (unit, loader.LoadedImage), kept while the instance lives
         self._code_rank = [-1] * nfuncs
@@ -580,6 +584,7 @@ class Instance:
             raise LinkError(f"internal error: unresolved symbol {exc} in compiled code") from None
         self._mapped.append((unit, mapped))
         base = mapped.base
+        NativeRuntime.get().add_code(base, base + mapped.size)   # before any of it can run
         ranges = []
         for i, (off, size) in unit.symbols.items():
             start = base + off
@@ -633,6 +638,7 @@ class Instance:
             self._tail_stubs.close()
         for _, mapped in getattr(self, "_mapped", ()):
             try:
+                NativeRuntime.get().remove_code(mapped.base)
                 mapped.close()
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass

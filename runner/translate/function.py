@@ -17,8 +17,8 @@ from ..binary import opcodes as op
 from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
 from ..binary.module import V128, FuncType, Module
 from ..errors import TrapKind
-from ..layout import (FCONST_SLOT, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INVARIANT_LOAD, MEMORY_RECORD_IR,
-                      MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH)
+from ..layout import (FCONST_SLOT, FUEL_SYMBOL, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INTERRUPT_SYMBOL,
+                      INVARIANT_LOAD, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
 from . import funcref, memory, numeric, simd, tables, tailcalls
 from .types import IR_TYPE, ZERO, ir_result_type
 
@@ -189,9 +189,9 @@ class FunctionTranslator:
                + (f" !dbg !{self.env.subprogram(self.func_index)}" if self.debug else "") + " {",
                "entry:"]
         out += self.entry
-        if self.has_calls and self.env.stack_check:
+        if self.has_calls:
             out.append("  %fa = call ptr @llvm.frameaddress.p0(i32 0)")
-            out.append(f"  %lim = load ptr, ptr @wr_stack_limit, {TBAA_VM_TAG}")
+            out.append(f"  %lim = load ptr, ptr {thread_field('stack_limit')}, {TBAA_VM_TAG}")
             out.append("  %ovf = icmp ult ptr %fa, %lim")
             out.append(f"  br i1 %ovf, label %trap.stack, label %body, {UNLIKELY_BRANCH}")
             out.append("trap.stack:")
@@ -232,10 +232,10 @@ class FunctionTranslator:
 
     # --- limits: --timeout and --fuel --------------------------------------------------------
     def interrupt_check(self) -> None:
-        """Trap when the host raised @wr_interrupt; an atomic load, so LLVM cannot hoist it out of a loop."""
+        """Trap when the host raised the engine's interrupt flag; an atomic load, so LLVM cannot hoist it out of a loop."""
         if not self.env.interruptible:
             return
-        flag = self.value("load atomic i32, ptr @wr_interrupt monotonic, align 4")
+        flag = self.value(f"load atomic i32, ptr @{INTERRUPT_SYMBOL} monotonic, align 4")
         self.trap_if(self.value(f"icmp ne i32 {flag}, 0"), TrapKind.INTERRUPT)
 
     def tier_count(self) -> None:
@@ -260,13 +260,13 @@ class FunctionTranslator:
                           op.BR_TABLE_OP, op.RETURN, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0xD5, 0xD6))
 
     def charge_fuel(self, code: int) -> None:
-        """Count one unit per instruction; settle the count with @wr_fuel where straight-line code ends."""
+        """Count one unit per instruction; settle the count with the engine's fuel where straight-line code ends."""
         if code not in self._FREE:
             self.fuel_pending += 1
         if code in self._CONTROL and self.fuel_pending:
-            left = self.value("load i64, ptr @wr_fuel")
+            left = self.value(f"load i64, ptr @{FUEL_SYMBOL}")
             left = self.value(f"sub i64 {left}, {self.fuel_pending}")
-            self.emit(f"store i64 {left}, ptr @wr_fuel")
+            self.emit(f"store i64 {left}, ptr @{FUEL_SYMBOL}")
             self.fuel_pending = 0
             self.trap_if(self.value(f"icmp slt i64 {left}, 0"), TrapKind.OUT_OF_FUEL)
 
