@@ -18,11 +18,12 @@ import ctypes
 import threading
 from typing import Any
 
-from ..errors import TrapKind
-from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, MAX_TAIL_INSTANCES, PROF_HEADER_WORDS,
-                      PROF_MAX_DEPTH, PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR, SIGSEGV,
-                      THREAD_STATE_DECL, THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE, UCONTEXT_RBP, UCONTEXT_RIP,
-                      UCONTEXT_RSP, SigAction, ThreadState, thread_field)
+from ..errors import TrapKind, WasmException
+from ..layout import (EXCEPTION_RETURN, FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, MAX_TAIL_INSTANCES,
+                      PROF_HEADER_WORDS, PROF_MAX_DEPTH, PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO,
+                      SIGINFO_SI_ADDR, SIGSEGV, THREAD_STATE_DECL, THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE,
+                      UCONTEXT_RBP, UCONTEXT_RIP, UCONTEXT_RSP, SigAction, ThreadState, thread_field)
+from .exceptions import EXCEPTIONS_IR, native_from_exception, register_image, unwind_symbols
 from .library import native_library, resolver
 
 T = thread_field   # T("jmpbuf"): this thread's field, as an IR constant pointer
@@ -113,7 +114,9 @@ module asm "\t.size\twr_lazy_entry, .-wr_lazy_entry"
 ; The outermost entry on a thread fixes the stack limit: %budget bytes below its frame, but
 ; never below the thread's stack floor (the stack's lowest address plus a reserve for host
 ; calls, NativeRuntime.thread), so running out is always the clean trap, whatever the budget.
-define i32 @wr_enter(ptr %fn, ptr %slots, i64 %budget) #0 {{
+; A wasm exception no try_table caught ends at the landing pad: the entry returns
+; EXCEPTION_RETURN with the exception object in slots[0] (runtime/exceptions.py).
+define i32 @wr_enter(ptr %fn, ptr %slots, i64 %budget) #0 personality ptr @wr_personality {{
 entry:
   %jb = alloca [{JMP_BUF_SIZE} x i8], align 16
   %prev_jb = load ptr, ptr {T("jmpbuf")}
@@ -144,10 +147,16 @@ go:
   %z = icmp eq i32 %r, 0
   br i1 %z, label %run, label %out
 run:
-  call void %fn(ptr %slots)
+  invoke void %fn(ptr %slots) to label %done unwind label %caught
+caught:
+  %lp = landingpad {{ ptr, i32 }} catch ptr null
+  %exn = extractvalue {{ ptr, i32 }} %lp, 0
+  store ptr %exn, ptr %slots
+  br label %out
+done:
   br label %out
 out:
-  %rc = phi i32 [0, %run], [%r, %go]
+  %rc = phi i32 [0, %done], [{EXCEPTION_RETURN}, %caught], [%r, %go]
   store ptr %prev_jb, ptr {T("jmpbuf")}
   store ptr %prev_fp, ptr {T("entry_fp")}
   store ptr %prev_limit, ptr {T("stack_limit")}
@@ -438,7 +447,7 @@ out:
 
 attributes #0 = {{ "frame-pointer"="all" noinline }}
 attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
-"""
+""" + EXCEPTIONS_IR
 
 ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64)
 LAZY_HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)
@@ -522,7 +531,8 @@ class NativeRuntime:
     SYMBOLS = ("wr_enter", "wr_trap", "wr_thread_state", "wr_fconsts", "wr_segv", "wr_guard_ranges",
                "wr_guard_count", "wr_code_ranges", "wr_code_count", "wr_prev_handler", "wr_prev_siginfo",
                "wr_lazy_entry", "wr_lazy_hook", "wr_prof", "wr_prof_buf", "wr_prof_cap", "wr_prof_len",
-               "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count", "wr_tail_code")
+               "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count", "wr_tail_code",
+               "wr_throw", "wr_exn_alloc", "wr_host_raise", "wr_personality", "wr_exn_drop")
 
     def __init__(self):
         check_host()
@@ -531,7 +541,8 @@ class NativeRuntime:
         # @wr_thread's "address" for the loader is its offset from the thread pointer (a GOTTPOFF slot).
         self.tls_symbols = {THREAD_STATE_SYMBOL: tls.offset & 0xFFFFFFFFFFFFFFFF}
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
-        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver(self.tls_symbols))
+        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver(self.tls_symbols, unwind_symbols()))
+        register_image(self.library)   # wr_enter and wr_throw are unwound through: never unregistered
         self.symbols = {n: self.library.address(n) for n in self.SYMBOLS}
         self.symbols.update(self.tls_symbols)
         self.enter = ENTER(self.symbols["wr_enter"])
@@ -668,8 +679,16 @@ class NativeRuntime:
         return [t.backtrace[i] or 0 for i in range(n)]
 
     def set_pending(self, exc: BaseException) -> None:
-        """Called from inside a host callback: remember ``exc``; the wasm side traps on return."""
+        """Called from inside a host callback: remember ``exc``; the wasm side traps on return,
+        or, for a WasmException, throws it (wr_host_raise)."""
         t = self.thread()
+        if isinstance(exc, WasmException) and t.pending_exception is None:
+            try:
+                t.state.exn_host = native_from_exception(exc)
+                t.state.pending = 1
+                return
+            except (TypeError, MemoryError) as bad:
+                exc = bad
         if t.pending_exception is None:
             t.pending_exception = exc
         t.state.pending = 1
@@ -678,6 +697,7 @@ class NativeRuntime:
         t = self.thread()
         exc, t.pending_exception = t.pending_exception, None
         t.state.pending = 0
+        t.state.exn_host = None
         return exc
 
 
