@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import ctypes
 
-# --- linear memory record: wr.mem0 -------------------------------------------------------------
-# One per Memory (runtime/store.py); the translator reads it through @wr.mem0, the native
-# fd_write (wasi_host.py) through wf.memslot.  The base is field 0 at offset 0, so IR loads it
-# straight through the record pointer.
+# --- linear memory records: wr.mem<N> ---------------------------------------------------------
+# One per Memory (runtime/store.py); the translator reads memory N's through @wr.mem<N> (an
+# imported memory is the exporting instance's record), the native fd_write (wasi_host.py)
+# memory 0's through wf.memslot.  The base is field 0 at offset 0, so IR loads it straight
+# through the record pointer.  Every memory has its own GOT symbol rather than a slot in an
+# array: memory 0's code is the same as with one memory, and memory N costs the same.
 
 
 class MemoryRecord(ctypes.Structure):
@@ -20,6 +22,11 @@ class MemoryRecord(ctypes.Structure):
 MEMORY_RECORD_IR = "{ptr, i64}"   # MemoryRecord as an IR type (translate/, wasi_host.py)
 MEMORY_BASE_FIELD = 0             # index of `base` (never moves: loaded once, !invariant.load)
 MEMORY_SIZE_FIELD = 1             # index of `size` (changes on memory.grow)
+
+
+def memory_symbol(index: int) -> str:
+    """The symbol of memory ``index``'s record (imported memories first, as in the module)."""
+    return f"wr.mem{index}"
 
 # --- table record: wr.table<N> -------------------------------------------------------------------
 # One per Table (runtime/store.py); translate/tables.py reads it.  Elements are funcref record

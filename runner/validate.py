@@ -32,6 +32,7 @@ __all__ = ["validate"]
 
 UNKNOWN = 0                 # the bottom type of unreachable code; matches every value type
 MAX_PAGES = 65536
+MAX_PAGES64 = 1 << 48       # a 64-bit memory's limit (pages of 64 KiB: 2^64 bytes)
 BLOCKTYPE_EMPTY = -64
 _NUM = frozenset((I32, I64, F32, F64, V128, UNKNOWN))
 
@@ -209,7 +210,6 @@ _missing = [n for c, n, _ in op.OPCODES if c not in _KIND_OF and c not in NUMERI
 assert not _missing, f"validator does not handle {_missing}"
 del _code, _missing
 
-_I32x3 = [I32, I32, I32]
 
 
 # --- operand stack helpers (the slow path) ------------------------------------------------
@@ -309,7 +309,7 @@ class _Context:
     """What the body validator needs to know about the module (the spec's context C)."""
 
     __slots__ = ("module", "types", "func_types", "globals", "tables", "num_memories",
-                 "num_elems", "data_count", "refs", "block_types")
+                 "num_elems", "data_count", "refs", "block_types", "mem_addr", "table_addr")
 
     def __init__(self, m: Module):
         self.module = m
@@ -318,6 +318,9 @@ class _Context:
         self.globals = m.globals
         self.tables = [t.elem_type for t in m.tables]
         self.num_memories = len(m.memories)
+        # The address / index type of each memory and table: i64 for memory64 / table64.
+        self.mem_addr = [I64 if mt.is64 else I32 for mt in m.memories]
+        self.table_addr = [I64 if tt.is64 else I32 for tt in m.tables]
         self.num_elems = len(m.elements)
         self.data_count = m.data_count
         refs = set()
@@ -348,12 +351,37 @@ def _check_limits(limits, bound: int, offset=None) -> None:
     if bound == MAX_PAGES:
         if limits.min > MAX_PAGES or (limits.max is not None and limits.max > MAX_PAGES):
             _fail("memory size must be at most 65536 pages (4GiB)", offset)
+    elif bound == MAX_PAGES64:
+        if limits.min > MAX_PAGES64 or (limits.max is not None and limits.max > MAX_PAGES64):
+            _fail("memory size must be at most 2^48 pages", offset)
     if limits.max is not None and limits.min > limits.max:
         _fail("size minimum must not be greater than maximum", offset)
 
 
-def _const_type(m: Module, e: ConstExpr, num_imported_globals: int) -> int:
-    """The type of a constant expression; 2.0 lets global.get see imported globals only."""
+_CONST_ARITH = {"i32.add": I32, "i32.sub": I32, "i32.mul": I32, "i64.add": I64, "i64.sub": I64, "i64.mul": I64}
+
+
+def _const_type(m: Module, e: ConstExpr, visible_globals: int):
+    """The type of a constant expression whose ``global.get`` may read globals
+    ``0 .. visible_globals - 1`` (2.0: the imported ones; 3.0: also the defined ones before
+    a global, all of them in a segment)."""
+    if e.op != "seq":
+        return _const_instr_type(m, e, visible_globals)
+    stack = []
+    for ins in e.value:
+        t = _CONST_ARITH.get(ins.op)
+        if t is None:
+            stack.append(_const_instr_type(m, ins, visible_globals))
+        elif len(stack) < 2 or stack[-1] != t or stack[-2] != t:
+            _fail(f"type mismatch: {ins.op} needs two {type_name(t)} operands", ins.offset)
+        else:
+            stack.pop()
+    if len(stack) != 1:
+        _fail("type mismatch: constant expression must produce exactly one value", e.offset)
+    return stack[0]
+
+
+def _const_instr_type(m: Module, e: ConstExpr, num_imported_globals: int):
     o = e.op
     if o == "i32.const":
         return I32
@@ -381,7 +409,7 @@ def _const_type(m: Module, e: ConstExpr, num_imported_globals: int) -> int:
     _fail("constant expression required", e.offset)  # pragma: no cover - the decoder filters
 
 
-def _check_const(m: Module, e: ConstExpr, expect: int, nig: int) -> None:
+def _check_const(m: Module, e: ConstExpr, expect, nig: int) -> None:
     t = _const_type(m, e, nig)
     if t != expect and not matches(t, expect, m):
         _fail(f"type mismatch: constant expression has type {type_name(t)}, "
@@ -401,6 +429,10 @@ def validate(module: Module, bodies: bool = True) -> None:
     ntypes = len(m.types)
     nfuncs = len(m.func_types)
     nig = m.num_imported_globals
+    # 3.0 (with extended constants): global.get in a constant expression may read any
+    # immutable global defined before it (all of them, in a segment); 2.0: imported ones only.
+    later = m.features.extended_const
+    all_globals = len(m.globals) if later else nig
 
     # Types: a type index inside a type may name an earlier type or itself (without GC's
     # rec groups, every type is its own recursion group).
@@ -428,9 +460,9 @@ def validate(module: Module, bodies: bool = True) -> None:
         _check_value_type(seg.elem_type, ntypes)
     # Tables, memories, limits.
     for t in m.tables:
-        _check_limits(t.limits, 2**32 - 1)
+        _check_limits(t.limits, 2**64 - 1 if t.is64 else 2**32 - 1)
     for mem in m.memories:
-        _check_limits(mem.limits, MAX_PAGES)
+        _check_limits(mem.limits, MAX_PAGES64 if mem.is64 else MAX_PAGES)
     if len(m.memories) > 1 and not m.features.multi_memory:
         _fail("multiple memories")
     # Tables' initialiser expressions (3.0).
@@ -442,8 +474,8 @@ def validate(module: Module, bodies: bool = True) -> None:
         elif not t.elem_type.nullable:
             _fail(f"type mismatch: a table of {type_name(t.elem_type)} needs an initialiser")
     # Globals.
-    for g in m.global_inits:
-        _check_const(m, g.init, g.type.val_type, nig)
+    for j, g in enumerate(m.global_inits):
+        _check_const(m, g.init, g.type.val_type, nig + j if later else nig)
     # Exports.
     seen = set()
     spaces = {KIND_FUNC: (nfuncs, "function"), KIND_TABLE: (len(m.tables), "table"),
@@ -466,20 +498,20 @@ def validate(module: Module, bodies: bool = True) -> None:
     # Element segments.
     for seg in m.elements:
         for e in seg.init:
-            _check_const(m, e, seg.elem_type, nig)
+            _check_const(m, e, seg.elem_type, all_globals)
         if seg.mode == MODE_ACTIVE:
             if seg.table_index >= len(m.tables):
                 _fail(f"unknown table {seg.table_index}", seg.offset.offset if seg.offset else None)
             if not matches(seg.elem_type, m.tables[seg.table_index].elem_type, m):
                 _fail("type mismatch: element segment type does not match the table",
                       seg.offset.offset if seg.offset else None)
-            _check_const(m, seg.offset, I32, nig)
+            _check_const(m, seg.offset, I64 if m.tables[seg.table_index].is64 else I32, all_globals)
     # Data segments.
     for seg in m.data:
         if seg.mode == MODE_ACTIVE:
             if seg.memory_index >= len(m.memories):
                 _fail(f"unknown memory {seg.memory_index}", seg.offset.offset if seg.offset else None)
-            _check_const(m, seg.offset, I32, nig)
+            _check_const(m, seg.offset, I64 if m.memories[seg.memory_index].is64 else I32, all_globals)
     # Function bodies.
     if bodies:
         validate_bodies(m, 0, len(m.bodies))
@@ -629,6 +661,10 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 pops, push, max_align = memsigs[code]
                 if imm.align > max_align:
                     raise _Invalid("alignment must not be larger than natural")
+                if ctx.mem_addr[imm.memory] == I64:
+                    pops = [I64, *pops[1:]]          # memory64: an i64 address
+                elif imm.offset >> 32:
+                    raise _Invalid("offset out of range")
                 if imm.lane is not None and imm.lane >= SIMD_LANES[code]:
                     raise _Invalid("invalid lane index")
                 n = len(pops)
@@ -775,16 +811,17 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     raise _Invalid("type mismatch: call_indirect needs a funcref table")
                 if ti >= len(types):
                     raise _Invalid(f"unknown type {ti}")
-                _pop_expect(stack, ctrls, I32)
+                _pop_expect(stack, ctrls, ctx.table_addr[tab])
                 fparams, fresults = types[ti]
                 _pop_vals(stack, ctrls, fparams)
                 stack.extend(fresults)
             elif k == _K_MEMORY_SIZE or k == _K_MEMORY_GROW:
                 if imm >= ctx.num_memories:
                     raise _Invalid(f"unknown memory {imm}")
+                at_ = ctx.mem_addr[imm]
                 if k == _K_MEMORY_GROW:
-                    _pop_expect(stack, ctrls, I32)
-                stack.append(I32)
+                    _pop_expect(stack, ctrls, at_)
+                stack.append(at_)
             elif k == _K_REF_NULL:
                 if imm >= len(types):
                     raise _Invalid(f"unknown type {imm}")
@@ -809,29 +846,35 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 if data_index >= ctx.data_count:
                     raise _Invalid(f"unknown data segment {data_index}")
                 if k == _K_MEMORY_INIT:
-                    _pop_vals(stack, ctrls, _I32x3)
+                    _pop_vals(stack, ctrls, [ctx.mem_addr[mem], I32, I32])
             elif k == _K_MEMORY_COPY or k == _K_MEMORY_FILL:
                 for mem in (imm if k == _K_MEMORY_COPY else (imm,)):
                     if mem >= ctx.num_memories:
                         raise _Invalid(f"unknown memory {mem}")
-                _pop_vals(stack, ctrls, _I32x3)
+                if k == _K_MEMORY_FILL:
+                    at_ = ctx.mem_addr[imm]
+                    _pop_vals(stack, ctrls, [at_, I32, at_])
+                else:   # the length is i64 only between two 64-bit memories
+                    d, s_ = ctx.mem_addr[imm[0]], ctx.mem_addr[imm[1]]
+                    _pop_vals(stack, ctrls, [d, s_, I64 if d == s_ == I64 else I32])
             elif k == _K_TABLE_GET or k == _K_TABLE_SET or k == _K_TABLE_SIZE \
                     or k == _K_TABLE_GROW or k == _K_TABLE_FILL:
                 if imm >= len(ctx.tables):
                     raise _Invalid(f"unknown table {imm}")
                 et = ctx.tables[imm]
+                it = ctx.table_addr[imm]             # i64 for table64
                 if k == _K_TABLE_GET:
-                    _pop_expect(stack, ctrls, I32)
+                    _pop_expect(stack, ctrls, it)
                     stack.append(et)
                 elif k == _K_TABLE_SET:
-                    _pop_vals(stack, ctrls, [I32, et])
+                    _pop_vals(stack, ctrls, [it, et])
                 elif k == _K_TABLE_SIZE:
-                    stack.append(I32)
+                    stack.append(it)
                 elif k == _K_TABLE_GROW:
-                    _pop_vals(stack, ctrls, [et, I32])
-                    stack.append(I32)
+                    _pop_vals(stack, ctrls, [et, it])
+                    stack.append(it)
                 else:
-                    _pop_vals(stack, ctrls, [I32, et, I32])
+                    _pop_vals(stack, ctrls, [it, et, it])
             elif k == _K_TABLE_COPY:
                 dst, src = imm
                 if dst >= len(ctx.tables):
@@ -840,7 +883,8 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     raise _Invalid(f"unknown table {src}")
                 if not matches(ctx.tables[src], ctx.tables[dst], m):
                     raise _Invalid("type mismatch: table.copy between tables of different types")
-                _pop_vals(stack, ctrls, _I32x3)
+                d, s_ = ctx.table_addr[dst], ctx.table_addr[src]
+                _pop_vals(stack, ctrls, [d, s_, I64 if d == s_ == I64 else I32])
             elif k == _K_TABLE_INIT:
                 elem, tab = imm
                 if tab >= len(ctx.tables):
@@ -849,7 +893,7 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     raise _Invalid(f"unknown elem segment {elem}")
                 if not matches(m.elements[elem].elem_type, ctx.tables[tab], m):
                     raise _Invalid("type mismatch: element segment type does not match the table")
-                _pop_vals(stack, ctrls, _I32x3)
+                _pop_vals(stack, ctrls, [ctx.table_addr[tab], I32, I32])
             elif k == _K_ELEM_DROP:
                 if imm >= ctx.num_elems:
                     raise _Invalid(f"unknown elem segment {imm}")

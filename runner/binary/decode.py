@@ -311,8 +311,16 @@ _CONST_OPS = {0x41: "i32.const", 0x42: "i64.const", 0x43: "f32.const", 0x44: "f6
               0x23: "global.get", 0xD0: "ref.null", 0xD2: "ref.func"}
 
 
+# Extended constant expressions (3.0): integer arithmetic between the constants.
+_CONST_ARITH_OPS = {0x6A: "i32.add", 0x6B: "i32.sub", 0x6C: "i32.mul",
+                    0x7C: "i64.add", 0x7D: "i64.sub", 0x7E: "i64.mul"}
+
+
 def _const_expr(s: Reader, m: Module) -> ConstExpr:
-    """A constant expression. Shape errors (not one allowed instruction) are validation errors."""
+    """A constant expression: one instruction as a ``ConstExpr``, a longer sequence (extended
+    constants) as ``ConstExpr("seq", (ConstExpr, ...), start)``.  Shape errors (an instruction
+    that is not constant; not exactly one value, checked by the validator for a sequence) are
+    validation errors."""
     start = s.pos
     instrs = []
     for at, code, imm in iter_instructions(s.data, s.pos, s.end, stop_at_end=True, features=s.features):
@@ -320,12 +328,19 @@ def _const_expr(s: Reader, m: Module) -> ConstExpr:
     # iter_instructions stopped right after the expression's final `end`.
     s.pos = _LAST_END[0]
     body = instrs[:-1]
-    if any(code not in _CONST_OPS for _, code, _ in body):
-        bad = next(at for at, code, _ in body if code not in _CONST_OPS)
-        raise ValidationError("constant expression required", bad)
-    if len(body) != 1:
+    allowed = (_CONST_OPS, _CONST_ARITH_OPS) if s.features.extended_const else (_CONST_OPS,)
+    for at, code, _ in body:
+        if not any(code in ops for ops in allowed):
+            raise ValidationError("constant expression required", at)
+    if len(body) == 1 and body[0][1] in _CONST_OPS:
+        return _const_instr(*body[0])
+    if not s.features.extended_const:
         raise ValidationError("type mismatch: constant expression must produce exactly one value", start)
-    at, code, imm = body[0]
+    return ConstExpr("seq", tuple(ConstExpr(_CONST_ARITH_OPS[code], 0, at) if code in _CONST_ARITH_OPS
+                                  else _const_instr(at, code, imm) for at, code, imm in body), start)
+
+
+def _const_instr(at: int, code: int, imm) -> ConstExpr:
     value = imm
     if code == 0x41:
         value = imm & 0xFFFFFFFF

@@ -115,12 +115,14 @@ class Export:
 
 @dataclass
 class ConstExpr:
-    """A constant expression: exactly one value-producing instruction.
+    """A constant expression: one value-producing instruction, or a sequence.
 
     ``op`` is one of 'i32.const', 'i64.const', 'f32.const', 'f64.const', 'v128.const'
     (``value`` = raw bits as an unsigned int), 'global.get' (``value`` =
     global index), 'ref.null' (``value`` = its RefType), 'ref.func'
-    (``value`` = function index).
+    (``value`` = function index); or 'seq' (extended constant expressions:
+    ``value`` = a tuple of single-instruction ConstExprs, run on a stack, whose ops
+    may also be 'i32.add', 'i32.sub', 'i32.mul', 'i64.add', 'i64.sub', 'i64.mul').
     """
 
     op: str

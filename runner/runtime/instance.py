@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import functools
 import ctypes
+import operator
 import threading
 import weakref
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ..binary.module import (F32, F64, HT_EXN, HT_EXTERN, HT_NOEXN, HT_NOEXTERN,
 from ..binary.subtype import canonical, canonical_functype, equivalent, matches
 from ..errors import Frame, LinkError, Trap, TrapKind
 from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
-                      slot_offsets, slot_words)
+                      memory_symbol, slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
 from .context import ExecContext
@@ -81,6 +82,10 @@ class FuncRef:
 
 
 _U64 = 0xFFFFFFFFFFFFFFFF
+# The arithmetic of extended constant expressions, on unsigned bits: (result mask, operation).
+_CONST_ARITH = {"i32.add": (0xFFFFFFFF, operator.add), "i32.sub": (0xFFFFFFFF, operator.sub),
+                "i32.mul": (0xFFFFFFFF, operator.mul), "i64.add": (_U64, operator.add),
+                "i64.sub": (_U64, operator.sub), "i64.mul": (_U64, operator.mul)}
 TAIL_STUB = 1 << 31   # a lazy stub's index bit: the caller wants the tailcc code (wr.tailcode)
 
 
@@ -308,7 +313,12 @@ def _memory_grow(record, delta):
 
 
 def _memory_init(inst, seg, dst, src, n):
-    return _instances[inst].memory_init(seg, dst, src, n)
+    inst = _instances[inst]
+    return inst.memory_init(inst.memories[0], seg, dst, src, n)
+
+
+def _memory_init_at(inst, record, seg, dst, src, n):
+    return _instances[inst].memory_init(_memories[record], seg, dst, src, n)
 
 
 def _data_drop(inst, seg):
@@ -317,6 +327,11 @@ def _data_drop(inst, seg):
 
 def _table_grow(record, init, n):
     return _tables[record].grow(n, init or 0)
+
+
+def _table_grow64(record, init, n):
+    old = _tables[record].grow(n, init or 0)
+    return old if old >= 0 else _U64   # -1 as a u64 (the ctypes return type is unsigned)
 
 
 def _table_fill(record, start, value, n):
@@ -346,10 +361,20 @@ def _elem_drop(inst, elem):
     _instances[inst].elem_segments[elem] = []
 
 
-_u32, _ptr, _i32 = ctypes.c_uint32, ctypes.c_void_p, ctypes.c_int32
+_u32, _ptr, _i32, _u64, _i64 = ctypes.c_uint32, ctypes.c_void_p, ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64
 _HELPER_TYPES = {
     "wr_memory_grow": (ctypes.CFUNCTYPE(_i32, _ptr, _u32), _memory_grow, -1),
     "wr_memory_init": (ctypes.CFUNCTYPE(_i32, _ptr, _u32, _u32, _u32, _u32), _memory_init, int(TrapKind.HOST_EXCEPTION)),
+    # multi-memory and memory64 (translate/memory.py DECLARATIONS): u64 addresses and deltas
+    "wr_memory_grow64": (ctypes.CFUNCTYPE(_i64, _ptr, _u64), _memory_grow, -1),
+    "wr_memory_init_at": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u64, _u32, _u32), _memory_init_at,
+                          int(TrapKind.HOST_EXCEPTION)),
+    # table64 (translate/tables.py DECLARATIONS): u64 indices and lengths
+    "wr_table_grow64": (ctypes.CFUNCTYPE(_u64, _ptr, _ptr, _u64), _table_grow64, _U64),
+    "wr_table_fill64": (ctypes.CFUNCTYPE(_i32, _ptr, _u64, _ptr, _u64), _table_fill, int(TrapKind.HOST_EXCEPTION)),
+    "wr_table_copy64": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u64, _u64, _u64), _table_copy, int(TrapKind.HOST_EXCEPTION)),
+    "wr_table_init64": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u64, _u64, _u64), _table_init,
+                        int(TrapKind.HOST_EXCEPTION)),
     "wr_data_drop": (ctypes.CFUNCTYPE(None, _ptr, _u32), _data_drop, None),
     "wr_table_grow": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32), _table_grow, -1),
     "wr_table_fill": (ctypes.CFUNCTYPE(_i32, _ptr, _u32, _ptr, _u32), _table_fill, int(TrapKind.HOST_EXCEPTION)),
@@ -403,11 +428,12 @@ class Instance:
                     raise LinkError(f"incompatible import type for `{what}`: expected func of type {want}, found {got}")
                 self.functions.append(ext)
             elif imp.kind == KIND_MEMORY:
-                if not isinstance(ext, Memory) or not _limits_match(ext.pages, ext.type.limits.max, imp.desc.limits):
+                if (not isinstance(ext, Memory) or ext.type.is64 != imp.desc.is64
+                        or not _limits_match(ext.pages, ext.type.limits.max, imp.desc.limits)):
                     raise LinkError(f"incompatible import type for `{what}`: memory limits or kind do not match")
                 self.memories.append(ext)
             elif imp.kind == KIND_TABLE:
-                if (not isinstance(ext, Table)
+                if (not isinstance(ext, Table) or ext.type.is64 != imp.desc.is64
                         or not equivalent(ext.type.elem_type, ext.type_module, imp.desc.elem_type, m)
                         or not _limits_match(ext.size, ext.type.limits.max, imp.desc.limits)):
                     raise LinkError(f"incompatible import type for `{what}`: table type or limits do not match")
@@ -462,8 +488,8 @@ class Instance:
                "wr.tailcode": ctypes.addressof(self.tailcode),
                "wr.typeids": ctypes.addressof(self.typeids), "wr.hot": ctypes.addressof(code.hot),
                "wr_tierup": code.tierup_address}
-        if self.memories:
-            own["wr.mem0"] = self.memories[0].address
+        for i, mem in enumerate(self.memories):
+            own[memory_symbol(i)] = mem.address
         for i, t in enumerate(self.tables):
             own[f"wr.table{i}"] = t.address
         for i, g in enumerate(self.globals):
@@ -580,6 +606,23 @@ class Instance:
                 KIND_GLOBAL: self.globals, KIND_TAG: self.tags}[kind][index]
 
     def eval_const(self, e: ConstExpr) -> int:
+        """A constant expression's value as raw bits (globals, segment offsets, element
+        expressions, table initialisers all come here)."""
+        if e.op != "seq":
+            return self._eval_instr(e)
+        # Extended constant expressions: a validated sequence, run on a small stack.
+        stack: list[int] = []
+        for ins in e.value:
+            arith = _CONST_ARITH.get(ins.op)
+            if arith is None:
+                stack.append(self._eval_instr(ins))
+            else:
+                mask, fn = arith
+                b = stack.pop()
+                stack.append(fn(stack.pop(), b) & mask)
+        return stack[-1]
+
+    def _eval_instr(self, e: ConstExpr) -> int:
         if e.op == "global.get":
             return self.globals[e.value].bits
         if e.op == "ref.func":
@@ -588,9 +631,8 @@ class Instance:
             return 0
         return e.value
 
-    def memory_init(self, seg: int, dst: int, src: int, n: int) -> int:
+    def memory_init(self, mem: Memory, seg: int, dst: int, src: int, n: int) -> int:
         data = self.data_segments[seg]
-        mem = self.memories[0]
         if src + n > len(data) or dst + n > mem.size_bytes:
             return int(TrapKind.MEMORY_OUT_OF_BOUNDS)
         if n:

@@ -1,7 +1,8 @@
 """The ``spectest`` host module that the official WebAssembly testsuite imports.
 
 Its exports (shared/docs/spectest-judging.md, section 5): print functions that do nothing,
-immutable globals of 666 / 666.6, a funcref table of 10..20 elements, a memory of 1..2 pages.
+immutable globals of 666 / 666.6, a funcref table of 10..20 elements (and, for the 3.0 suite, a
+64-bit one, ``table64``), a memory of 1..2 pages.
 Used by scripts/spectest.py and the fuzz test.
 """
 from __future__ import annotations
@@ -24,5 +25,6 @@ def spectest_exports() -> dict:
     for name, t, bits in _GLOBALS:
         exports[name] = GlobalCell(GlobalType(t, False), bits)
     exports["table"] = register_table(Table(TableType(FUNCREF, Limits(10, 20))))
+    exports["table64"] = register_table(Table(TableType(FUNCREF, Limits(10, 20), is64=True)))
     exports["memory"] = register_memory(Memory(MemoryType(Limits(1, 2))))
     return exports

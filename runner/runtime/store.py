@@ -15,6 +15,11 @@ from ..layout import GLOBAL_CELL, TABLE_ELEMENT_SIZE, MemoryRecord, TableRecord
 PAGE = 65536
 MAX_PAGES = 65536
 GUARDED_RESERVATION = (8 << 30) + 2 * PAGE   # 2**32 + 2**32 + the widest access, rounded up
+# A 64-bit memory's base cannot move either (code loads it once per function), so it reserves
+# its whole maximum: the declared one, capped by --max-memory, and by this when neither is
+# smaller (16 GiB: wasmtime lets a 64-bit memory grow as far as the host allows, moving it
+# past its 4 GiB reservation; ours stays put, so the reservation is the limit).
+MEMORY64_MAX_PAGES = 1 << 18
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -30,14 +35,19 @@ class Memory:
 
     def __init__(self, mem_type: MemoryType, max_bytes: int | None = None):
         self.type = mem_type
-        limit = mem_type.limits.max if mem_type.limits.max is not None else MAX_PAGES
+        cap = MEMORY64_MAX_PAGES if mem_type.is64 else MAX_PAGES
+        limit = min(mem_type.limits.max, cap) if mem_type.limits.max is not None else cap
         if max_bytes is not None:
             limit = min(limit, max_bytes // PAGE)
         self.max_pages = limit
-        # Reserve every address wasm code can form (a u32 address plus a u32 offset plus
-        # the access size), so that all accesses past the committed size land on
-        # PROT_NONE pages and fault: the generated code needs no bounds checks.
-        self.reserved = GUARDED_RESERVATION
+        if mem_type.is64:
+            # Every access is bounds-checked by the code: reserve the maximum, no guard region.
+            self.reserved = max(limit, 1) * PAGE
+        else:
+            # Reserve every address wasm code can form (a u32 address plus a u32 offset plus
+            # the access size), so that all accesses past the committed size land on
+            # PROT_NONE pages and fault: the generated code needs no bounds checks.
+            self.reserved = GUARDED_RESERVATION
         base = _libc.mmap(None, self.reserved, 0, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
         if base in (None, _MAP_FAILED):
             raise MemoryError(f"cannot reserve {self.reserved} bytes of address space for a linear memory")
@@ -73,7 +83,7 @@ class Memory:
     def grow(self, delta: int) -> int:
         """memory.grow: the old size in pages, or -1."""
         old = self.pages
-        new = old + delta
+        new = old + delta   # delta: a u32, or a u64 for a 64-bit memory
         if new > self.max_pages:
             return -1
         if delta:
@@ -119,7 +129,8 @@ class Table:
 
     def __init__(self, table_type: TableType, init: int = 0, max_elements: int | None = None):
         self.type = table_type
-        limit = table_type.limits.max if table_type.limits.max is not None else 2**32 - 1
+        cap = 2**64 - 1 if table_type.is64 else 2**32 - 1   # the index type's range; grow stops at 10M anyway
+        limit = min(table_type.limits.max, cap) if table_type.limits.max is not None else cap
         if max_elements is not None:
             limit = min(limit, max_elements)
         self.max = limit

@@ -18,7 +18,8 @@ from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
 from ..binary.module import V128, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONST_SLOT, FUEL_SYMBOL, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INTERRUPT_SYMBOL,
-                      INVARIANT_LOAD, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
+                      INVARIANT_LOAD, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field,
+                      memory_symbol)
 from . import exceptions, funcref, memory, numeric, simd, tables, tailcalls
 from .types import IR_TYPE, ZERO, ir_result_type
 
@@ -61,7 +62,7 @@ class FunctionTranslator:
         self.trap_blocks: dict[int, str] = {}
         self.has_calls = False
         self.uses_eh = False               # has landing pads: needs the personality routine
-        self._mem_base: str | None = None
+        self._mem_bases: dict[int, str] = {}   # memory index -> its base, loaded in the entry block
         self.debug = env.debug_info
         self.fuel = env.fuel
         self.fuel_pending = 0
@@ -118,15 +119,20 @@ class FunctionTranslator:
         self.emit("unreachable")
         self.start_block(cont)
 
-    def memory_base(self) -> str:
-        # The base never moves: one invariant load in the entry block serves the whole function.
-        if self._mem_base is None:
-            self._mem_base = "%membase"
-            self.entry.append(f"  %membase = load ptr, ptr @wr.mem0, {INVARIANT_LOAD}")
-        return self._mem_base
+    @staticmethod
+    def memory_symbol(mem: int) -> str:
+        return memory_symbol(mem)
 
-    def memory_size_bytes(self) -> str:
-        p = self.value(f"getelementptr {MEMORY_RECORD_IR}, ptr @wr.mem0, i32 0, i32 {MEMORY_SIZE_FIELD}")
+    def memory_base(self, mem: int = 0) -> str:
+        # The base never moves: one invariant load in the entry block serves the whole function.
+        base = self._mem_bases.get(mem)
+        if base is None:
+            base = self._mem_bases[mem] = "%membase" if mem == 0 else f"%membase{mem}"
+            self.entry.append(f"  {base} = load ptr, ptr @{memory_symbol(mem)}, {INVARIANT_LOAD}")
+        return base
+
+    def memory_size_bytes(self, mem: int = 0) -> str:
+        p = self.value(f"getelementptr {MEMORY_RECORD_IR}, ptr @{memory_symbol(mem)}, i32 0, i32 {MEMORY_SIZE_FIELD}")
         return self.value(f"load i64, ptr {p}, {TBAA_VM_TAG}")
 
     # --- the pass ------------------------------------------------------------------------

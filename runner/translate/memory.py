@@ -1,10 +1,18 @@
 """Linear memory instructions: loads, stores, size, grow and the bulk operations.
 
-Loads and stores are not checked: the whole range a u32 address plus a u32 offset can
-form is reserved up front (runtime/store.py), every page past the committed size is
-PROT_NONE, and the runtime's SIGSEGV handler turns a fault there into the trap.  The
-base pointer therefore never moves, so its load is ``!invariant.load``.  The bulk
-operations check their ranges explicitly (the spec forbids a partial write).
+Every memory instruction names a memory (multi-memory); memory N is the record
+``@wr.mem<N>`` (runner/layout.py), whose base never moves because the whole
+addressable range is reserved up front, so its load is ``!invariant.load``.
+
+Two ways to keep an access in bounds, chosen per memory:
+
+* a 32-bit memory relies on guard pages: its reservation covers every address
+  a u32 plus a u32 offset can form, so nothing is checked and an access past
+  the committed size faults into the runtime's SIGSEGV handler;
+* a 64-bit memory (memory64) cannot be covered that way, so each access is
+  checked: one unsigned compare of the i64 address against a bound derived
+  from the current size and the access's constant offset + width, and a branch
+  to the function's shared trap block (see ``_bound64``).
 """
 from __future__ import annotations
 
@@ -27,27 +35,77 @@ _STORES = {
     0x3C: ("i64", 1, "i8"), 0x3D: ("i64", 2, "i16"), 0x3E: ("i64", 4, "i32"),
 }
 
+# Helpers only a module with a 64-bit memory, or more than one memory, calls: declared only
+# then, so the IR of a single-32-bit-memory module stays what it was.
+DECLARATIONS = """\
+declare i64 @wr_memory_grow64(ptr, i64)
+declare i32 @wr_memory_init_at(ptr, ptr, i32, i64, i32, i32)
+declare i64 @llvm.usub.sat.i64(i64, i64)
+"""
 
-def effective_address(fx, addr: str, offset: int, size: int) -> str:
-    """A pointer to ``addr + offset`` in memory 0.
 
-    With guard pages (the default) nothing is checked here: the memory's
-    reservation covers every address a u32 plus a u32 offset can form, and an
-    access past the committed size faults into the runtime's SIGSEGV handler,
-    which turns it into the trap.  Without them the access is checked explicitly.
+def is64(fx, mem: int) -> bool:
+    """Whether memory ``mem`` is a 64-bit (memory64) memory: i64 addresses, explicit checks."""
+    return fx.module.memories[mem].is64
+
+
+def address_type(fx, mem: int) -> str:
+    return "i64" if is64(fx, mem) else "i32"
+
+
+def _bound64(fx, mem: int, reach: int) -> str:
+    """The exclusive upper bound for the address of an access that touches
+    ``addr .. addr + reach - 1`` (``reach`` = constant offset + access width, >= 1):
+    in bounds iff ``addr + reach <= size`` iff ``addr < size - (reach - 1)``.  The
+    saturating subtraction makes a memory smaller than ``reach`` give bound 0 (always
+    traps), and nothing can wrap: the bound depends only on the size and a constant,
+    so LLVM hoists it with the size load out of loops that cannot grow memory, leaving
+    one compare and branch per access.
     """
+    size = fx.memory_size_bytes(mem)
+    if reach == 1:
+        return size
+    return fx.value(f"call i64 @llvm.usub.sat.i64(i64 {size}, i64 {_i64(reach - 1)})")
+
+
+def _i64(v: int) -> str:
+    """A u64 constant as an IR i64 literal (two's complement)."""
+    return str(v - (1 << 64) if v >> 63 else v)
+
+
+def effective_address(fx, addr: str, offset: int, size: int, mem: int = 0) -> str:
+    """A pointer to ``addr + offset`` in memory ``mem`` for a ``size``-byte access.
+
+    A 32-bit memory with guard pages (the default) checks nothing here (see the
+    module docstring); without them the access is checked explicitly.  A 64-bit
+    memory's access is always checked; the offset (a u64) is folded into the bound.
+    """
+    if is64(fx, mem):
+        reach = offset + size
+        if reach > 1 << 64:   # beyond any memory: the access always traps
+            fx.trap_if("true", TrapKind.MEMORY_OUT_OF_BOUNDS)
+            return fx.memory_base(mem)
+        fx.trap_if(fx.value(f"icmp uge i64 {addr}, {_bound64(fx, mem, reach)}"), TrapKind.MEMORY_OUT_OF_BOUNDS)
+        ea = fx.value(f"add i64 {addr}, {_i64(offset)}") if offset else addr
+        return fx.value(f"getelementptr i8, ptr {fx.memory_base(mem)}, i64 {ea}")
     ea = fx.value(f"zext i32 {addr} to i64")
     if offset:
         ea = fx.value(f"add i64 {ea}, {offset}")
     if not fx.env.guard_pages:
         end = fx.value(f"add i64 {ea}, {size}")
-        fx.trap_if(fx.value(f"icmp ugt i64 {end}, {fx.memory_size_bytes()}"), TrapKind.MEMORY_OUT_OF_BOUNDS)
-    return fx.value(f"getelementptr i8, ptr {fx.memory_base()}, i64 {ea}")
+        fx.trap_if(fx.value(f"icmp ugt i64 {end}, {fx.memory_size_bytes(mem)}"), TrapKind.MEMORY_OUT_OF_BOUNDS)
+    return fx.value(f"getelementptr i8, ptr {fx.memory_base(mem)}, i64 {ea}")
+
+
+def memarg(imm) -> tuple[int, int]:
+    """(offset, memory index) of a load/store immediate."""
+    return imm.offset, imm.memory
 
 
 def _load(fx, code, imm):
     t, size, narrow, ext = _LOADS[code]
-    ptr = effective_address(fx, fx.pop(), imm.offset, size)
+    offset, mem = memarg(imm)
+    ptr = effective_address(fx, fx.pop(), offset, size, mem)
     if narrow is None:
         v = fx.value(f"load {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
         line = len(fx.lines) - 1
@@ -55,15 +113,16 @@ def _load(fx, code, imm):
         raw = fx.value(f"load {narrow}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
         line = len(fx.lines) - 1
         v = fx.value(f"{ext} {narrow} {raw} to {t}")
-    if fx.env.guard_pages:
-        fx.load_lines[v] = line   # see FunctionTranslator._drop
+    if fx.env.guard_pages and not is64(fx, mem):
+        fx.load_lines[v] = line   # see FunctionTranslator._drop (a checked access traps by itself)
     fx.push(v, t)
 
 
 def _store(fx, code, imm):
     t, size, narrow = _STORES[code]
+    offset, mem = memarg(imm)
     value = fx.pop()
-    ptr = effective_address(fx, fx.pop(), imm.offset, size)
+    ptr = effective_address(fx, fx.pop(), offset, size, mem)
     if narrow is not None:
         value = fx.value(f"trunc {t} {value} to {narrow}")
         t = narrow
@@ -71,50 +130,84 @@ def _store(fx, code, imm):
 
 
 def _memory_size(fx, code, imm):
-    size = fx.memory_size_bytes()
+    size = fx.memory_size_bytes(imm)
     pages = fx.value(f"lshr i64 {size}, 16")
-    fx.push(fx.value(f"trunc i64 {pages} to i32"), "i32")
+    if is64(fx, imm):
+        fx.push(pages, "i64")
+    else:
+        fx.push(fx.value(f"trunc i64 {pages} to i32"), "i32")
 
 
 def _memory_grow(fx, code, imm):
     delta = fx.pop()
-    fx.push(fx.value(f"call i32 @wr_memory_grow(ptr @wr.mem0, i32 {delta})"), "i32")
+    rec = f"@{fx.memory_symbol(imm)}"
+    if is64(fx, imm):
+        fx.push(fx.value(f"call i64 @wr_memory_grow64(ptr {rec}, i64 {delta})"), "i64")
+    else:
+        fx.push(fx.value(f"call i32 @wr_memory_grow(ptr {rec}, i32 {delta})"), "i32")
 
 
 def _range_check(fx, start: str, length: str, limit: str, kind: TrapKind) -> None:
-    """Trap unless start + length <= limit (all i64)."""
+    """Trap unless start + length <= limit (all i64, start and length zero-extended u32s)."""
     end = fx.value(f"add i64 {start}, {length}")
     fx.trap_if(fx.value(f"icmp ugt i64 {end}, {limit}"), kind)
 
 
+def _range_check64(fx, start: str, length: str, limit: str, kind: TrapKind) -> None:
+    """Trap unless start + length <= limit, for u64 operands whose sum may wrap:
+    ``length <= limit && start <= limit - length``."""
+    too_long = fx.value(f"icmp ugt i64 {length}, {limit}")
+    room = fx.value(f"sub i64 {limit}, {length}")
+    past = fx.value(f"icmp ugt i64 {start}, {room}")
+    fx.trap_if(fx.value(f"or i1 {too_long}, {past}"), kind)
+
+
+def _operand64(fx, value: str, wide: bool) -> str:
+    """An address or length operand as an i64 (a 64-bit memory's already is)."""
+    return value if wide else fx.value(f"zext i32 {value} to i64")
+
+
+def _check_range(fx, mem: int, start: str, length: str, size: str | None = None) -> None:
+    check = _range_check64 if is64(fx, mem) else _range_check
+    check(fx, start, length, size or fx.memory_size_bytes(mem), TrapKind.MEMORY_OUT_OF_BOUNDS)
+
+
 def _memory_copy(fx, code, imm):
-    n = fx.value(f"zext i32 {fx.pop()} to i64")
-    src = fx.value(f"zext i32 {fx.pop()} to i64")
-    dst = fx.value(f"zext i32 {fx.pop()} to i64")
-    size = fx.memory_size_bytes()
-    _range_check(fx, src, n, size, TrapKind.MEMORY_OUT_OF_BOUNDS)
-    _range_check(fx, dst, n, size, TrapKind.MEMORY_OUT_OF_BOUNDS)
-    base = fx.memory_base()
+    dst_mem, src_mem = imm
+    dst64, src64 = is64(fx, dst_mem), is64(fx, src_mem)
+    n = _operand64(fx, fx.pop(), dst64 and src64)   # the length is i64 only between two 64-bit memories
+    src = _operand64(fx, fx.pop(), src64)
+    dst = _operand64(fx, fx.pop(), dst64)
+    src_size = fx.memory_size_bytes(src_mem)
+    _check_range(fx, src_mem, src, n, src_size)
+    _check_range(fx, dst_mem, dst, n, src_size if dst_mem == src_mem else None)
+    base = fx.memory_base(src_mem)
     ps = fx.value(f"getelementptr i8, ptr {base}, i64 {src}")
-    pd = fx.value(f"getelementptr i8, ptr {base}, i64 {dst}")
+    pd = fx.value(f"getelementptr i8, ptr {fx.memory_base(dst_mem)}, i64 {dst}")
     fx.emit(f"call void @llvm.memmove.p0.p0.i64(ptr {pd}, ptr {ps}, i64 {n}, i1 false)")
 
 
 def _memory_fill(fx, code, imm):
-    n = fx.value(f"zext i32 {fx.pop()} to i64")
+    wide = is64(fx, imm)
+    n = _operand64(fx, fx.pop(), wide)
     val = fx.value(f"trunc i32 {fx.pop()} to i8")
-    dst = fx.value(f"zext i32 {fx.pop()} to i64")
-    _range_check(fx, dst, n, fx.memory_size_bytes(), TrapKind.MEMORY_OUT_OF_BOUNDS)
-    pd = fx.value(f"getelementptr i8, ptr {fx.memory_base()}, i64 {dst}")
+    dst = _operand64(fx, fx.pop(), wide)
+    _check_range(fx, imm, dst, n)
+    pd = fx.value(f"getelementptr i8, ptr {fx.memory_base(imm)}, i64 {dst}")
     fx.emit(f"call void @llvm.memset.p0.i64(ptr {pd}, i8 {val}, i64 {n}, i1 false)")
 
 
 def _memory_init(fx, code, imm):
+    seg, mem = imm
     n = fx.pop()
     src = fx.pop()
     dst = fx.pop()
-    data_index, _memory = imm
-    fx.checked_runtime_call(f"call i32 @wr_memory_init(ptr @wr.instance, i32 {data_index}, i32 {dst}, i32 {src}, i32 {n})")
+    if mem == 0 and not is64(fx, 0):
+        fx.checked_runtime_call(f"call i32 @wr_memory_init(ptr @wr.instance, i32 {seg}, i32 {dst}, i32 {src}, i32 {n})")
+        return
+    dst = _operand64(fx, dst, is64(fx, mem))
+    fx.checked_runtime_call(f"call i32 @wr_memory_init_at(ptr @wr.instance, ptr @{fx.memory_symbol(mem)}, "
+                            f"i32 {seg}, i64 {dst}, i32 {src}, i32 {n})")
 
 
 def _data_drop(fx, code, imm):

@@ -4,7 +4,7 @@ What the generated code expects from the runtime, by symbol name (each
 instance links the same object with its own addresses for these; the record
 layouts and metadata ids are runner/layout.py's):
 
-* ``wr.mem0``      memory record ``{ptr base, i64 size_in_bytes}``
+* ``wr.mem<N>``    memory N's record ``{ptr base, i64 size_in_bytes}`` (imported memories first)
 * ``wr.table<N>``  table record ``{ptr elements, i64 size}``
 * ``wr.g<N>``      an 8-byte cell per global (imported or defined), 16 bytes for a v128 (accessed ``align 8``)
 * ``wr.import<N>`` the ``{code, type id}`` record of imported function N (host callback or
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from ..binary.module import KIND_FUNC, FuncType, Module
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUEL_SYMBOL, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR,
                       GLOBAL_CELL_IR, INTERRUPT_SYMBOL, MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR,
-                      THREAD_STATE_DECL, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
-from . import exceptions, numeric, relaxed, simd, tailcalls
+                      THREAD_STATE_DECL, TBAA_VM_TAG, UNLIKELY_BRANCH, memory_symbol, thread_field)
+from . import exceptions, memory, numeric, relaxed, simd, tables, tailcalls
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from ..layout import slot_offsets
@@ -135,10 +135,14 @@ class ModuleTranslator:
         if self.debug_info:
             self._debug_unit()
         header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS, relaxed.DECLARATIONS]
-        if m.memories:
-            header.append(f"@wr.mem0 = external global {MEMORY_RECORD_IR}")
+        for i in range(len(m.memories)):
+            header.append(f"@{memory_symbol(i)} = external global {MEMORY_RECORD_IR}")
+        if len(m.memories) > 1 or any(mt.is64 for mt in m.memories):
+            header.append(memory.DECLARATIONS)
         for i in range(len(m.tables)):
             header.append(f"@wr.table{i} = external global {TABLE_RECORD_IR}")
+        if any(tt.is64 for tt in m.tables):
+            header.append(tables.DECLARATIONS)
         for i in range(len(m.globals)):
             header.append(f"@wr.g{i} = external global {GLOBAL_CELL_IR}")
         header.append(f"@wr.typeids = external global [{max(len(m.types), 1)} x i64]")

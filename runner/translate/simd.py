@@ -487,7 +487,7 @@ def _remember_load(fx, line: int) -> None:
 def _load(fx, code, imm):
     rest = op.NAME[code].partition(".")[2]
     if rest == "load":
-        ptr = effective_address(fx, fx.pop(), imm.offset, 16)
+        ptr = effective_address(fx, fx.pop(), imm.offset, 16, imm.memory)
         fx.push(fx.value(f"load {V128}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}"), V128)
         _remember_load(fx, len(fx.lines) - 1)
         return
@@ -495,7 +495,7 @@ def _load(fx, code, imm):
     if "x" in digits:                                       # load8x8_s: 8 lanes, extended
         bits, n = map(int, digits.split("x"))
         lane = _INT_OF_WIDTH[bits]
-        ptr = effective_address(fx, fx.pop(), imm.offset, 8)
+        ptr = effective_address(fx, fx.pop(), imm.offset, 8, imm.memory)
         raw = fx.value(f"load {vtype(lane, n)}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
         line = len(fx.lines) - 1
         ext = "sext" if rest.endswith("_s") else "zext"
@@ -506,7 +506,7 @@ def _load(fx, code, imm):
     bits = int(digits)
     lane, n = _INT_OF_WIDTH[bits], 128 // bits
     vec = pop_as(fx, lane, n) if rest.endswith("_lane") else None
-    ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8)
+    ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8, imm.memory)
     x = fx.value(f"load {lane}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
     line = len(fx.lines) - 1
     if rest.endswith("_splat"):
@@ -523,14 +523,14 @@ def _store(fx, code, imm):
     rest = op.NAME[code].partition(".")[2]
     if rest == "store":
         v = fx.pop()
-        ptr = effective_address(fx, fx.pop(), imm.offset, 16)
+        ptr = effective_address(fx, fx.pop(), imm.offset, 16, imm.memory)
         fx.emit(f"store {V128} {v}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
         return
     bits = int(rest[5:].partition("_")[0])
     lane, n = _INT_OF_WIDTH[bits], 128 // bits
     v = pop_as(fx, lane, n)
     x = fx.value(f"extractelement {vtype(lane, n)} {v}, i32 {imm.lane}")
-    ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8)
+    ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8, imm.memory)
     fx.emit(f"store {lane} {x}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
 
 
