@@ -88,6 +88,9 @@ def _optimised(ir_text: str, level: str, exact_lines: bool):
         mpm.run(mod, pb)
     else:
         pto = llvm.create_pipeline_tuning_options(speed_level=int(level[1]))
+        # clang and rustc run the SLP vectorizer at -O2 and above; llvmlite's options leave it
+        # off.  It pairs independent f64 operations (nbody's dx/dy/dz: sqrtpd, divpd).
+        pto.slp_vectorization = True
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
     return tm, mod

@@ -252,7 +252,7 @@ class ModuleCode:
         self.tierup_errors: list[str] = []
         # Lazy mode: a module whose first tier alone would take over LAZY_SECONDS of LLVM
         # compiles each function on its first call (most of a big program never runs).
-        from .workers import estimated_seconds
+        from .costs import estimated_seconds
         everything = list(range(len(module.func_types)))
         self.lazy = plan.tiering and estimated_seconds(unit_cost(module, everything), "base") > LAZY_SECONDS
         forced = os.environ.get("WASIRUN_LAZY")   # "1"/"0": force lazy mode on or off (tests, experiments)

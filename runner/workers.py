@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .compile_worker import read_message, write_message
+from .costs import LOCAL_SECONDS, SECONDS_PER_BYTE, cpu_count, estimated_seconds  # noqa: F401  (re-exported)
 
 PRIORITY_NOW = 0       # something is waiting for this code (first tier, lazy compile, `wasirun compile`)
 PRIORITY_TIERUP = 1    # background tier-up
@@ -37,24 +38,6 @@ class _Job:
     payload: tuple = field(compare=False)
     future: Future = field(compare=False)
     module_key: str | None = field(default=None, compare=False)   # the worker must hold this module
-
-
-def cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-# Estimated LLVM CPU seconds per byte of wasm code, by level (fib.wasm: 61 KB of code takes
-# 0.11 s at base, 1.1 s at O1, 2.9 s at O2).  Work below LOCAL_SECONDS is compiled in this
-# process by one thread: starting a worker process costs ~0.15 s, more than such a job.
-SECONDS_PER_BYTE = {"base": 2e-6, "O1": 18e-6, "O2": 47e-6, "O3": 50e-6}
-LOCAL_SECONDS = 0.4
-
-
-def estimated_seconds(code_bytes: int, level: str) -> float:
-    return code_bytes * SECONDS_PER_BYTE[level]
 
 
 class CompilerPool:

@@ -14,7 +14,6 @@ runtime, which unwinds the guest and re-raises it.
 from __future__ import annotations
 
 import functools
-import inspect
 import typing
 from dataclasses import dataclass
 from typing import Callable, NewType, NoReturn
@@ -66,8 +65,9 @@ def unstable_function(fn: Callable) -> Callable:
 
 
 def _register(fn: Callable, table: dict[str, HostFunc], module: str) -> None:
-    hints = typing.get_type_hints(fn)
-    names = list(inspect.signature(fn).parameters)[1:]   # skip ctx
+    hints = _hints(fn)
+    code = fn.__code__
+    names = code.co_varnames[1:code.co_argcount]   # skip ctx
     params = tuple(_WASM_TYPES[hints[n]] for n in names)
     returns = hints["return"]
     if returns is Errno:
@@ -79,6 +79,19 @@ def _register(fn: Callable, table: dict[str, HostFunc], module: str) -> None:
     if fn.__name__ in table:
         raise ValueError(f"{fn.__name__} declared twice")
     table[fn.__name__] = HostFunc(module, fn.__name__, params, results, impl)
+
+
+_BY_NAME = {"I32": I32, "I64": I64, "Ptr": Ptr, "Fd": Fd, "Errno": Errno, "NoReturn": NoReturn}
+
+
+def _hints(fn: Callable) -> dict:
+    """The annotations as objects.  Under ``from __future__ import annotations`` they are the
+    names above; looking them up directly costs a tenth of ``typing.get_type_hints`` (which
+    evaluates each string: ~4 ms for the 48 functions, on every start)."""
+    raw = fn.__annotations__
+    if all(isinstance(v, str) and v in _BY_NAME for v in raw.values()):
+        return {k: _BY_NAME[v] for k, v in raw.items()}
+    return typing.get_type_hints(fn)
 
 
 def _returning_errno(fn: Callable) -> Callable[..., int]:

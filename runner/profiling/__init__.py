@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 from .base import LineRow, NullAgent, ProfilingAgent
-from .jitdump import JitDumpAgent, read_jitdump
-from .perfmap import PerfMapAgent
 
 __all__ = ["LineRow", "ProfilingAgent", "NullAgent", "JitDumpAgent", "PerfMapAgent",
            "make_agent", "read_jitdump", "AGENT_KINDS"]
@@ -21,7 +19,21 @@ def make_agent(kind: str | None) -> ProfilingAgent:
     if kind is None or kind == "none":
         return NullAgent()
     if kind == "jitdump":
+        from .jitdump import JitDumpAgent
         return JitDumpAgent()
     if kind == "perfmap":
+        from .perfmap import PerfMapAgent
         return PerfMapAgent()
     raise ValueError(f"unknown profiler {kind!r}; expected one of {', '.join(AGENT_KINDS)} or None")
+
+
+def __getattr__(name: str):
+    # The agents load on first use: a run without a profiler (and runner.api, which imports
+    # .base) never pays for jitdump's mmap/struct set-up.
+    if name in ("JitDumpAgent", "read_jitdump"):
+        from . import jitdump
+        return getattr(jitdump, name)
+    if name == "PerfMapAgent":
+        from .perfmap import PerfMapAgent
+        return PerfMapAgent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,85 @@
+"""Start-up: what a warm run (everything in the code cache) imports, and the remembered
+source fingerprint of the cache key (issue 11: a warm hello.wasm in under 0.1 s)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HELLO = REPO.parent / "shared" / "bench" / "hello.wasm"
+
+#: Machinery a run that finds its code in the cache must never load.
+NOT_ON_A_WARM_START = ("llvmlite", "runner.workers", "runner.compile_worker", "runner.jit", "runner.validate",
+                       "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle")
+
+PROBE = """
+import atexit, sys
+def report():
+    sys.stderr.write("loaded: " + " ".join(m for m in %r if m in sys.modules) + "\\n")
+atexit.register(report)
+sys.argv = ["wasirun", *sys.argv[1:]]
+from runner.cli import main
+main()
+""" % (NOT_ON_A_WARM_START,)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    d = tmp_path / "cache"
+    monkeypatch.setenv("WASIRUN_CACHE_DIR", str(d))
+    return d
+
+
+def _probe(*args):
+    return subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(not HELLO.exists(), reason="needs /work/shared/bench/hello.wasm")
+def test_warm_run_imports_no_compile_machinery(cache_dir, tmp_path):
+    wasm = tmp_path / "hello.wasm"
+    wasm.write_bytes(HELLO.read_bytes())
+    cold = _probe(wasm)
+    assert cold.returncode == 0 and cold.stdout == "Hello, world!\n", cold.stderr
+    assert "runner.validate" in cold.stderr      # the probe sees what a compile loads
+    warm = _probe(wasm)
+    assert warm.returncode == 0 and warm.stdout == "Hello, world!\n", warm.stderr
+    assert warm.stderr.endswith("loaded: \n"), warm.stderr
+
+
+def test_profiling_agents_still_importable_from_the_package():
+    from runner import profiling
+    from runner.profiling.jitdump import JitDumpAgent, read_jitdump
+    from runner.profiling.perfmap import PerfMapAgent
+    assert profiling.JitDumpAgent is JitDumpAgent and profiling.read_jitdump is read_jitdump
+    assert profiling.PerfMapAgent is PerfMapAgent
+    assert isinstance(profiling.make_agent("perfmap"), PerfMapAgent)
+    with pytest.raises(AttributeError):
+        profiling.NoSuchAgent   # noqa: B018
+
+
+def _fingerprint_in_fresh_process():
+    r = subprocess.run([sys.executable, "-c", "from runner.codecache import code_fingerprint; print(code_fingerprint())"],
+                       capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_source_fingerprint_is_remembered_and_checked(cache_dir):
+    first = _fingerprint_in_fresh_process()
+    memos = list((cache_dir / "fingerprints").iterdir())
+    assert len(memos) == 1 and memos[0].read_text() == first and len(first) == 64
+    assert _fingerprint_in_fresh_process() == first              # read back
+    memos[0].write_text("garbage")                               # a damaged memo is re-hashed
+    assert _fingerprint_in_fresh_process() == first
+    assert memos[0].read_text() == first
+
+
+def test_source_fingerprint_covers_every_source_file():
+    from runner import codecache
+    here = Path(codecache.__file__).resolve().parent
+    listed = {rel for rel, _, _ in codecache._source_files(str(here))}
+    assert listed == {str(p.relative_to(here)) for p in here.rglob("*.py") if "__pycache__" not in p.parts}
+    assert "translate/function.py" in listed and "codecache.py" in listed
