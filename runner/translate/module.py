@@ -72,7 +72,8 @@ class ModuleTranslator:
         self.stack_check = options.stack_check
         self.interruptible = options.interruptible
         self.fuel = options.fuel
-        self.guard_pages = options.guard_pages
+        from . import memory as _m
+        self.guard_pages = options.guard_pages and _m.MODE != "check"
         self.tier_counters = options.tier_counters
         self.unit: frozenset[int] = frozenset()
         self.debug_info = options.debug_info
@@ -150,6 +151,7 @@ class ModuleTranslator:
         header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
         # The empty asm barriers of numeric.opaque: pure, so LLVM may still hoist and CSE them.
         header.append("attributes #1 = { nounwind willreturn memory(none) }")
+        header.append("attributes #2 = { nounwind willreturn memory(read, inaccessiblemem: readwrite) }")   # memory.py: access
 
         out: list[IRFunction] = []
         n_imported = m.num_imported_funcs
