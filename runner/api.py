@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .binary.decode import decode
+from .binary.features import WASM3, Features
 from .binary.module import Module
 from .names import display_name
 from .profiling.base import LineRow, NullAgent
@@ -42,6 +43,7 @@ class Config:
     fuel: int | None = None       # instructions wasm may execute before trapping (None = unmetered)
     interruptible: bool = False   # compile in checks so Engine.interrupt() (a timeout) stops wasm code
     progress: bool = False        # a progress line on stderr (a terminal) for compiles over ~2 s
+    features: Features = WASM3    # the proposals accepted (binary.features.WASM2: the 2.0 language)
 
     def __post_init__(self):
         if self.profiler not in PROFILERS:
@@ -170,7 +172,7 @@ class Engine:
         from .tiers import ModuleCode
         stats = CompileStats()
         t0 = time.perf_counter()
-        module = decode(wasm)
+        module = decode(wasm, self.config.features)
         t1 = time.perf_counter()
         stats.decode = t1 - t0
         plan = self._plan(name, self.config.tiering if tiering is None else tiering)
@@ -205,7 +207,7 @@ class Engine:
             validate(module)
             return
         workers = pool()
-        workers.register_module(key, module.raw)
+        workers.register_module(key, module.raw, module.features)
         workers.start(jobs - 1)
         # This process starts at once, the workers ~0.25 s later (start, receive, decode): it
         # takes a larger first share.
@@ -240,7 +242,7 @@ class Engine:
             raise CwasmError(f"`{path}` was compiled with other options ({header['options']}) "
                              f"than this run's ({self._options_key()})")
         stats = CompileStats(cached=True)
-        module = decode(wasm)
+        module = decode(wasm, self.config.features)
         name = name or header.get("name") or Path(path).name
         code = ModuleCode(module, wasm, self._plan(name, tiering=False), None)
         unit = CodeUnit.from_meta("top", header["unit"], Path(path))

@@ -5,7 +5,7 @@ length and a pickled tuple ``(job_id, kind, payload)``; the answer is ``(job_id,
 error_text)``.  Kinds:
 
 * ``"ir"``: ``(ir_text, level, want_rows)`` -> ``(object, line rows or None)``
-* ``"module"``: ``(key, wasm_bytes)`` -> None; the worker decodes and keeps the module, so
+* ``"module"``: ``(key, wasm_bytes, features)`` -> None; the worker decodes and keeps the module, so
   later jobs on it send function indices
 * ``"validate"``: ``(key, first_body, end_body)`` -> None, or ``(message, offset, func_index)``
   of the first invalid body in that range
@@ -76,8 +76,9 @@ def serve() -> None:
                 result = compile_text(*payload)
             elif kind == "module":
                 from .binary.decode import decode
-                key, wasm = payload
-                modules[key] = decode(wasm)
+                from .binary.features import WASM3
+                key, wasm, features = payload
+                modules[key] = decode(wasm, features or WASM3)
             elif kind == "validate":
                 from .errors import ValidationError
                 from .validate import validate_bodies

@@ -106,9 +106,10 @@ class CompilerPool:
             self._put(job)
         return fut
 
-    def register_module(self, key: str, wasm: bytes) -> None:
-        """Let workers translate and validate this module themselves (sent to each once)."""
-        self._modules[key] = wasm
+    def register_module(self, key: str, wasm: bytes, features=None) -> None:
+        """Let workers translate and validate this module themselves (sent to each once);
+        ``features`` (binary.features) is what the decoder accepts (default: 3.0)."""
+        self._modules[key] = (wasm, features)
 
     def submit_validate(self, key: str, first: int, end: int) -> Future:
         """Validate bodies first..end-1 of a registered module in a worker; the future gives
@@ -146,7 +147,7 @@ class CompilerPool:
                     with self._lock:
                         self._procs.append(proc)
                 if job.module_key is not None and job.module_key not in held:
-                    write_message(proc.stdin, (-1, "module", (job.module_key, self._modules[job.module_key])))
+                    write_message(proc.stdin, (-1, "module", (job.module_key, *self._modules[job.module_key])))
                     answer = read_message(proc.stdout)
                     if answer is None or answer[2] is not None:
                         proc = None

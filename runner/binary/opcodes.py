@@ -1,10 +1,12 @@
-"""THE opcode table: every WebAssembly 2.0 instruction listed once.
+"""THE opcode table: every WebAssembly instruction wasirun decodes, listed once.
 
 Each row is ``(code, name, immediate kind)``. Prefixed instructions get the
 code ``0xFC00 | subopcode`` (``0xFD00 | subopcode`` for SIMD).  The decoder, the validator and the translator
 all key on these codes; their dispatch tables are built from this list.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 # Immediate kinds.
 NONE = "none"
@@ -16,16 +18,16 @@ CALL_INDIRECT = "call_indirect"  # type index, table index
 LOCAL = "local"
 GLOBAL = "global"
 TABLE = "table"                # table.get/set/size/grow/fill
-MEMARG = "memarg"              # align, offset
-MEMIDX = "memidx"              # memory.size/grow/fill: one reserved 0x00 byte
+MEMARG = "memarg"              # MemArg(align, offset, memory, lane=None)
+MEMIDX = "memidx"              # memory.size/grow/fill: a memory index
 I32 = "i32"
 I64 = "i64"
 F32 = "f32"
 F64 = "f64"
 SELECT_T = "select_t"          # vec(valtype)
-REFTYPE = "reftype"            # ref.null
-MEMORY_INIT = "memory.init"    # data index, 0x00
-MEMORY_COPY = "memory.copy"    # 0x00 0x00
+HEAPTYPE = "heaptype"          # ref.null: a heap type (HT_* code or type index)
+MEMORY_INIT = "memory.init"    # (data index, memory index)
+MEMORY_COPY = "memory.copy"    # (destination memory, source memory)
 DATA = "data"                  # data.drop
 TABLE_INIT = "table.init"      # elem index, table index
 ELEM = "elem"                  # elem.drop
@@ -33,7 +35,10 @@ TABLE_COPY = "table.copy"      # dst table, src table
 V128_CONST = "v128.const"      # 16 bytes, little-endian
 SHUFFLE = "shuffle"            # 16 lane index bytes
 LANE = "lane"                  # one lane index byte
-MEMARG_LANE = "memarg_lane"    # memarg, then one lane index byte
+MEMARG_LANE = "memarg_lane"    # MemArg(align, offset, memory, lane)
+TAG = "tag"                    # throw: a tag index
+TRY_TABLE = "try_table"        # TryTable(blocktype, catches)
+TYPE = "type"                  # call_ref, return_call_ref: a type index
 
 OPCODES: list[tuple[int, str, str]] = [
     # --- control ---
@@ -50,10 +55,21 @@ OPCODES: list[tuple[int, str, str]] = [
     (0x0F, "return", NONE),
     (0x10, "call", FUNC),
     (0x11, "call_indirect", CALL_INDIRECT),
+    # --- tail calls, typed function references, exceptions (3.0) ---
+    (0x12, "return_call", FUNC),
+    (0x13, "return_call_indirect", CALL_INDIRECT),
+    (0x14, "call_ref", TYPE),
+    (0x15, "return_call_ref", TYPE),
+    (0x08, "throw", TAG),
+    (0x0A, "throw_ref", NONE),
+    (0x1F, "try_table", TRY_TABLE),
     # --- reference ---
-    (0xD0, "ref.null", REFTYPE),
+    (0xD0, "ref.null", HEAPTYPE),
     (0xD1, "ref.is_null", NONE),
     (0xD2, "ref.func", FUNC),
+    (0xD4, "ref.as_non_null", NONE),
+    (0xD5, "br_on_null", LABEL),
+    (0xD6, "br_on_non_null", LABEL),
     # --- parametric ---
     (0x1A, "drop", NONE),
     (0x1B, "select", NONE),
@@ -493,6 +509,35 @@ OPCODES: list[tuple[int, str, str]] = [
     (0xFDFE, "f64x2.convert_low_i32x4_s", NONE),
     (0xFDFF, "f64x2.convert_low_i32x4_u", NONE),
 ]
+
+# Instruction immediates that are more than one number.
+class MemArg(NamedTuple):
+    """A load/store immediate: log2 alignment, offset (u64), memory index, lane (SIMD *_lane ops)."""
+
+    align: int
+    offset: int
+    memory: int = 0
+    lane: int | None = None
+
+
+CATCH, CATCH_REF, CATCH_ALL, CATCH_ALL_REF = 0, 1, 2, 3
+
+
+class Catch(NamedTuple):
+    """One clause of try_table: its kind (CATCH...), tag index (None for catch_all*) and label."""
+
+    kind: int
+    tag: int | None
+    label: int
+
+
+class TryTable(NamedTuple):
+    blocktype: object          # as block's immediate
+    catches: tuple[Catch, ...]
+
+
+# The 3.0 instructions a validator/translator may not implement yet (see ``NEW_IN_3``).
+NEW_IN_3 = frozenset((0x12, 0x13, 0x14, 0x15, 0x08, 0x0A, 0x1F, 0xD4, 0xD5, 0xD6))
 
 NAME = {code: name for code, name, _ in OPCODES}
 IMMEDIATE = {code: imm for code, _, imm in OPCODES}

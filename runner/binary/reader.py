@@ -16,12 +16,13 @@ _F64 = struct.Struct("<Q")
 class Reader:
     """Sequential reader of ``data[pos:end]``; every error carries the byte offset."""
 
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "pos", "end", "features")
 
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None):
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None, features=None):
         self.data = data
         self.pos = pos
         self.end = len(data) if end is None else end
+        self.features = features    # the decoder's Features (binary.features); None outside it
 
     def error(self, message: str, offset: int | None = None) -> DecodeError:
         return DecodeError(message, self.pos if offset is None else offset)

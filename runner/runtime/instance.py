@@ -15,7 +15,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..binary.module import (EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
+from ..binary.module import (F32, F64, HT_EXTERN, HT_NOEXTERN, I32, I64, V128, KIND_FUNC, is_ref, KIND_GLOBAL, KIND_MEMORY,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..errors import Frame, LinkError, Trap, TrapKind
 from ..layout import (FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
@@ -139,9 +139,9 @@ def to_raw(t: int, v: Any) -> int:
         return struct.unpack("<I", struct.pack("<f", v))[0] if isinstance(v, float) else int(v)
     if t == F64:
         return struct.unpack("<Q", struct.pack("<d", v))[0] if isinstance(v, float) else int(v)
-    if t == EXTERNREF:
+    if is_extern_ref(t):
         return externref_handle(v)
-    if t == FUNCREF:
+    if is_ref(t):
         if v is None:
             return 0
         return v.address if isinstance(v, FuncRef) else v.funcref_record()
@@ -160,13 +160,21 @@ def from_raw(t: int, r: int) -> Any:
         return struct.unpack("<d", struct.pack("<Q", r))[0]
     if t == V128:
         return r     # the unsigned 128-bit value, lane 0 in the low bits
-    if t == EXTERNREF:
+    if is_extern_ref(t):
         return externref_object(r)
     return None if r == 0 else FuncRef(r)
 
 
-_CTYPE = {I32: ctypes.c_uint32, I64: ctypes.c_uint64, F32: ctypes.c_float, F64: ctypes.c_double,
-          FUNCREF: ctypes.c_void_p, EXTERNREF: ctypes.c_void_p}
+def is_extern_ref(t) -> bool:
+    """externref, nullexternref and (ref extern): values are host objects."""
+    return is_ref(t) and t.heap in (HT_EXTERN, HT_NOEXTERN)
+
+
+_CTYPE = {I32: ctypes.c_uint32, I64: ctypes.c_uint64, F32: ctypes.c_float, F64: ctypes.c_double}
+
+
+def _ctype(t):
+    return ctypes.c_void_p if is_ref(t) else _CTYPE[t]
 
 
 def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
@@ -176,8 +184,8 @@ def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
         raise LinkError(f"host function {name}: multiple results are not supported")
     if V128 in ft.params or V128 in ft.results:
         raise LinkError(f"host function {name}: v128 parameters and results are not supported")
-    restype = _CTYPE[ft.results[0]] if ft.results else None
-    cfunctype = ctypes.CFUNCTYPE(restype, *[_CTYPE[t] for t in ft.params])
+    restype = _ctype(ft.results[0]) if ft.results else None
+    cfunctype = ctypes.CFUNCTYPE(restype, *[_ctype(t) for t in ft.params])
     rt = NativeRuntime.get()
     if ft.results:
         mask = 0xFFFFFFFF if ft.results[0] == I32 else 0xFFFFFFFFFFFFFFFF
@@ -480,7 +488,7 @@ class Instance:
         for t in self.tables:
             cells[id(t)] = t
         for g in self.globals:
-            if g.type.val_type in (FUNCREF, EXTERNREF):
+            if is_ref(g.type.val_type):
                 cells[id(g)] = g
         for f in self.functions[:self.module.num_imported_funcs]:
             if f.instance is self:        # the thunk of a re-exported import wraps the original

@@ -294,6 +294,8 @@ class FunctionTranslator:
     def block_type(self, imm: int) -> tuple[list[str], list[str]]:
         if imm == BLOCKTYPE_EMPTY:
             return [], []
+        if type(imm) is not int:          # a RefType: one reference result
+            return [], [IR_TYPE[imm]]
         if imm < 0:
             return [], [IR_TYPE[imm + 0x80]]
         ft = self.module.types[imm]
@@ -531,7 +533,8 @@ def _build_dispatch() -> dict:
     table.update(memory.handlers())
     table.update(tables.handlers())
     table.update(simd.handlers())
-    missing = set(op.NAME) - set(table)
+    # The 3.0 instructions still to land are rejected by the validator ("not supported yet").
+    missing = set(op.NAME) - set(table) - op.NEW_IN_3
     assert not missing, f"opcodes without a translation: {sorted(op.NAME[c] for c in missing)}"
     return table
 

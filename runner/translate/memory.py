@@ -74,7 +74,7 @@ def store(fx, t: str, value: str, ptr: str) -> None:
 
 def _load(fx, code, imm):
     t, size, narrow, ext = _LOADS[code]
-    ptr = effective_address(fx, fx.pop(), imm[1], size)
+    ptr = effective_address(fx, fx.pop(), imm.offset, size)
     if narrow is None:
         v = load(fx, t, ptr)
     else:
@@ -85,7 +85,7 @@ def _load(fx, code, imm):
 def _store(fx, code, imm):
     t, size, narrow = _STORES[code]
     value = fx.pop()
-    ptr = effective_address(fx, fx.pop(), imm[1], size)
+    ptr = effective_address(fx, fx.pop(), imm.offset, size)
     if narrow is not None:
         value = fx.value(f"trunc {t} {value} to {narrow}")
         t = narrow
@@ -135,7 +135,8 @@ def _memory_init(fx, code, imm):
     n = fx.pop()
     src = fx.pop()
     dst = fx.pop()
-    fx.checked_runtime_call(f"call i32 @wr_memory_init(ptr @wr.instance, i32 {imm}, i32 {dst}, i32 {src}, i32 {n})")
+    data_index, _memory = imm
+    fx.checked_runtime_call(f"call i32 @wr_memory_init(ptr @wr.instance, i32 {data_index}, i32 {dst}, i32 {src}, i32 {n})")
 
 
 def _data_drop(fx, code, imm):

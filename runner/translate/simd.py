@@ -467,14 +467,14 @@ def _promote(fx, code, imm):
 def _load(fx, code, imm):
     rest = op.NAME[code].partition(".")[2]
     if rest == "load":
-        ptr = effective_address(fx, fx.pop(), imm[1], 16)
+        ptr = effective_address(fx, fx.pop(), imm.offset, 16)
         fx.push(memory.load(fx, V128, ptr), V128)
         return
     digits = rest[4:].partition("_")[0]
     if "x" in digits:                                       # load8x8_s: 8 lanes, extended
         bits, n = map(int, digits.split("x"))
         lane = _INT_OF_WIDTH[bits]
-        ptr = effective_address(fx, fx.pop(), imm[1], 8)
+        ptr = effective_address(fx, fx.pop(), imm.offset, 8)
         raw = memory.load(fx, vtype(lane, n), ptr)
         ext = "sext" if rest.endswith("_s") else "zext"
         wide = _INT_OF_WIDTH[2 * bits]
@@ -483,14 +483,14 @@ def _load(fx, code, imm):
     bits = int(digits)
     lane, n = _INT_OF_WIDTH[bits], 128 // bits
     vec = pop_as(fx, lane, n) if rest.endswith("_lane") else None
-    ptr = effective_address(fx, fx.pop(), imm[1], bits // 8)
+    ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8)
     x = memory.load(fx, lane, ptr)
     if rest.endswith("_splat"):
         r = _splat_value(fx, x, lane, n)
     elif rest.endswith("_zero"):
         r = fx.value(f"insertelement {vtype(lane, n)} zeroinitializer, {lane} {x}, i32 0")
     else:
-        r = fx.value(f"insertelement {vtype(lane, n)} {vec}, {lane} {x}, i32 {imm[2]}")
+        r = fx.value(f"insertelement {vtype(lane, n)} {vec}, {lane} {x}, i32 {imm.lane}")
     push_vec(fx, r, lane, n)
 
 
@@ -498,14 +498,14 @@ def _store(fx, code, imm):
     rest = op.NAME[code].partition(".")[2]
     if rest == "store":
         v = fx.pop()
-        ptr = effective_address(fx, fx.pop(), imm[1], 16)
+        ptr = effective_address(fx, fx.pop(), imm.offset, 16)
         memory.store(fx, V128, v, ptr)
         return
     bits = int(rest[5:].partition("_")[0])
     lane, n = _INT_OF_WIDTH[bits], 128 // bits
     v = pop_as(fx, lane, n)
-    x = fx.value(f"extractelement {vtype(lane, n)} {v}, i32 {imm[2]}")
-    ptr = effective_address(fx, fx.pop(), imm[1], bits // 8)
+    x = fx.value(f"extractelement {vtype(lane, n)} {v}, i32 {imm.lane}")
+    ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8)
     memory.store(fx, lane, x, ptr)
 
 

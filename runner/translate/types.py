@@ -1,10 +1,19 @@
 """Wasm value types as LLVM IR types, and the fixed IR vocabulary shared by the translator."""
 from __future__ import annotations
 
-from ..binary.module import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
+from ..binary.module import F32, F64, I32, I64, V128, FuncType, RefType
 
-IR_TYPE = {I32: "i32", I64: "i64", F32: "float", F64: "double", V128: "<2 x i64>", FUNCREF: "ptr",
-           EXTERNREF: "ptr"}
+
+class _IRTypes(dict):
+    """Numeric types by code; every reference type (a ``RefType``) is a pointer."""
+
+    def __missing__(self, t):
+        if type(t) is RefType:
+            return "ptr"
+        raise KeyError(t)
+
+
+IR_TYPE = _IRTypes({I32: "i32", I64: "i64", F32: "float", F64: "double", V128: "<2 x i64>"})
 ZERO = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", "ptr": "null", "<2 x i64>": "zeroinitializer"}
 # Integer type with the same width, for bit-exact float handling.
 INT_OF = {"float": "i32", "double": "i64"}
