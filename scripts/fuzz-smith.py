@@ -386,6 +386,16 @@ class Wasirun:
         return outcomes
 
 
+def calls_in_wat(text: str) -> list[Call]:
+    """The ``;; call NAME ARG...`` lines of a regression test (integer arguments, raw bits)."""
+    calls = []
+    for line in text.splitlines():
+        words = line.split()
+        if words[:2] == [";;", "call"]:
+            calls.append(Call(words[2], tuple(int(w, 0) for w in words[3:])))
+    return calls
+
+
 def initial_memory_bytes(data: bytes) -> int:
     from runner.binary.decode import decode as decode_module
     m = decode_module(data)
@@ -407,10 +417,13 @@ def compare(ref: list[Outcome], ours: list[Outcome], calls: list[Call]) -> str |
     return None
 
 
-def run_module(data: bytes, case: int, wasmtime: Wasmtime, ours: Wasirun) -> tuple[str | None, int]:
-    """(first difference or None, number of calls compared)."""
+def run_module(data: bytes, case: int, wasmtime: Wasmtime, ours: Wasirun,
+               calls: list[Call] | None = None) -> tuple[str | None, int]:
+    """(first difference or None, number of calls compared); ``calls`` default to the
+    case's random argument vectors for every numeric export."""
     shape = shape_of(data)
-    calls = plan_calls(case, shape, initial_memory_bytes(data))
+    if calls is None:
+        calls = plan_calls(case, shape, initial_memory_bytes(data))
     ref, _ = wasmtime.run(data, shape, calls)
     calls = calls[:len(ref) - 1]
     mine = ours.run(data, shape, calls)
