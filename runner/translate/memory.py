@@ -48,14 +48,20 @@ def effective_address(fx, addr: str, offset: int, size: int) -> str:
 
 
 _HALF_VECTORS = ("<8 x i8>", "<4 x i16>", "<2 x i32>")   # the v128.load8x8 family's in-memory types
-MODE = os.environ.get("WASIRUN_OOB_MODE", "use")   # experiment: use | check | volatile | none
+MODE = os.environ.get("WASIRUN_OOB_MODE", "barrier")   # experiment: barrier | keep | check | volatile | none
+
+
+def _guarded(fx) -> bool:
+    return fx.env.guard_pages and MODE in ("barrier", "keep")
 
 
 def load(fx, t: str, ptr: str) -> str:
     """Every wasm load goes through here: the loaded value, of IR type ``t``."""
+    if _guarded(fx) and MODE == "barrier":
+        fx.emit('call void asm sideeffect "", ""() #3')
     vol = "volatile " if MODE == "volatile" and fx.env.guard_pages else ""
     v = fx.value(f"load {vol}{t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-    if MODE == "use" and fx.env.guard_pages:
+    if _guarded(fx):
         keep = v
         if t in _HALF_VECTORS:       # no register class holds a 64-bit vector: pass its bits
             keep, t = fx.value(f"bitcast {t} {v} to i64"), "i64"
@@ -66,10 +72,10 @@ def load(fx, t: str, ptr: str) -> str:
 
 def store(fx, t: str, value: str, ptr: str) -> None:
     """Every wasm store goes through here."""
+    if _guarded(fx):
+        fx.emit('call void asm sideeffect "", ""() #3' if MODE == "barrier" else 'call void asm sideeffect "", ""() #2')
     vol = "volatile " if MODE == "volatile" and fx.env.guard_pages else ""
     fx.emit(f"store {vol}{t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-    if MODE == "use" and fx.env.guard_pages:
-        fx.emit('call void asm sideeffect "", ""() #2')
 
 
 def _load(fx, code, imm):

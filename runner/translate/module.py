@@ -151,7 +151,12 @@ class ModuleTranslator:
         header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
         # The empty asm barriers of numeric.opaque: pure, so LLVM may still hoist and CSE them.
         header.append("attributes #1 = { nounwind willreturn memory(none) }")
-        header.append("attributes #2 = { nounwind willreturn memory(read, inaccessiblemem: readwrite) }")   # memory.py: access
+        from . import memory as _m
+        if _m.MODE == "keep":
+            header.append("attributes #2 = { nounwind willreturn memory(read, inaccessiblemem: readwrite) }")
+        else:
+            header.append("attributes #2 = { nounwind willreturn memory(inaccessiblemem: readwrite) }")   # memory.py: access
+        header.append("attributes #3 = { nounwind memory(read) }")
 
         out: list[IRFunction] = []
         n_imported = m.num_imported_funcs

@@ -9,6 +9,9 @@
 ;; call hoisted 0 100000 4
 ;; call hoisted 0 100 4
 ;; call dead_store_then_trap 16 100000
+;; call hoisted_past_global 100000 3
+;; call hoisted_past_global 100 3
+;; call hoisted_past_constant_store 3
 (module
   (memory 1)
   (global $g (export "g") (mut i32) (i32.const 0))
@@ -35,4 +38,17 @@
   (func (export "dead_store_then_trap") (param $p i32) (param $q i32)
     (i32.store (local.get $p) (i32.const 3))
     (i32.store (local.get $q) (i32.const 4))
-    (i32.store (local.get $p) (i32.const 5))))
+    (i32.store (local.get $p) (i32.const 5)))
+  (func (export "hoisted_past_global") (param $q i32) (param $n i32) (result i32) (local $s i32)
+    ;; wasm-smith's fuel global has this shape: set in the loop before an invariant load
+    (loop $l
+      (global.set $g (i32.add (global.get $g) (i32.const 1)))
+      (local.set $s (i32.add (local.get $s) (i32.load (local.get $q))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $s))
+  (func (export "hoisted_past_constant_store") (param $n i32) (result i32) (local $s i32)
+    (loop $l
+      (i32.store (i32.const 16) (local.get $n))
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.const 70000))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $s)))
