@@ -84,3 +84,24 @@ def test_fresh_smith_modules():
         assert stats["cases"] == CI_CASES
         assert stats["differences"] == 0, stats
         assert stats["calls"] > CI_CASES, stats
+
+
+def test_trap_wording_matches_wasmtime(fz):
+    """str(Trap) -- the CLI's line -- says what wasmtime says, for every trap kind."""
+    import wasmtime as wt
+    from runner.api import Config, Engine
+    from runner.errors import Trap
+    path = REPO / "tests" / "fuzz_regressions" / "trap_kinds.wat"
+    data = subprocess.run(["wasm-tools", "parse", str(path), "-o", "/dev/stdout"], capture_output=True,
+                          check=True).stdout
+    engine = wt.Engine()
+    store = wt.Store(engine)
+    theirs = wt.Instance(store, wt.Module(engine, data), []).exports(store)
+    ours = Engine(Config(cache=False, opt_level=0)).instantiate(Engine(Config(cache=False, opt_level=0)).compile(data), {})
+    for call in fz.calls_in_wat(path.read_text()) + [fz.Call("stack", ())]:
+        with pytest.raises(wt.Trap) as their_trap:
+            theirs[call.export](store)
+        with pytest.raises(Trap) as our_trap:
+            ours.exports[call.export].call_raw([])
+        wording = [line.strip() for line in str(their_trap.value).splitlines() if "wasm trap:" in line][0]
+        assert wording.endswith(str(our_trap.value)), (call.export, wording, str(our_trap.value))

@@ -52,16 +52,16 @@ MODE = os.environ.get("WASIRUN_OOB_MODE", "barrier")   # experiment: barrier | k
 
 
 def _guarded(fx) -> bool:
-    return fx.env.guard_pages and MODE in ("barrier", "keep")
+    return fx.env.guard_pages and MODE in ("barrier", "keep", "vbarrier")
 
 
 def load(fx, t: str, ptr: str) -> str:
     """Every wasm load goes through here: the loaded value, of IR type ``t``."""
-    if _guarded(fx) and MODE == "barrier":
+    if _guarded(fx) and MODE in ("barrier", "vbarrier"):
         fx.emit('call void asm sideeffect "", ""() #3')
-    vol = "volatile " if MODE == "volatile" and fx.env.guard_pages else ""
+    vol = "volatile " if MODE in ("volatile", "vbarrier") and fx.env.guard_pages else ""
     v = fx.value(f"load {vol}{t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-    if _guarded(fx):
+    if _guarded(fx) and MODE != "vbarrier":
         keep = v
         if t in _HALF_VECTORS:       # no register class holds a 64-bit vector: pass its bits
             keep, t = fx.value(f"bitcast {t} {v} to i64"), "i64"
@@ -73,8 +73,8 @@ def load(fx, t: str, ptr: str) -> str:
 def store(fx, t: str, value: str, ptr: str) -> None:
     """Every wasm store goes through here."""
     if _guarded(fx):
-        fx.emit('call void asm sideeffect "", ""() #3' if MODE == "barrier" else 'call void asm sideeffect "", ""() #2')
-    vol = "volatile " if MODE == "volatile" and fx.env.guard_pages else ""
+        fx.emit('call void asm sideeffect "", ""() #2' if MODE == "keep" else 'call void asm sideeffect "", ""() #3')
+    vol = "volatile " if MODE in ("volatile", "vbarrier") and fx.env.guard_pages else ""
     fx.emit(f"store {vol}{t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
 
 
