@@ -465,7 +465,7 @@ class FunctionTranslator:
 
     # --- parametric and variables -------------------------------------------------------
     def _drop(self, code, imm):
-        self.stack.pop()   # a dropped load still happens: see memory.access
+        self.stack.pop()   # a dropped load still happens: see memory.load
 
     def _select(self, code, imm):
         cond = self.pop()

@@ -1,14 +1,12 @@
 """Linear memory instructions: loads, stores, size, grow and the bulk operations.
 
 The base pointer never moves because the whole addressable range is reserved up
-front, so its load is ``!invariant.load``.  Loads and stores are plain LLVM accesses
-on that range: an out-of-bounds one faults on the guard pages (see ``access`` for
+front, so its load is ``!invariant.load``.  Loads and stores are LLVM accesses on
+that range: an out-of-bounds one faults on the guard pages (``load``/``store`` say
 what keeps every such fault where wasm puts the trap); the bulk operations check
 their ranges explicitly, as the spec forbids partial writes.
 """
 from __future__ import annotations
-
-import os
 
 from ..errors import TrapKind
 from ..layout import TBAA_HEAP_TAG
@@ -47,35 +45,38 @@ def effective_address(fx, addr: str, offset: int, size: int) -> str:
     return fx.value(f"getelementptr i8, ptr {fx.memory_base()}, i64 {ea}")
 
 
-_HALF_VECTORS = ("<8 x i8>", "<4 x i16>", "<2 x i32>")   # the v128.load8x8 family's in-memory types
-MODE = os.environ.get("WASIRUN_OOB_MODE", "barrier")   # experiment: barrier | keep | check | volatile | none
-
-
-def _guarded(fx) -> bool:
-    return fx.env.guard_pages and MODE in ("barrier", "keep", "vbarrier")
+# Every load and store of wasm code goes through ``load``/``store``.  With guard pages
+# (the default) the access itself is the bounds check: it faults, and the fault is the
+# trap.  LLVM does not know that an access can trap, so it would delete a load whose
+# value is unused, narrow one whose value is partly used (an i64.load that is wrapped,
+# one lane of a v128), merge adjacent stores, delete a store a later one overwrites,
+# hoist a loop-invariant load above the loop's stores and sink a global.set below it:
+# each of these moves or loses the trap, or changes what memory and the globals hold
+# when it happens (tests/fuzz_regressions/).  So every access is
+#   * volatile: never deleted, narrowed, widened, merged or duplicated;
+#   * preceded by BARRIER, an empty asm that may read all memory and may not return,
+#     as a trap may not: nothing stored before the access can be delayed past it (or
+#     deleted as dead), and no access after it can be hoisted above it.
+# The cost, and the alternatives measured (explicit checks, a keep-alive asm on the
+# value, volatile alone), are in docs/ARCHITECTURE.md, "Memory accesses".
+BARRIER = 'call void asm sideeffect "", ""() #2'   # attributes #2 (module.py): nounwind memory(read)
 
 
 def load(fx, t: str, ptr: str) -> str:
-    """Every wasm load goes through here: the loaded value, of IR type ``t``."""
-    if _guarded(fx) and MODE in ("barrier", "vbarrier"):
-        fx.emit('call void asm sideeffect "", ""() #3')
-    vol = "volatile " if MODE in ("volatile", "vbarrier") and fx.env.guard_pages else ""
-    v = fx.value(f"load {vol}{t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-    if _guarded(fx) and MODE != "vbarrier":
-        keep = v
-        if t in _HALF_VECTORS:       # no register class holds a 64-bit vector: pass its bits
-            keep, t = fx.value(f"bitcast {t} {v} to i64"), "i64"
-        reg = "r" if t[0] == "i" else "x"
-        fx.emit(f'call void asm sideeffect "", "{reg}"({t} {keep}) #2')
-    return v
+    """The value of IR type ``t`` at ``ptr``, read as a wasm access (see above)."""
+    if not fx.env.guard_pages:        # explicitly checked in effective_address
+        return fx.value(f"load {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+    fx.emit(BARRIER)
+    return fx.value(f"load volatile {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
 
 
 def store(fx, t: str, value: str, ptr: str) -> None:
-    """Every wasm store goes through here."""
-    if _guarded(fx):
-        fx.emit('call void asm sideeffect "", ""() #2' if MODE == "keep" else 'call void asm sideeffect "", ""() #3')
-    vol = "volatile " if MODE in ("volatile", "vbarrier") and fx.env.guard_pages else ""
-    fx.emit(f"store {vol}{t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+    """Store ``value`` (IR type ``t``) at ``ptr`` as a wasm access (see above)."""
+    if not fx.env.guard_pages:
+        fx.emit(f"store {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+        return
+    fx.emit(BARRIER)
+    fx.emit(f"store volatile {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
 
 
 def _load(fx, code, imm):

@@ -72,8 +72,7 @@ class ModuleTranslator:
         self.stack_check = options.stack_check
         self.interruptible = options.interruptible
         self.fuel = options.fuel
-        from . import memory as _m
-        self.guard_pages = options.guard_pages and _m.MODE != "check"
+        self.guard_pages = options.guard_pages
         self.tier_counters = options.tier_counters
         self.unit: frozenset[int] = frozenset()
         self.debug_info = options.debug_info
@@ -151,12 +150,8 @@ class ModuleTranslator:
         header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
         # The empty asm barriers of numeric.opaque: pure, so LLVM may still hoist and CSE them.
         header.append("attributes #1 = { nounwind willreturn memory(none) }")
-        from . import memory as _m
-        if _m.MODE == "keep":
-            header.append("attributes #2 = { nounwind willreturn memory(read, inaccessiblemem: readwrite) }")
-        else:
-            header.append("attributes #2 = { nounwind willreturn memory(inaccessiblemem: readwrite) }")   # memory.py: access
-        header.append("attributes #3 = { nounwind memory(read) }")
+        # memory.BARRIER before every memory access: may read anything, may not return.
+        header.append("attributes #2 = { nounwind memory(read) }")
 
         out: list[IRFunction] = []
         n_imported = m.num_imported_funcs
