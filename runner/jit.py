@@ -55,6 +55,19 @@ def compile_ir(ir_text: str, level: str, exact_lines: bool = False) -> bytes:
     trap would name the wrong wasm instruction (codegen then takes ~4x longer, still
     ~0.2 s for fib.wasm).  The option is process-global, hence set on every call.
     """
+    tm, mod = _optimised(ir_text, level, exact_lines)
+    return tm.emit_object(mod)
+
+
+def emit_assembly(ir_text: str, level: str) -> str:
+    """The native code ``compile_ir`` would emit at ``level``, as assembly text (to inspect
+    instruction selection, as ``llc`` would show it)."""
+    tm, mod = _optimised(ir_text, level, False)
+    return tm.emit_assembly(mod)
+
+
+def _optimised(ir_text: str, level: str, exact_lines: bool):
+    """(target machine, module) for ``level``: the IR parsed and run through its pass pipeline."""
     if level not in LEVELS:
         raise ValueError(f"unknown code level {level!r}")
     fast_isel = level == "base" and not exact_lines    # (forcing it on would also apply at -O2)
@@ -77,4 +90,4 @@ def compile_ir(ir_text: str, level: str, exact_lines: bool = False) -> bytes:
         pto = llvm.create_pipeline_tuning_options(speed_level=int(level[1]))
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
-    return tm.emit_object(mod)
+    return tm, mod

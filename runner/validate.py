@@ -57,7 +57,7 @@ def _derive_signatures():
     memory: dict[int, tuple[list[int], int, int]] = {}
     for code, name, kind in op.OPCODES:
         tname, _, rest = name.partition(".")
-        if code >> 8 == 0xFD:
+        if op.is_simd(code):
             _simd_signature(code, tname, rest, kind, simple, memory, SIMD_LANES)
             continue
         t = _TYPES.get(tname)
@@ -100,6 +100,7 @@ SHAPES = {"i8x16": (I32, 16), "i16x8": (I32, 8), "i32x4": (I32, 4), "i64x2": (I6
 _V_UNARY = frozenset(("not", "abs", "neg", "popcnt", "sqrt", "ceil", "floor", "trunc", "nearest",
                       "extend", "convert", "demote", "promote", "extadd"))
 _V_TEST = frozenset(("any_true", "all_true", "bitmask"))
+_V_TERNARY = frozenset(("bitselect", "madd", "nmadd", "laneselect"))
 SIMD_LANES: dict[int, int] = {}   # code -> lane count, for the instructions with a lane immediate
 
 
@@ -116,8 +117,10 @@ def _simd_memory(rest: str) -> tuple[int, int]:
 
 
 def _simd_signature(code, shape, rest, kind, simple, memory, lanes) -> None:
-    """One SIMD instruction's signature, from its name (``shape.op_...``)."""
-    opname = rest.split("_")[0]
+    """One SIMD instruction's signature, from its name (``shape.op_...``; a relaxed
+    instruction's ``shape.relaxed_op_...`` has the signature of ``op``)."""
+    base = rest.removeprefix("relaxed_")
+    opname = base.split("_")[0]
     if kind in (op.MEMARG, op.MEMARG_LANE):
         size, n = _simd_memory(rest)
         align = size.bit_length() - 1
@@ -146,9 +149,9 @@ def _simd_signature(code, shape, rest, kind, simple, memory, lanes) -> None:
         simple[code] = ([V128], I32)
     elif opname in ("shl", "shr"):
         simple[code] = ([V128, I32], V128)
-    elif opname == "bitselect":
-        simple[code] = ([V128, V128, V128], V128)
-    elif opname in _V_UNARY or rest.startswith("trunc_sat"):
+    elif opname in _V_TERNARY or opname == "dot" and "add" in base.split("_"):
+        simple[code] = ([V128, V128, V128], V128)     # bitselect, madd, laneselect, dot..._add_s
+    elif opname in _V_UNARY:                           # (trunc: also trunc_sat and relaxed_trunc)
         simple[code] = ([V128], V128)
     else:
         simple[code] = ([V128, V128], V128)

@@ -503,9 +503,8 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
         elif code == 0xFD:
             sub = r.u32()
             code = 0xFD00 + sub
-            if sub > 0xFF or code not in imm_of:
-                why = ": relaxed SIMD is not supported" if 0x100 <= sub <= 0x113 else ""
-                raise DecodeError(f"illegal opcode 0xfd {sub:#x}{why}", at)
+            if sub > 0x113 or code not in imm_of or sub > 0xFF and not features.relaxed_simd:
+                raise DecodeError(f"illegal opcode 0xfd {sub:#x}", at)
         kind = imm_of.get(code)
         if kind is None:
             why = _UNSUPPORTED.get(code)

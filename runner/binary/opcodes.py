@@ -1,8 +1,9 @@
 """THE opcode table: every WebAssembly instruction wasirun decodes, listed once.
 
 Each row is ``(code, name, immediate kind)``. Prefixed instructions get the
-code ``0xFC00 | subopcode`` (``0xFD00 | subopcode`` for SIMD).  The decoder, the validator and the translator
-all key on these codes; their dispatch tables are built from this list.
+code ``0xFC00 + subopcode`` (``0xFD00 + subopcode`` for SIMD, up to ``0xFD00 + 0x113``: see
+``is_simd``).  The decoder, the validator and the translator all key on these codes; their
+dispatch tables are built from this list.
 """
 from __future__ import annotations
 
@@ -508,6 +509,27 @@ OPCODES: list[tuple[int, str, str]] = [
     (0xFDFD, "i32x4.trunc_sat_f64x2_u_zero", NONE),
     (0xFDFE, "f64x2.convert_low_i32x4_s", NONE),
     (0xFDFF, "f64x2.convert_low_i32x4_u", NONE),
+    # --- relaxed SIMD (WebAssembly 3.0): 0xFD 0x100-0x113, results in runner/translate/relaxed.py ---
+    (0xFD00 + 0x100, "i8x16.relaxed_swizzle", NONE),
+    (0xFD00 + 0x101, "i32x4.relaxed_trunc_f32x4_s", NONE),
+    (0xFD00 + 0x102, "i32x4.relaxed_trunc_f32x4_u", NONE),
+    (0xFD00 + 0x103, "i32x4.relaxed_trunc_f64x2_s_zero", NONE),
+    (0xFD00 + 0x104, "i32x4.relaxed_trunc_f64x2_u_zero", NONE),
+    (0xFD00 + 0x105, "f32x4.relaxed_madd", NONE),
+    (0xFD00 + 0x106, "f32x4.relaxed_nmadd", NONE),
+    (0xFD00 + 0x107, "f64x2.relaxed_madd", NONE),
+    (0xFD00 + 0x108, "f64x2.relaxed_nmadd", NONE),
+    (0xFD00 + 0x109, "i8x16.relaxed_laneselect", NONE),
+    (0xFD00 + 0x10A, "i16x8.relaxed_laneselect", NONE),
+    (0xFD00 + 0x10B, "i32x4.relaxed_laneselect", NONE),
+    (0xFD00 + 0x10C, "i64x2.relaxed_laneselect", NONE),
+    (0xFD00 + 0x10D, "f32x4.relaxed_min", NONE),
+    (0xFD00 + 0x10E, "f32x4.relaxed_max", NONE),
+    (0xFD00 + 0x10F, "f64x2.relaxed_min", NONE),
+    (0xFD00 + 0x110, "f64x2.relaxed_max", NONE),
+    (0xFD00 + 0x111, "i16x8.relaxed_q15mulr_s", NONE),
+    (0xFD00 + 0x112, "i16x8.relaxed_dot_i8x16_i7x16_s", NONE),
+    (0xFD00 + 0x113, "i32x4.relaxed_dot_i8x16_i7x16_add_s", NONE),
 ]
 
 # Instruction immediates that are more than one number.
@@ -538,6 +560,14 @@ class TryTable(NamedTuple):
 
 # The 3.0 instructions a validator/translator may not implement yet (see ``NEW_IN_3``).
 NEW_IN_3 = frozenset((0x12, 0x13, 0x14, 0x15, 0x08, 0x0A, 0x1F, 0xD4, 0xD5, 0xD6))
+
+SIMD_LAST = 0xFD00 + 0x113     # the highest 0xFD-prefixed code (i32x4.relaxed_dot_i8x16_i7x16_add_s)
+
+
+def is_simd(code: int) -> bool:
+    """An 0xFD-prefixed (v128) instruction's code."""
+    return 0xFD00 <= code <= SIMD_LAST
+
 
 NAME = {code: name for code, name, _ in OPCODES}
 IMMEDIATE = {code: imm for code, _, imm in OPCODES}

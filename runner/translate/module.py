@@ -33,7 +33,7 @@ from ..binary.module import KIND_FUNC, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, GLOBAL_CELL_IR,
                       MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR, TBAA_VM_TAG, UNLIKELY_BRANCH)
-from . import numeric, simd
+from . import numeric, relaxed, simd
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from ..layout import slot_offsets
@@ -132,7 +132,7 @@ class ModuleTranslator:
         self.direct_callees: set[int] = set()
         if self.debug_info:
             self._debug_unit()
-        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS]
+        header = [RUNTIME_DECLARATIONS, numeric.DECLARATIONS, simd.DECLARATIONS, relaxed.DECLARATIONS]
         if m.memories:
             header.append(f"@wr.mem0 = external global {MEMORY_RECORD_IR}")
         for i in range(len(m.tables)):

@@ -129,17 +129,24 @@ def _shuffle(fx, code, imm):
 
 
 @functools.cache
-def host_has_pshufb() -> bool:
-    """x86-64 with SSSE3: the code is compiled for the host CPU (runner/jit.py; the cache key
-    has its flags), so swizzle can be one ``pshufb``."""
+def host_flags() -> frozenset[str]:
+    """The CPU feature flags of an x86-64 host (/proc/cpuinfo), empty on any other machine.
+
+    The code is compiled for the host CPU (runner/jit.py) and the code cache key has these
+    flags, so the translation may pick instructions by them."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
+        return frozenset()
     try:
         with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
+            line = next((line for line in f if line.startswith("flags")), "")
     except OSError:
-        return False
-    return " ssse3" in flags
+        return frozenset()
+    return frozenset(line.partition(":")[2].split())
+
+
+def host_has_pshufb() -> bool:
+    """x86-64 with SSSE3: swizzle can be one ``pshufb``."""
+    return "ssse3" in host_flags()
 
 
 def _swizzle(fx, code, imm):
@@ -516,6 +523,9 @@ def _store(fx, code, imm):
 
 def _handler(name: str, kind: str):
     shape, _, rest = name.partition(".")
+    if rest.startswith("relaxed_"):
+        from . import relaxed        # relaxed.py builds on this module's helpers
+        return relaxed.handler(name)
     opname = rest.split("_")[0]
     if kind in (op.MEMARG, op.MEMARG_LANE):
         return _load if rest.startswith("load") else _store
@@ -548,7 +558,7 @@ def _handler(name: str, kind: str):
 
 def handlers() -> dict:
     """Opcode -> ``handler(fx, code, imm)`` for every SIMD instruction."""
-    return {code: _handler(name, kind) for code, name, kind in op.OPCODES if code >> 8 == 0xFD}
+    return {code: _handler(name, kind) for code, name, kind in op.OPCODES if op.is_simd(code)}
 
 
 def _declarations() -> list[str]:
