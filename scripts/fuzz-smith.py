@@ -6,6 +6,8 @@
     python scripts/fuzz-smith.py case I [--opt L] [-o case.wasm]   # one case, its differences
     python scripts/fuzz-smith.py check [--opt L] [--kind KIND] FILE.wasm
                                      # exit 0 while FILE shows a difference (a `wasm-tools shrink` predicate)
+    python scripts/fuzz-smith.py shrink I [--opt L] [--kind KIND] [-o small.wasm]
+                                     # case I, minimised by `wasm-tools shrink` with that predicate
 
 Case I is the module `wasm-tools smith` makes from 16 KB of bytes seeded by I (valid 2.0 +
 SIMD, `--ensure-termination`, NaNs canonicalised, no imports, everything exported).  It is
@@ -506,6 +508,25 @@ def report(stats: dict, case: int, diff: str, keep: Path | None) -> None:
         (keep / f"case-{case}.wasm").write_bytes(smith(case))
 
 
+def shrink(args) -> int:
+    """Minimise case ``args.case`` while it still differs (with ``args.kind`` in the text)."""
+    out = args.o or Path(f"case-{args.case}.shrunk.wasm")
+    with tempfile.TemporaryDirectory() as d:
+        src, pred = Path(d) / "case.wasm", Path(d) / "pred.sh"
+        src.write_bytes(smith(args.case))
+        # Shrinking removes the fuel checks too, so a candidate may loop forever: time-limit it.
+        pred.write_text(f"#!/bin/sh\nexec timeout 20 {sys.executable} {Path(__file__).resolve()} check "
+                        f"--opt {args.opt} --tier {args.tier} --case {args.case} --kind '{args.kind}' \"$1\" "
+                        ">/dev/null 2>&1\n")
+        pred.chmod(0o755)
+        if subprocess.run([str(pred), str(src)]).returncode != 0:
+            print(f"case {args.case} shows no difference{' with ' + repr(args.kind) if args.kind else ''}")
+            return 1
+        subprocess.run(["wasm-tools", "shrink", str(pred), str(src), "-o", str(out)], check=True)
+    print(f"written {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -527,6 +548,12 @@ def main(argv=None) -> int:
     k.add_argument("--tier", choices=("top", "first"), default="top")
     k.add_argument("--kind", default="", help="only a difference whose text contains this counts")
     k.add_argument("--case", type=int, default=0, help="the case number the arguments are drawn from")
+    h = sub.add_parser("shrink")
+    h.add_argument("case", type=int)
+    h.add_argument("--opt", type=int, default=2)
+    h.add_argument("--tier", choices=("top", "first"), default="top")
+    h.add_argument("--kind", default="", help="keep only modules whose difference contains this text")
+    h.add_argument("-o", type=Path, default=None, help="default: case-I.shrunk.wasm")
     if argv is None and len(sys.argv) == 6 and sys.argv[1] == "_child":
         return child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     args = ap.parse_args(argv)
@@ -546,6 +573,8 @@ def main(argv=None) -> int:
         diff, n = run_module(data, args.case, Wasmtime(), Wasirun(args.opt, args.tier))
         print(f"case {args.case}: {n} calls: {diff or 'no difference'}")
         return 1 if diff else 0
+    if args.cmd == "shrink":
+        return shrink(args)
     data = args.wasm.read_bytes()
     try:
         diff, _ = run_module(data, args.case, Wasmtime(), Wasirun(args.opt, args.tier))
