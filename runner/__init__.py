@@ -6,13 +6,21 @@ The embedding API (the equivalent of wasmtime's Config / Engine / Module / Insta
     engine = Engine(Config(profiler="jitdump", debug_info=True))
     compiled = engine.compile(open("fib.wasm", "rb").read(), name="fib.wasm")
     instance = engine.instantiate(compiled, imports)
+
+With imports by name, WASI and a reactor's _initialize (runner/linker.py):
+
+    linker = Linker(engine)
+    linker.define_wasi(WasiConfig(args=["prog"]))
+    linker.define_func("host", "call", FuncType([ValType.i32()] * 4, [ValType.i32()]), lambda *a: -1)
+    instance = linker.instantiate(compiled)
 """
 __version__ = "0.1.0"
 
 from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError  # noqa: E402
 
 __all__ = ["Config", "Engine", "CompiledModule", "DecodeError", "ValidationError", "LinkError", "Trap",
-           "TrapKind", "WasmError", "run_wasi", "__version__"]
+           "TrapKind", "WasmError", "run_wasi", "__version__", "Linker", "ValType", "FuncType", "FuncRef", "Caller",
+           "UnknownImportError", "WasiConfig", "DirPerms", "FilePerms"]
 
 
 def __getattr__(name):
@@ -20,6 +28,18 @@ def __getattr__(name):
     if name in ("Config", "Engine", "CompiledModule"):
         from . import api
         return getattr(api, name)
+    if name in ("Linker", "ValType", "Caller", "UnknownImportError"):
+        from . import linker
+        return getattr(linker, name)
+    if name == "FuncType":
+        from .binary.module import FuncType
+        return FuncType
+    if name == "FuncRef":
+        from .runtime.instance import FuncRef
+        return FuncRef
+    if name in ("WasiConfig", "DirPerms", "FilePerms"):
+        import wasi
+        return getattr(wasi, name)
     if name == "run_wasi":
         from .wasi_host import run_wasi
         return run_wasi

@@ -17,7 +17,7 @@ from .binary.module import Module
 from .names import display_name
 from .profiling.base import LineRow, NullAgent
 from .runtime.instance import Instance
-from .runtime.native import NativeRuntime
+from .runtime.context import ExecContext
 
 PROFILERS = (None, "jitdump", "perfmap", "guest")
 TOP_LEVEL = {0: "base", 1: "O1", 2: "O2", 3: "O3"}
@@ -39,6 +39,7 @@ class Config:
     inline: bool = False          # let LLVM inline wasm functions into each other (hides them in profiles)
     max_memory: int | None = None  # bytes a linear memory may grow to
     max_wasm_stack: int = 4 << 20  # native stack bytes wasm code may use before "call stack exhausted"
+                                   # (at most what the calling thread's stack has, less a reserve)
     jobs: int = 0                 # compile worker processes (0 = one per CPU)
     fuel: int | None = None       # instructions wasm may execute before trapping (None = unmetered)
     interruptible: bool = False   # compile in checks so Engine.interrupt() (a timeout) stops wasm code
@@ -65,7 +66,8 @@ class CompileStats:
 class CompiledModule:
     """A decoded, validated module and its native code (runner/tiers.py ModuleCode)."""
 
-    def __init__(self, module: Module, code, name: str, debug_info: bool, stats: CompileStats):
+    def __init__(self, module: Module, code, name: str, debug_info: bool, stats: CompileStats,
+                 cache: bool = True):
         self.module = module
         self.code = code
         self.name = name
@@ -75,6 +77,7 @@ class CompiledModule:
                                    | ({m.start} if m.start is not None else set()))
         self._names: dict[int, str] = {}
         self._debug_info = debug_info
+        self._cache = cache                    # Config.cache: the decoded DWARF is cached too
         self.source_path: str | None = None    # the .wasm file, when known (profiling tools read its DWARF)
         self._dwarf = None
         self._dwarf_loaded = False
@@ -91,7 +94,7 @@ class CompiledModule:
             self._dwarf_loaded = True
             try:
                 from .dwarf import WasmLineMap
-                self._dwarf = WasmLineMap.from_module(self.module)
+                self._dwarf = WasmLineMap.from_module(self.module, cache=self._cache)
             except Exception:  # noqa: BLE001 - broken DWARF must never stop a run
                 self._dwarf = None
         return self._dwarf
@@ -144,11 +147,8 @@ class Engine:
             self.cache = CodeCache()
         else:
             self.cache = None
-        rt = NativeRuntime.get()
-        rt.stack_budget.value = self.config.max_wasm_stack
-        rt.interrupt.value = 0
-        if self.config.fuel is not None:
-            rt.fuel.value = self.config.fuel
+        # This engine's own fuel, interrupt flag and stack budget: other engines keep theirs.
+        self.context = ExecContext(self.config.max_wasm_stack, self.config.fuel)
 
     def _options_key(self) -> str:
         c = self.config
@@ -190,7 +190,7 @@ class Engine:
             stats.validate = t2 - t1
             code.compile()
             stats.compile = time.perf_counter() - t2
-        compiled = CompiledModule(module, code, name, self.config.debug_info, stats)
+        compiled = CompiledModule(module, code, name, self.config.debug_info, stats, cache=self.config.cache)
         compiled.source_path = source_path
         return compiled
 
@@ -222,11 +222,14 @@ class Engine:
         futures = [workers.submit_validate(key, bounds[j], bounds[j + 1]) for j in range(1, jobs)]
         validate(module, bodies=False)
         validate_bodies(module, bounds[0], bounds[1])   # the first invalid body in order wins
+        tail_calls = bool(module.__dict__.pop("_tail_calls_seen", False))
         for fut in futures:
             found = fut.result()
-            if found is not None:
+            if isinstance(found, tuple):
                 from .errors import ValidationError
                 raise ValidationError(*found)
+            tail_calls = tail_calls or found
+        module.uses_tail_calls = tail_calls   # the translator's calling convention (translate/tailcalls.py)
 
     def deserialize_file(self, path: str, name: str | None = None) -> CompiledModule:
         """A module from a ``.cwasm`` file of ``wasirun compile -o`` (wasmtime's
@@ -248,7 +251,7 @@ class Engine:
         unit = CodeUnit.from_meta("top", header["unit"], Path(path))
         unit.source_offset = offset
         code.units = [unit]
-        return CompiledModule(module, code, name, self.config.debug_info, stats)
+        return CompiledModule(module, code, name, self.config.debug_info, stats, cache=self.config.cache)
 
     def instantiate(self, compiled: CompiledModule,
                     imports: Mapping[tuple[str, str], Any] | Callable[[str, str], Any] | None = None) -> Instance:
@@ -259,7 +262,7 @@ class Engine:
         else:
             resolve = lambda mod, name: imports.get((mod, name))  # noqa: E731
         try:
-            return Instance(compiled, resolve, limits=self.config, agent=self.agent)
+            return Instance(compiled, resolve, limits=self.config, agent=self.agent, context=self.context)
         except _image_errors():
             if not compiled.stats.cached or compiled.code.cache is None:
                 raise
@@ -267,15 +270,16 @@ class Engine:
             compiled.code.discard_units()
             compiled.stats.cached = False
             compiled.code.compile()
-            return Instance(compiled, resolve, limits=self.config, agent=self.agent)
+            return Instance(compiled, resolve, limits=self.config, agent=self.agent, context=self.context)
 
     def interrupt(self) -> None:
-        """Make running wasm code trap with "interrupt" at its next loop header or call
-        (needs ``Config.interruptible``). Safe to call from another thread."""
-        NativeRuntime.get().interrupt.value = 1
+        """Make this engine's running wasm code trap with "interrupt" at its next loop header
+        or call (needs ``Config.interruptible``); with nothing running, the next call.  Safe
+        to call from another thread; cleared once the interrupted calls have returned."""
+        self.context.interrupt()
 
     def fuel_remaining(self) -> int | None:
-        return NativeRuntime.get().fuel.value if self.config.fuel is not None else None
+        return self.context.fuel if self.config.fuel is not None else None
 
     def close(self) -> None:
         """Close the profiling agent; with the guest profiler, stop sampling and write the profile."""

@@ -15,7 +15,10 @@ import sys
 
 import click
 
+from wasi.perms import DirPerms, FilePerms
+
 from . import __version__
+
 from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError
 
 EXIT_TRAP = 134
@@ -27,6 +30,9 @@ Examples:
   wasirun --dir data::/data prog.wasm in.txt     preopen ./data as /data for the guest
   wasirun --env RUST_BACKTRACE=1 --env HOME prog.wasm
   wasirun --invoke add math.wasm 1 2             call an export, print its results
+  wasirun --dir lib::/usr/local/lib::ro prog.wasm  a read-only preopen
+  wasirun -W unknown-imports-default=y --invoke run reactor.wasm
+                                                 _initialize, then run; unknown imports return 0
   perf record -k mono wasirun --jitdump fib.wasm  then: perf inject --jit -i perf.data -o perf.jit.data
   scripts/profile.sh -- examples/fib.wasm        record + inject + report in one step
 """
@@ -53,21 +59,52 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
 
 
-def _split_dir(spec: str) -> tuple[str, str]:
+READ_ONLY = ("ro", "readonly")
+
+
+def _split_dir(spec: str) -> tuple[str, str, bool]:
+    """HOST[::GUEST[::ro]] -> (host, guest, read-only).  wasmtime 49 has only HOST[::GUEST];
+    the ``::ro`` suffix is the form its maintainers proposed (wasmtime issue 9608)."""
+    parts = spec.split("::")
+    if len(parts) == 3 and parts[2] in READ_ONLY:
+        return parts[0], parts[1], True
     host, sep, guest = spec.partition("::")
-    return (host, guest) if sep else (spec, spec)
+    return (host, guest, False) if sep else (spec, spec, False)
+
+
+#: -W options (wasmtime's spelling): what unknown function imports become.
+W_OPTIONS = ("unknown-imports-default", "unknown-imports-trap")
+
+
+def parse_w(specs) -> dict[str, bool]:
+    out = {}
+    for spec in specs:
+        for item in spec.split(","):
+            key, sep, val = item.partition("=")
+            if key not in W_OPTIONS:
+                raise click.BadParameter(f"unknown -W option {key!r}: wasirun supports {', '.join(W_OPTIONS)}",
+                                         param_hint="-W")
+            if sep and val not in ("y", "n", "yes", "no", "true", "false"):
+                raise click.BadParameter(f"-W {key} takes y or n, not {val!r}", param_hint="-W")
+            out[key] = not sep or val in ("y", "yes", "true")
+    return out
 
 
 @click.command(context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]},
                epilog=EXAMPLES)
 @click.argument("wasm_file", metavar="FILE.wasm", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--dir", "dirs", multiple=True, metavar="HOST[::GUEST]",
-              help="Preopen host directory HOST for the guest, as GUEST (default: the same path).")
+@click.option("--dir", "dirs", multiple=True, metavar="HOST[::GUEST[::ro]]",
+              help="Preopen host directory HOST for the guest, as GUEST (default: the same path); "
+                   "::ro makes it read-only, with everything beneath it.")
 @click.option("--env", "envs", multiple=True, metavar="NAME[=VAL]",
               help="Set NAME=VAL in the guest's environment; a bare NAME inherits the host's value.")
 @click.option("--argv0", metavar="NAME", help="argv[0] for the guest (default: the file's name).")
-@click.option("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the results.")
+@click.option("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the results "
+              "(after `_initialize`, when the module exports it).")
+@click.option("-W", "wasm_opts", multiple=True, metavar="KEY[=y|n]",
+              help="unknown-imports-default: function imports nothing defines return zeros/null; "
+                   "unknown-imports-trap: they fail when called (as wasmtime -W).")
 @click.option("-O", "--opt-level", "opt_level", type=click.IntRange(0, 3), default=2, show_default=True,
               help="The top tier's LLVM optimisation level (0: first-tier code only).")
 @click.option("--no-tiering", "no_tiering", is_flag=True,
@@ -90,9 +127,11 @@ def _split_dir(spec: str) -> tuple[str, str]:
 @click.option("--inline", is_flag=True, help="Let LLVM inline wasm functions into each other (faster, coarser profiles).")
 @click.option("--no-cache", "no_cache", is_flag=True, help="Do not read or write the compiled-code cache.")
 @click.option("--timings", is_flag=True, help="Print compile and run times to stderr.")
+@click.option("--trace-wasi", "trace_wasi", is_flag=True,
+              help="Print every WASI call, its arguments and its result to stderr.")
 @click.version_option(__version__, prog_name="wasirun")
-def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
-         max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings):
+def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
+         max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings, trace_wasi):
     """Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.
 
     Options go before FILE.wasm; everything after it is passed to the program.
@@ -124,16 +163,17 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
                 continue  # like wasmtime: inheriting an unset variable sets nothing
             val = os.environ[name]
         env.append((name, val))
+    unknown_imports = parse_w(wasm_opts)
     preopens = []
     for d in dirs:
-        host, guest = _split_dir(d)
+        host, guest, read_only = _split_dir(d)
         if not os.path.isdir(host):
             _fail(f"failed to open directory `{host}` given to --dir: no such directory")
-        preopens.append((host, guest))
+        preopens.append((host, guest) + ((DirPerms.READ, FilePerms.READ) if read_only else ()))
 
-    from .api import Config, Engine
+    from .api import Config
     from .loader import ImageError
-    from .wasi_host import instantiate_command
+    from .linker import Linker, UnknownImportError
     from wasi import ProcExit, WasiConfig
 
     try:
@@ -148,7 +188,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
     if guest_spec is not None:
         config.guest_profile, config.guest_interval = guest_spec.path, guest_spec.interval
     seconds = parse_duration(timeout) if timeout is not None else None
-    engine = Engine(config)
+    engine = _engine(config)
     timer = None
     name = os.path.basename(wasm_file)
     status = 0
@@ -173,7 +213,17 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
             timer = threading.Timer(seconds, engine.interrupt)
             timer.daemon = True
             timer.start()
-        instance, _ = instantiate_command(engine, compiled, WasiConfig(args=guest_args, env=env, preopens=preopens))
+        linker = Linker(engine)
+        linker.define_wasi(WasiConfig(args=guest_args, env=env, preopens=preopens),
+                           trace=_trace_line if trace_wasi else None)
+        if unknown_imports.get("unknown-imports-trap"):
+            linker.define_unknown_imports_as_traps()
+        if unknown_imports.get("unknown-imports-default"):
+            linker.define_unknown_imports_as_default_values()
+        instance = linker.instantiate(compiled, initialize=False)
+        init = instance.exports.get("_initialize")
+        if init is not None and hasattr(init, "call_raw"):
+            init.call_raw([])    # as wasmtime run: a reactor's (or a command's) _initialize first
         if invoke:
             func = instance.exports.get(invoke)
             if func is None or not hasattr(func, "call_raw"):
@@ -203,6 +253,8 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
         status = EXIT_TRAP
     except (DecodeError, ValidationError) as exc:
         _fail(f"failed to compile `{name}`: {exc}")
+    except UnknownImportError as exc:
+        _fail(f"failed to run main module `{name}`: {exc}")
     except LinkError as exc:
         _fail(f"failed to instantiate `{name}`: {exc}")
     except WasmError as exc:
@@ -216,7 +268,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
     finally:
         if timer is not None:
             timer.cancel()
-        engine.close()
+        _close(engine)
     if timings:
         s = compiled.stats if "compiled" in locals() else None
         if s is not None:
@@ -229,6 +281,35 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, opt_level, no_tiering, debug
                 sys.stderr.write(f"wasirun: compiled on first call: {n} functions in {b} batches, {secs:.3f}s\n")
     sys.stdout.flush()
     sys.exit(status)
+
+
+def _engine(config):
+    """An Engine, or one line when its setup fails for a reason of this host (an
+    unwritable --jitdump/--perfmap file, no room for the guest profiler's buffer)."""
+    from .api import Engine
+    try:
+        return Engine(config)
+    except OSError as exc:
+        what = f"--profile={config.profiler}" if config.profiler else "the engine"
+        _fail(f"cannot set up {what}: {_os_text(exc)}")
+
+
+def _close(engine) -> None:
+    """Engine.close (writes profiles): a failure is one line, after the guest's own output."""
+    try:
+        engine.close()
+    except OSError as exc:
+        _fail(f"cannot write the profile: {_os_text(exc)}")
+
+
+def _os_text(exc: OSError) -> str:
+    name = exc.filename if exc.filename is not None else None
+    reason = exc.strerror or str(exc)
+    return f"`{name}`: {reason}" if name else reason
+
+
+def _trace_line(line: str) -> None:
+    sys.stderr.write(f"wasi: {line}\n")
 
 
 def _internal_error(exc: BaseException) -> str:
@@ -274,14 +355,14 @@ def _parse_arg(t: int, text: str):
 def compile_command(wasm_file, output, opt_level, debug_info, inline):
     """Compile FILE.wasm ahead of time: every function at the top tier, into the code cache
     (later `wasirun FILE.wasm` runs start on it at once) or into FILE.cwasm."""
-    from .api import Config, Engine
+    from .api import Config
     name = os.path.basename(wasm_file)
     try:
         wasm = open(wasm_file, "rb").read()
     except OSError as exc:
         _fail(f"failed to read `{wasm_file}`: {exc.strerror}")
-    engine = Engine(Config(opt_level=opt_level, debug_info=debug_info, inline=inline, progress=True,
-                           cache=output is None))
+    engine = _engine(Config(opt_level=opt_level, debug_info=debug_info, inline=inline, progress=True,
+                            cache=output is None))
     try:
         compiled = engine.compile(wasm, name=name, tiering=False)
         if output is None:
@@ -295,18 +376,42 @@ def compile_command(wasm_file, output, opt_level, debug_info, inline):
         _fail(f"failed to compile `{name}`: {exc}")
     except OSError as exc:
         _fail(f"failed to write `{output}`: {exc.strerror}")
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        _fail(_internal_error(exc))
     finally:
-        engine.close()
+        _close(engine)
 
 
 def main(argv: list[str] | None = None):
-    """``wasirun [run] [OPTIONS] FILE.wasm [ARGS]...`` or ``wasirun compile [OPTIONS] FILE.wasm``."""
+    """``wasirun [run] [OPTIONS] FILE.wasm [ARGS]...`` or ``wasirun compile [OPTIONS] FILE.wasm``.
+
+    Every way out is an exit status with at most one line on stderr: what click and the
+    commands do not handle is a wasirun bug, reported by _internal_error."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "compile":
-        return compile_command.main(argv[1:], prog_name="wasirun compile")
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-    return run.main(argv, prog_name="wasirun")
+    try:
+        from .runtime.native import UnsupportedHost, check_host
+        try:
+            check_host()
+        except UnsupportedHost as exc:
+            _fail(str(exc))
+        if argv and argv[0] == "compile":
+            return compile_command.main(argv[1:], prog_name="wasirun compile")
+        if argv and argv[0] == "run":
+            argv = argv[1:]
+        return run.main(argv, prog_name="wasirun")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        # stdout closed under us (`wasirun ... | head`): nothing more can be said there
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        os._exit(1)
+    except BaseException as exc:  # noqa: BLE001 - never a traceback for the user
+        _fail(_internal_error(exc))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ def serve() -> None:
                 key, first, end = payload
                 try:
                     validate_bodies(modules[key], first, end)
+                    result = bool(modules[key].__dict__.get("_tail_calls_seen"))   # valid: any tail call?
                 except ValidationError as exc:
                     result = (exc.message, exc.offset, exc.func_index)
             else:

@@ -61,6 +61,8 @@ class TrapKind(enum.IntEnum):
     OUT_OF_FUEL = 11
     INTERRUPT = 12
     HOST_EXCEPTION = 13  # a host function raised: the Python exception is re-raised instead
+    NULL_FUNCTION_REFERENCE = 20   # call_ref / return_call_ref of null
+    NULL_REFERENCE = 21            # ref.as_non_null of null
 
     @property
     def message(self) -> str:
@@ -87,6 +89,8 @@ _TRAP_MESSAGES = {
     TrapKind.OUT_OF_FUEL: "all fuel consumed by WebAssembly",
     TrapKind.INTERRUPT: "interrupt",
     TrapKind.HOST_EXCEPTION: "host function raised an exception",
+    TrapKind.NULL_FUNCTION_REFERENCE: "null function reference",
+    TrapKind.NULL_REFERENCE: "null reference",
 }
 
 _WASMTIME_WORDING = {

@@ -95,9 +95,62 @@ FCONSTS_IR_TYPE = f"[{len(FCONSTS)} x i64]"                     # @wr_fconsts's 
 FCONSTS_IR = FCONSTS_IR_TYPE + " [" + ", ".join(
     f"i64 {bits - (1 << 64) if bits >> 63 else bits}" for _, bits in FCONSTS) + "]"   # type and initialiser
 
+# --- per-thread runtime state: @wr_thread (runtime/native.py, runtime/tls.py) ---------------------
+# One ThreadState per OS thread, in static TLS (runtime/tls.py): generated code and the runtime
+# IR declare ``@wr_thread`` ``external thread_local(initialexec)`` and reach a field as
+# ``%fs:field(GOT slot)``; Python reaches this thread's record through ``wr_thread_state()``.
+# Everything a running wasm call needs that must not be shared between threads lives here
+# (see docs/ARCHITECTURE.md, "Threads").  Add fields at the end (THREAD_STATE_TLS_SIZE bytes
+# are reserved); the IR type below and the field indices follow from _fields_.
+
+
+class ThreadState(ctypes.Structure):
+    _fields_ = [
+        ("jmpbuf", ctypes.c_void_p),        # the innermost wr_enter's sigjmp_buf; NULL = no wasm on this thread
+        ("stack_limit", ctypes.c_void_p),   # a non-leaf wasm function whose frame is below this traps
+        ("entry_fp", ctypes.c_void_p),      # the innermost wr_enter's frame: backtraces stop there
+        ("host_fp", ctypes.c_void_p),       # the import thunk's frame while a host function runs, else NULL
+        ("backtrace", ctypes.c_void_p),     # MAX_BACKTRACE return addresses, owned by NativeRuntime (NULL: none)
+        ("stack_floor", ctypes.c_void_p),   # lowest address wasm may use on this thread's stack (0 = unknown)
+        ("pending", ctypes.c_int32),        # a host function raised: the import thunk traps on return
+        ("host_import", ctypes.c_int32),    # the import index while host_fp is set
+        ("backtrace_len", ctypes.c_int32),
+        ("_spare", ctypes.c_int32),
+    ]
+
+
+_IR_OF_CTYPE = {ctypes.c_void_p: "ptr", ctypes.c_int32: "i32", ctypes.c_int64: "i64", ctypes.c_uint64: "i64"}
+THREAD_STATE_IR = "{" + ", ".join(_IR_OF_CTYPE[t] for _, t in ThreadState._fields_) + "}"
+THREAD_FIELD = {name: i for i, (name, _) in enumerate(ThreadState._fields_)}
+THREAD_STATE_SYMBOL = "wr_thread"
+THREAD_STATE_TLS_SIZE = 128         # bytes of static TLS taken once per process (the dynamic linker has ~1.5 KiB)
+assert ctypes.sizeof(ThreadState) <= THREAD_STATE_TLS_SIZE
+THREAD_STATE_DECL = f"@{THREAD_STATE_SYMBOL} = external thread_local(initialexec) global {THREAD_STATE_IR}"
+
+
+def thread_field(name: str) -> str:
+    """A constant IR pointer to field ``name`` of this thread's ThreadState (``ptr`` typed)."""
+    return (f"getelementptr inbounds ({THREAD_STATE_IR}, ptr @{THREAD_STATE_SYMBOL}, "
+            f"i32 0, i32 {THREAD_FIELD[name]})")
+
+
+# --- per-engine limits: wr.fuel, wr.interrupt (runtime/context.py) --------------------------------
+# One LimitsRecord per Engine (ExecContext); each instance's GOT points wr.fuel / wr.interrupt at
+# its engine's record, so engines never share a fuel count or an interrupt flag.
+
+
+class LimitsRecord(ctypes.Structure):
+    _fields_ = [("fuel", ctypes.c_int64),        # instructions left (--fuel), decremented by generated code
+                ("interrupt", ctypes.c_int32),   # non-zero: trap with "interrupt" at the next check (--timeout)
+                ("_spare", ctypes.c_int32)]
+
+
+FUEL_SYMBOL, INTERRUPT_SYMBOL = "wr.fuel", "wr.interrupt"
+
 # --- native runtime state (runtime/native.py) ----------------------------------------------------
 MAX_BACKTRACE = 128               # return addresses wr_trap / wr_segv record (@wr_backtrace)
 MAX_GUARDED = 4096                # linear memories alive at once, each a guarded reservation (@wr_guard_ranges)
+MAX_TAIL_INSTANCES = 1024         # instances of tail modules whose records other tail modules tail-call (@wr_tail_ranges)
 JMP_BUF_SIZE = 512                # wr_enter's sigjmp_buf alloca: glibc's is 200 bytes on x86-64, with room to spare
 
 # --- Linux x86-64 signal ABI, for wr_segv (runtime/native.py) ------------------------------------

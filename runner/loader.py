@@ -13,7 +13,9 @@ Only the standard library is used.  The layout is::
     rodata (R): the other read-only SHF_ALLOC sections (.eh_frame is dropped)
     data (RW): .data*, then .bss* and common symbols (zero-filled in the blob)
     GOT (R once written): one slot per import, in ``imports`` order, then slots for
-        GOT references to defined symbols that could not be relaxed into a lea
+        GOT references to defined symbols that could not be relaxed into a lea; an import
+        reached through R_X86_64_GOTTPOFF (an initial-exec thread-local variable, defined
+        outside every image) gets its offset from the thread pointer there, not an address
 
 Everything is in one blob, so every PC-relative reference between placed sections
 (also across objects) is resolved at link time.  A call to an external function
@@ -87,11 +89,12 @@ R_NONE, R_64, R_PC32, R_GOT32, R_PLT32 = 0, 1, 2, 3, 4
 R_GOTPCREL, R_32, R_32S = 9, 10, 11
 R_PC64, R_GOTOFF64, R_GOTPC32, R_GOT64, R_GOTPCREL64, R_GOTPC64, R_GOTPLT64, R_PLTOFF64 = range(24, 32)
 R_SIZE32, R_SIZE64 = 32, 33
+R_GOTTPOFF = 22   # initial-exec TLS: a GOT slot holding the variable's offset from the thread pointer
 R_GOTPCRELX, R_REX_GOTPCRELX = 41, 42
 
 _GOT_TYPES = {R_GOT32, R_GOTPCREL, R_GOT64, R_GOTPCREL64, R_GOTPLT64, R_GOTPCRELX, R_REX_GOTPCRELX}
 _KNOWN_TYPES = _GOT_TYPES | {R_NONE, R_64, R_PC32, R_PLT32, R_PC64, R_GOTOFF64, R_GOTPC32,
-                             R_GOTPC64, R_PLTOFF64, R_SIZE32, R_SIZE64}
+                             R_GOTPC64, R_PLTOFF64, R_SIZE32, R_SIZE64, R_GOTTPOFF}
 _TYPE_NAMES = dict(enumerate(
     "NONE 64 PC32 GOT32 PLT32 COPY GLOB_DAT JUMP_SLOT RELATIVE GOTPCREL 32 32S 16 PC16 8 PC8 "
     "DTPMOD64 DTPOFF64 TPOFF64 TLSGD TLSLD DTPOFF32 GOTTPOFF TPOFF32 PC64 GOTOFF64 GOTPC32 GOT64 "
@@ -342,6 +345,9 @@ class _Linker:
                     if info_ >> 4 == STB_LOCAL or t == R_NONE:
                         continue
                     tgt = self._global_target(o, k)
+                    if t == R_GOTTPOFF and not isinstance(tgt, str):
+                        raise ImageError(f"object {o.number}: R_X86_64_GOTTPOFF against {o.describe(k)}: "
+                                         f"thread-local variables must be defined outside the image")
                     if not isinstance(tgt, str) or tgt == _GOT_SYMBOL:
                         continue
                     (weak_refs if info_ >> 4 == STB_WEAK else strong_refs).add(tgt)
@@ -557,6 +563,13 @@ class _Linker:
             else:
                 raise self._unplaced(o, k)
         elif t in (R_GOTPCREL, R_GOTPCRELX, R_REX_GOTPCRELX):
+            struct.pack_into("<i", blob, p, self._got_slot(o, k) + add - p)
+        elif t == R_GOTTPOFF:
+            # The import's GOT slot; the resolver gives it the TLS offset, not an address
+            # (runtime/tls.py).  Never relaxed: the offset is known only in the running process.
+            if self.imp[o.number][k] is None:
+                raise ImageError(f"object {o.number}: R_X86_64_GOTTPOFF against {o.describe(k)}, "
+                                 f"which is not an import")
             struct.pack_into("<i", blob, p, self._got_slot(o, k) + add - p)
         elif t == R_GOTPCREL64:
             struct.pack_into("<q", blob, p, self._got_slot(o, k) + add - p)

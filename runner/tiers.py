@@ -53,6 +53,9 @@ class CodeUnit:
     entries: dict[int, int]                         # function index -> offset of its wr.call<N> wrapper
     entry_sizes: dict[int, int] = field(default_factory=dict)
     rows: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # func -> (offset in func, wasm offset)
+    # A tail module's functions are tailcc; their C-convention adapters (translate/tailcalls.py):
+    adapters: dict[int, int] = field(default_factory=dict)   # function index -> offset of w<N>.c
+    tail: bool | None = None    # the module has tail calls (kept so a warm start need not scan for them)
 
     source_offset: int = 0                          # where the image starts in its file (a .cwasm)
 
@@ -72,7 +75,8 @@ class CodeUnit:
                 "symbols": {str(k): list(v) for k, v in self.symbols.items()},
                 "entries": {str(k): v for k, v in self.entries.items()},
                 "entry_sizes": {str(k): v for k, v in self.entry_sizes.items()},
-                "rows": {str(k): v for k, v in self.rows.items()}}
+                "rows": {str(k): v for k, v in self.rows.items()},
+                "adapters": {str(k): v for k, v in self.adapters.items()}, "tail": self.tail}
 
     @classmethod
     def from_meta(cls, name: str, meta: dict, source) -> "CodeUnit":
@@ -80,7 +84,8 @@ class CodeUnit:
                    {int(k): (v[0], v[1]) for k, v in meta["symbols"].items()},
                    {int(k): v for k, v in meta["entries"].items()},
                    {int(k): v for k, v in meta.get("entry_sizes", {}).items()},
-                   {int(k): [tuple(r) for r in v] for k, v in meta.get("rows", {}).items()})
+                   {int(k): [tuple(r) for r in v] for k, v in meta.get("rows", {}).items()},
+                   adapters={int(k): v for k, v in meta.get("adapters", {}).items()}, tail=meta.get("tail"))
 
     def wasm_offset_at(self, func_index: int, native_offset: int) -> int | None:
         rows = self.rows.get(func_index)
@@ -200,18 +205,21 @@ def link_unit(name: str, level: str, functions: list[int], objs: list[bytes], ob
     """Link compiled objects into one image; returns ``(loader.Image, CodeUnit)``."""
     from . import loader
     image = loader.link(objs)
-    symbols = {}
+    symbols, adapters = {}, {}
     for i in functions:
         s = image.symbols.get(f"w{i}")
         if s is not None:
             symbols[i] = (s[0], s[1])
+        a = image.symbols.get(f"w{i}.c")
+        if a is not None:
+            adapters[i] = a[0]
     entries, entry_sizes = {}, {}
     if wrappers:
         for sym, (off, size) in image.symbols.items():
             if sym.startswith("wr.call"):
                 entries[int(sym[7:])] = off
                 entry_sizes[int(sym[7:])] = size
-    unit = CodeUnit(name, level, tuple(functions), image, symbols, entries, entry_sizes)
+    unit = CodeUnit(name, level, tuple(functions), image, symbols, entries, entry_sizes, adapters=adapters)
     if debug:
         unit.rows = _rows_by_function(image, obj_rows, symbols)
     return image, unit
@@ -300,6 +308,8 @@ class ModuleCode:
             return False
         self.units = units
         for u in units:
+            if u.tail is not None:   # what later tier-up/lazy translations must know without a scan
+                self.module.__dict__.setdefault("uses_tail_calls", u.tail)
             self._lazy_done.update(u.functions)
             if u.rank >= LEVEL_RANK[self.plan.top_level]:
                 self._requested.update(u.functions)
@@ -335,6 +345,7 @@ class ModuleCode:
         self.units = [self._store(image, unit)]
 
     def _store(self, image, unit: CodeUnit) -> CodeUnit:
+        unit.tail = self.module.__dict__.get("uses_tail_calls")   # known: the unit was just translated
         if self.cache is not None:
             from . import loader
             stored = self.cache.put(self.key, unit.name, unit.meta(), loader.dumps(image))
@@ -399,7 +410,7 @@ class ModuleCode:
             body = m.bodies[batch[k] - n_imported]
             k += 1
             for _, code, imm in iter_instructions(m.raw, body.code_start, body.code_end):
-                if code == 0x10 and imm >= n_imported and imm not in seen and imm not in self._lazy_done:
+                if code in (0x10, 0x12) and imm >= n_imported and imm not in seen and imm not in self._lazy_done:
                     seen.add(imm)
                     if size(imm) <= budget:
                         batch.append(imm)

@@ -25,6 +25,7 @@ from .binary import opcodes as op
 from .binary.decode import iter_instructions
 from .binary.module import (F32, F64, FUNCREF, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                             KIND_TABLE, KIND_TAG, MODE_ACTIVE, ConstExpr, Module, RefType, type_name)
+from .binary.subtype import HT_BOT, matches, matches_all
 from .errors import DecodeError, ValidationError
 
 __all__ = ["validate"]
@@ -193,6 +194,15 @@ for _code in _LANE_SIGS:
     _KIND_OF[_code] = _K_LANE
 for _code in op.NEW_IN_3:     # 3.0 instructions whose rules have not landed yet
     _KIND_OF.setdefault(_code, _K_NOT_YET)
+# Typed function references and tail calls.
+(_K_CALL_REF, _K_RETURN_CALL, _K_RETURN_CALL_INDIRECT, _K_RETURN_CALL_REF, _K_REF_AS_NON_NULL,
+ _K_BR_ON_NULL, _K_BR_ON_NON_NULL) = range(100, 107)
+_KIND_OF.update({
+    _C["call_ref"]: _K_CALL_REF, _C["return_call"]: _K_RETURN_CALL,
+    _C["return_call_indirect"]: _K_RETURN_CALL_INDIRECT, _C["return_call_ref"]: _K_RETURN_CALL_REF,
+    _C["ref.as_non_null"]: _K_REF_AS_NON_NULL, _C["br_on_null"]: _K_BR_ON_NULL,
+    _C["br_on_non_null"]: _K_BR_ON_NON_NULL,
+})
 _missing = [n for c, n, _ in op.OPCODES if c not in _KIND_OF and c not in NUMERIC_SIGS]
 assert not _missing, f"validator does not handle {_missing}"
 del _code, _missing
@@ -211,16 +221,32 @@ def _pop(stack: list, ctrls: list) -> int:
     return stack.pop()
 
 
-def _pop_expect(stack: list, ctrls: list, expect: int) -> int:
+def _pop_expect(stack: list, ctrls: "_Ctrls", expect: int) -> int:
     frame = ctrls[-1]
     if len(stack) == frame[3]:
         if frame[4]:
             return UNKNOWN
         raise _Invalid("type mismatch")
     actual = stack.pop()
-    if actual != expect and actual != UNKNOWN and expect != UNKNOWN:
+    if actual != expect and not matches(actual, expect, ctrls.module):
         raise _Invalid("type mismatch")
     return actual
+
+
+def _pop_ref(stack: list, ctrls: "_Ctrls"):
+    """Pop a reference; unknown in unreachable code is ``(ref bot)`` (matches every reference)."""
+    t = _pop(stack, ctrls)
+    if t == UNKNOWN:
+        return RefType(False, HT_BOT)
+    if type(t) is not RefType:
+        raise _Invalid("type mismatch: a reference is expected")
+    return t
+
+
+class _Ctrls(list):
+    """The control stack; carries the module, for subtype checks of type indices."""
+
+    __slots__ = ("module",)
 
 
 def _pop_vals(stack: list, ctrls: list, types) -> None:
@@ -262,6 +288,19 @@ def _label_types(ctrls: list, depth: int):
     return frame[1] if frame[0] == _K_LOOP else frame[2]
 
 
+def _reset_locals(ctrls: list, inits: list, initialised: list) -> None:
+    """Leaving a block: locals it initialised are uninitialised again (3.0's local rule)."""
+    h = ctrls[-1][5]
+    while len(inits) > h:
+        initialised[inits.pop()] = False
+
+
+def _check_return(results, fresults, module) -> None:
+    """A tail call's callee must return what the caller returns."""
+    if not matches_all(fresults, results, module):
+        raise _Invalid("type mismatch: tail call's results do not match the function's")
+
+
 # --- module-level rules ---------------------------------------------------------------------
 
 class _Context:
@@ -287,6 +326,9 @@ class _Context:
         for g in m.global_inits:
             if g.init.op == "ref.func":
                 refs.add(g.init.value)
+        for init in m.table_inits:
+            if init is not None and init.op == "ref.func":
+                refs.add(init.value)
         for e in m.exports:
             if e.kind == KIND_FUNC:
                 refs.add(e.index)
@@ -326,7 +368,7 @@ def _const_type(m: Module, e: ConstExpr, num_imported_globals: int) -> int:
     if o == "ref.func":
         if e.value >= len(m.func_types):
             _fail(f"unknown function {e.value}", e.offset)
-        return FUNCREF
+        return RefType(False, m.func_types[e.value])
     if o == "global.get":
         if e.value >= num_imported_globals:
             _fail(f"unknown global {e.value}", e.offset)
@@ -339,9 +381,15 @@ def _const_type(m: Module, e: ConstExpr, num_imported_globals: int) -> int:
 
 def _check_const(m: Module, e: ConstExpr, expect: int, nig: int) -> None:
     t = _const_type(m, e, nig)
-    if t != expect:
+    if t != expect and not matches(t, expect, m):
         _fail(f"type mismatch: constant expression has type {type_name(t)}, "
               f"expected {type_name(expect)}", e.offset)
+
+
+def _check_value_type(t, ntypes: int, offset: int | None = None) -> None:
+    """A reference type's type index must exist (the decoder cannot know the type count)."""
+    if type(t) is RefType and t.heap >= ntypes:
+        _fail(f"unknown type {t.heap}", offset)
 
 
 def validate(module: Module, bodies: bool = True) -> None:
@@ -352,10 +400,24 @@ def validate(module: Module, bodies: bool = True) -> None:
     nfuncs = len(m.func_types)
     nig = m.num_imported_globals
 
+    # Types: a type index inside a type may name an earlier type or itself (without GC's
+    # rec groups, every type is its own recursion group).
+    for i, ft in enumerate(m.types):
+        for t in ft.params + ft.results:
+            _check_value_type(t, i + 1)
     # Function index space: every type index must exist.
     for i, ti in enumerate(m.func_types):
         if ti >= ntypes:
             _fail(f"unknown type {ti}", None, i)
+    for imp in m.imports:
+        if imp.kind == KIND_TABLE:
+            _check_value_type(imp.desc.elem_type, ntypes)
+        elif imp.kind == KIND_GLOBAL:
+            _check_value_type(imp.desc.val_type, ntypes)
+    for g in m.global_inits:
+        _check_value_type(g.type.val_type, ntypes)
+    for seg in m.elements:
+        _check_value_type(seg.elem_type, ntypes)
     # Tables, memories, limits.
     for t in m.tables:
         _check_limits(t.limits, 2**32 - 1)
@@ -366,8 +428,11 @@ def validate(module: Module, bodies: bool = True) -> None:
     # Tables' initialiser expressions (3.0).
     defined_tables = m.tables[m.num_imported_tables:]
     for t, init in zip(defined_tables, m.table_inits):
+        _check_value_type(t.elem_type, ntypes)
         if init is not None:
             _check_const(m, init, t.elem_type, nig)
+        elif not t.elem_type.nullable:
+            _fail(f"type mismatch: a table of {type_name(t.elem_type)} needs an initialiser")
     # Globals.
     for g in m.global_inits:
         _check_const(m, g.init, g.type.val_type, nig)
@@ -397,7 +462,7 @@ def validate(module: Module, bodies: bool = True) -> None:
         if seg.mode == MODE_ACTIVE:
             if seg.table_index >= len(m.tables):
                 _fail(f"unknown table {seg.table_index}", seg.offset.offset if seg.offset else None)
-            if m.tables[seg.table_index].elem_type != seg.elem_type:
+            if not matches(seg.elem_type, m.tables[seg.table_index].elem_type, m):
                 _fail("type mismatch: element segment type does not match the table",
                       seg.offset.offset if seg.offset else None)
             _check_const(m, seg.offset, I32, nig)
@@ -410,6 +475,8 @@ def validate(module: Module, bodies: bool = True) -> None:
     # Function bodies.
     if bodies:
         validate_bodies(m, 0, len(m.bodies))
+        # Every body was seen here: the translator need not scan them for tail calls.
+        m.uses_tail_calls = m.__dict__.pop("_tail_calls_seen", False)
 
 
 def validate_bodies(module: Module, first: int, end: int) -> None:
@@ -438,9 +505,25 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
     kind_of = _KIND_OF
     code_end = body.code_end
 
+    # Locals of a non-defaultable type ((ref $t)) must be set before they are read; the
+    # spec's algorithm: `initialised`, and `inits` (the locals set since each frame began).
+    nparams = len(params)
+    track = False
+    for j, t in enumerate(body.locals):
+        if type(t) is RefType:
+            if t.heap >= len(types):
+                raise ValidationError(f"unknown type {t.heap}", body.code_start, func_index)
+            if not t.nullable:
+                if not track:
+                    track = True
+                    initialised = [True] * nlocals
+                    inits: list[int] = []
+                initialised[nparams + j] = False
+
     stack: list[int] = []
-    # A control frame: [kind, params, results, height, unreachable].
-    ctrls: list[list] = [[_K_BLOCK, [], results, 0, False]]
+    # A control frame: [kind, params, results, height, unreachable, inits height].
+    ctrls = _Ctrls([[_K_BLOCK, [], results, 0, False, 0]])
+    ctrls.module = m
     height = 0
     at = body.code_start
     try:
@@ -460,10 +543,15 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
             if k == _K_LOCAL_GET:
                 if imm >= nlocals:
                     raise _Invalid(f"unknown local {imm}")
+                if track and not initialised[imm]:
+                    raise _Invalid("uninitialized local")
                 stack.append(locals_[imm])
             elif k == _K_LOCAL_SET or k == _K_LOCAL_TEE:
                 if imm >= nlocals:
                     raise _Invalid(f"unknown local {imm}")
+                if track and not initialised[imm]:
+                    initialised[imm] = True
+                    inits.append(imm)
                 t = locals_[imm]
                 if len(stack) > height and stack[-1] == t:
                     if k == _K_LOCAL_SET:
@@ -510,8 +598,10 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     if len(stack) != h:
                         raise _Invalid("type mismatch")
                     stack.extend(fres)
-                if frame[0] == _K_IF and frame[1] != fres:
+                if frame[0] == _K_IF and frame[1] != fres and not matches_all(frame[1], fres, m):
                     raise _Invalid("type mismatch: if without else must leave its parameters unchanged")
+                if track:
+                    _reset_locals(ctrls, inits, initialised)
                 ctrls.pop()
                 if not ctrls:
                     if at != code_end - 1:
@@ -520,6 +610,8 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 height = ctrls[-1][3]
             elif k == _K_BLOCK or k == _K_LOOP or k == _K_IF:
                 if type(imm) is RefType:
+                    if imm.heap >= len(types):
+                        raise _Invalid(f"unknown type {imm.heap}")
                     bt = ([], [imm])
                 else:
                     bt = ctx.block_types.get(imm) if imm < 0 else None
@@ -535,7 +627,7 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 bparams, bresults = bt
                 _pop_vals(stack, ctrls, bparams)
                 height = len(stack)
-                ctrls.append([k, bparams, bresults, height, False])
+                ctrls.append([k, bparams, bresults, height, False, len(inits) if track else 0])
                 stack.extend(bparams)
             elif k == _K_GLOBAL_GET:
                 if imm >= len(globals_):
@@ -562,6 +654,8 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     raise _Invalid("type mismatch")
                 frame[0] = _K_ELSE
                 frame[4] = False
+                if track:
+                    _reset_locals(ctrls, inits, initialised)
                 stack.extend(frame[1])
             elif k == _K_RETURN:
                 _pop_vals(stack, ctrls, results)
@@ -583,6 +677,8 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 if len(imm) != 1:
                     raise _Invalid("invalid result arity")
                 t = imm[0]
+                if type(t) is RefType and t.heap >= len(types):
+                    raise _Invalid(f"unknown type {t.heap}")
                 _pop_expect(stack, ctrls, I32)
                 _pop_expect(stack, ctrls, t)
                 _pop_expect(stack, ctrls, t)
@@ -612,7 +708,7 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 ti, tab = imm
                 if tab >= len(ctx.tables):
                     raise _Invalid(f"unknown table {tab}")
-                if ctx.tables[tab] != FUNCREF:
+                if ctx.tables[tab] != FUNCREF and not matches(ctx.tables[tab], FUNCREF, m):
                     raise _Invalid("type mismatch: call_indirect needs a funcref table")
                 if ti >= len(types):
                     raise _Invalid(f"unknown type {ti}")
@@ -640,7 +736,7 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     raise _Invalid(f"unknown function {imm}")
                 if imm not in ctx.refs:
                     raise _Invalid("undeclared function reference")
-                stack.append(FUNCREF)
+                stack.append(RefType(False, func_types[imm]))
             elif k == _K_MEMORY_INIT or k == _K_DATA_DROP:
                 if ctx.data_count is None:
                     raise DecodeError("data count section required", at)
@@ -679,7 +775,7 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     raise _Invalid(f"unknown table {dst}")
                 if src >= len(ctx.tables):
                     raise _Invalid(f"unknown table {src}")
-                if ctx.tables[dst] != ctx.tables[src]:
+                if not matches(ctx.tables[src], ctx.tables[dst], m):
                     raise _Invalid("type mismatch: table.copy between tables of different types")
                 _pop_vals(stack, ctrls, _I32x3)
             elif k == _K_TABLE_INIT:
@@ -688,12 +784,16 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     raise _Invalid(f"unknown table {tab}")
                 if elem >= ctx.num_elems:
                     raise _Invalid(f"unknown elem segment {elem}")
-                if ctx.tables[tab] != m.elements[elem].elem_type:
+                if not matches(m.elements[elem].elem_type, ctx.tables[tab], m):
                     raise _Invalid("type mismatch: element segment type does not match the table")
                 _pop_vals(stack, ctrls, _I32x3)
             elif k == _K_ELEM_DROP:
                 if imm >= ctx.num_elems:
                     raise _Invalid(f"unknown elem segment {imm}")
+            elif _K_CALL_REF <= k <= _K_BR_ON_NON_NULL:
+                _typed_reference_instruction(k, imm, stack, ctrls, ctx, results)
+                if k == _K_RETURN_CALL or k == _K_RETURN_CALL_INDIRECT or k == _K_RETURN_CALL_REF:
+                    m._tail_calls_seen = True
             elif k == _K_NOT_YET:
                 raise _Invalid(f"{op.NAME[code]} is not supported yet")
             else:  # pragma: no cover - _KIND_OF and this chain must agree
@@ -701,3 +801,54 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
     except _Invalid as e:
         raise ValidationError(e.args[0], at, func_index) from None
     raise DecodeError("END opcode expected: function body ends inside a block", code_end)
+
+
+def _typed_reference_instruction(k: int, imm, stack: list, ctrls: _Ctrls, ctx: _Context, results) -> None:
+    """call_ref, the tail calls, ref.as_non_null, br_on_null, br_on_non_null (rare: off the
+    body loop's chain)."""
+    m = ctx.module
+    types = ctx.types
+    if k == _K_CALL_REF or k == _K_RETURN_CALL_REF:
+        if imm >= len(types):
+            raise _Invalid(f"unknown type {imm}")
+        _pop_expect(stack, ctrls, RefType(True, imm))
+        fparams, fresults = types[imm]
+    elif k == _K_RETURN_CALL:
+        if imm >= len(ctx.func_types):
+            raise _Invalid(f"unknown function {imm}")
+        fparams, fresults = types[ctx.func_types[imm]]
+    elif k == _K_RETURN_CALL_INDIRECT:
+        ti, tab = imm
+        if tab >= len(ctx.tables):
+            raise _Invalid(f"unknown table {tab}")
+        if not matches(ctx.tables[tab], FUNCREF, m):
+            raise _Invalid("type mismatch: call_indirect needs a funcref table")
+        if ti >= len(types):
+            raise _Invalid(f"unknown type {ti}")
+        _pop_expect(stack, ctrls, I32)
+        fparams, fresults = types[ti]
+    elif k == _K_REF_AS_NON_NULL:
+        rt = _pop_ref(stack, ctrls)
+        stack.append(RefType(False, rt.heap))
+        return
+    else:
+        lt = _label_types(ctrls, imm)
+        rt = _pop_ref(stack, ctrls)
+        if k == _K_BR_ON_NULL:            # [t* (ref null ht)] -> [t* (ref ht)], label [t*]
+            _pop_vals(stack, ctrls, lt)
+            stack.extend(lt)
+            stack.append(RefType(False, rt.heap))
+        else:                             # [t* (ref null ht)] -> [t*], label [t* rt'] with (ref ht) <: rt'
+            if not lt:
+                raise _Invalid("type mismatch: br_on_non_null needs a label taking a reference")
+            stack.append(RefType(False, rt.heap))
+            _pop_vals(stack, ctrls, lt)
+            stack.extend(lt[:-1])
+        return
+    if k == _K_CALL_REF:
+        _pop_vals(stack, ctrls, fparams)
+        stack.extend(fresults)
+        return
+    _check_return(results, fresults, m)
+    _pop_vals(stack, ctrls, fparams)
+    _set_unreachable(stack, ctrls)

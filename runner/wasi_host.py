@@ -8,34 +8,36 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from wasi import WASI_FUNCTIONS, WasiCtx
+from wasi import WASI_FUNCTIONS, WASI_UNSTABLE_FUNCTIONS, WasiCtx
 
 from .binary.module import F32, F64, I32, I64, FuncType
 from .layout import FAST_FD_WRITE_MAP_SIZE, FAST_FD_WRITE_MAX_IOVS, IOVEC_IR, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD
 from .runtime.instance import Function, host_function
 
-WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+# wasi_unstable has its own table: three of its functions have another ABI (wasi/unstable.py)
+WASI_TABLES = {"wasi_snapshot_preview1": WASI_FUNCTIONS, "wasi_unstable": WASI_UNSTABLE_FUNCTIONS}
+WASI_MODULES = tuple(WASI_TABLES)
 _TYPE = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
 
 
 def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = None,
                   fast_fd_write: bool = True) -> Callable[[str, str], Any]:
-    """An import resolver providing every preview1 function, bound to ``ctx``.
+    """An import resolver providing every preview1 (and wasi_unstable) function, bound to ``ctx``.
 
     With ``fast_fd_write``, ``fd_write`` is native code that writes straight from
     guest memory with ``writev`` and calls the Python implementation only for what
     it does not handle (see FastFdWrite); ``attach_memory`` must then be called
     once the instance exists.
     """
-    bound: dict[str, Function] = {}
+    bound: dict[tuple[str, str], Function] = {}
     fast = FastFdWrite(ctx) if fast_fd_write else None
     ctx.fast_fd_write = fast
 
     def resolve(module: str, name: str):
-        if module in WASI_MODULES:
-            f = bound.get(name)
+        if module in WASI_TABLES:
+            f = bound.get((module, name))
             if f is None:
-                hf = WASI_FUNCTIONS.get(name)
+                hf = WASI_TABLES[module].get(name)
                 if hf is None:
                     return None
                 ft = FuncType(tuple(_TYPE[t] for t in hf.params), tuple(_TYPE[t] for t in hf.results))
@@ -45,7 +47,7 @@ def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = Non
                 f = host_function(ft, impl, f"{module}::{name}")
                 if fast is not None and name == "fd_write":
                     f = fast.function(ft, f)
-                bound[name] = f
+                bound[(module, name)] = f
             return f
         return fallback(module, name) if fallback else None
 
@@ -191,21 +193,29 @@ class FastFdWrite:
         self.memslot.value = memory.address if memory is not None else None
 
 
-def instantiate_command(engine, compiled, wasi_config):
+def instantiate_command(engine, compiled, wasi_config, trace: Callable[[str], None] | None = None):
     """Instantiate a WASI command: preview1 imports bound to a fresh context, memory attached.
 
-    Returns ``(instance, ctx)``; the caller runs ``instance.exports["_start"]``.
+    ``trace`` receives one line per WASI call (name, arguments, result); every call then
+    goes through Python, the native fd_write included.  Returns ``(instance, ctx)``; the
+    caller runs ``instance.exports["_start"]``.
     """
     from wasi import WasiCtx
 
     ctx = WasiCtx(wasi_config)
-    instance = engine.instantiate(compiled, wasi_resolver(ctx))
+    ctx.trace = trace
+    instance = engine.instantiate(compiled, wasi_resolver(ctx, fast_fd_write=trace is None))
+    attach_wasi_memory(instance, ctx)
+    return instance, ctx
+
+
+def attach_wasi_memory(instance, ctx) -> None:
+    """Give the WASI context the instance's exported ``memory`` (host calls read and write it)."""
     memory = instance.exports.get("memory")
     if memory is not None and hasattr(memory, "view"):
         ctx.memory = memory
         if ctx.fast_fd_write is not None:
             ctx.fast_fd_write.attach_memory(memory)
-    return instance, ctx
 
 
 def run_wasi(wasm: bytes, args: list[str] | None = None, env: list[tuple[str, str]] | None = None,

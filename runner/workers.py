@@ -113,7 +113,7 @@ class CompilerPool:
 
     def submit_validate(self, key: str, first: int, end: int) -> Future:
         """Validate bodies first..end-1 of a registered module in a worker; the future gives
-        None or ``(message, offset, func_index)``."""
+        ``(message, offset, func_index)``, or, when they are valid, whether they have a tail call."""
         fut: Future = Future()
         self._put(_Job(PRIORITY_NOW, next(self._serial), "validate", (key, first, end), fut, key))
         return fut

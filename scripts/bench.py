@@ -19,7 +19,9 @@ precompiled ``.cwasm`` (its warm start).  Peak RSS is the child's ``ru_maxrss``.
 Then "getting to native code", whole processes beside wasmtime-py, each against its
 target: fib.wasm and hello.wasm cold (an empty cache directory each run), hello.wasm warm,
 the seed's perf walkthrough on a cold cache (fib::fib's share of all samples), and a large
-real module (scripts/large_module.py: Yosys, 28 MB of code) cold and warm with peak RSS.
+real module (scripts/large_module.py: Yosys, 28 MB of code) cold and warm with peak RSS, and
+the CPython build of scripts/cpython_build.py running a numpy program (compile time, run
+time and peak RSS beside wasmtime-py's; skipped with the reason while wasirun refuses it).
 ``--quick``: one run each, no large module.  This is a benchmark, not a test: it asserts
 nothing, it reports.
 """
@@ -242,6 +244,88 @@ def getting_to_native_code(runs: int, quick: bool) -> None:
               f"{'met' if share >= 80 else 'NOT met'}")
     if not quick:
         large_module(runs=min(runs, 2))
+        cpython_build(runs=1)
+
+
+WASMTIME_CPYTHON = r"""
+import json, resource, sys, time
+import wasmtime as wt
+spec = json.loads(open(sys.argv[1]).read())
+config = wt.Config(); config.wasm_exceptions = True
+engine = wt.Engine(config)
+t0 = time.perf_counter()
+module = wt.Module.from_file(engine, spec["wasm"])
+t1 = time.perf_counter()
+store = wt.Store(engine)
+wasi = wt.WasiConfig(); wasi.argv = spec["argv"]; wasi.env = spec["env"]
+wasi.preopen_dir(spec["lib"], spec["guest_lib"], False)
+wasi.inherit_stdout(); wasi.inherit_stderr()
+store.set_wasi(wasi)
+linker = wt.Linker(engine); linker.define_wasi()
+linker.define_func("host", "call", wt.FuncType([wt.ValType.i32()] * 4, [wt.ValType.i32()]), lambda *a: -1)
+exports = linker.instantiate(store, module).exports(store)
+t2 = time.perf_counter()
+exports["_initialize"](store)
+status = exports["run"](store)
+t3 = time.perf_counter()
+sys.stdout.flush()
+sys.stderr.write(f"BENCH-CPYTHON compile {t1 - t0:.3f} run {t3 - t2:.3f} status {status}\n")
+"""
+
+
+def cpython_build(runs: int) -> None:
+    """The CPython build of scripts/cpython_build.py (99 MB, exceptions + SIMD) running a numpy
+    program: compile time, peak RSS and run time (_initialize + run) beside wasmtime-py's."""
+    import json
+    p = subprocess.run([PY, str(ROOT / "scripts" / "cpython_build.py")], capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"\nCPython build: not available ({p.stderr.strip()})")
+        return
+    spec = json.loads(p.stdout)
+    name = f"{Path(spec['wasm']).name} ({os.path.getsize(spec['wasm']) / 1e6:.1f} MB, CPython 3.15 + numpy)"
+    env_args = [a for k, v in spec["env"] for a in ("--env", f"{k}={v}")]
+    ours = [PY, "-m", "runner.cli", "--timings", "--dir", f"{spec['lib']}::{spec['guest_lib']}::ro",
+            *env_args, "--argv0", spec["argv"][0], "-W", "unknown-imports-default=y", "--invoke", "run", spec["wasm"]]
+    spec_file = BUILD / "cpython-spec.json"
+    spec_file.write_text(json.dumps(spec))
+    script = BUILD / "wasmtime_cpython.py"
+    script.write_text(WASMTIME_CPYTHON)
+    print(f"\n## CPython build: {name}\n")
+    timing = r"decode (\S+)s validate (\S+)s compile (\S+)s .* run (\S+)s"
+
+    def one(cmd, env=None, stdin=None):
+        e = dict(ENV, **(env or {}))
+        full = ["/usr/bin/time", "-f", "BENCH-RSS %M", *cmd] if Path("/usr/bin/time").exists() else cmd
+        t = time.perf_counter()
+        r = subprocess.run(full, input=stdin, capture_output=True, text=True, env=e)
+        wall = time.perf_counter() - t
+        rss = re.search(r"BENCH-RSS (\d+)", r.stderr)
+        return r, wall, int(rss.group(1)) / 1024 if rss else 0.0
+
+    rows = []
+    r, wall, rss = one(ours, cold_env(), spec["program"])
+    if r.returncode != 0 or spec["expect"][1] not in r.stdout:
+        line = next((ln for ln in r.stderr.splitlines() if ln.startswith("Error")), r.stderr.strip()[-300:])
+        print(f"wasirun: not run ({line})")
+    else:
+        m = re.search(timing, r.stderr)
+        rows.append(("wasirun cold (empty cache)", sum(map(float, m.groups()[:3])) if m else None,
+                     float(m.group(4)) if m else None, wall, rss))
+        warm = min((one(ours, None, spec["program"]) for _ in range(runs)), key=lambda x: x[1])
+        m = re.search(timing, warm[0].stderr)
+        rows.append(("wasirun warm", sum(map(float, m.groups()[:3])) if m else None,
+                     float(m.group(4)) if m else None, warm[1], warm[2]))
+    r, wall, rss = one([PY, str(script), str(spec_file)])
+    m = re.search(r"BENCH-CPYTHON compile (\S+) run (\S+) status (\d+)", r.stderr)
+    if r.returncode == 0 and m and spec["expect"][1] in r.stdout:
+        rows.append(("wasmtime-py (no cache)", float(m.group(1)), float(m.group(2)), wall, rss))
+    else:
+        print(f"wasmtime-py: failed ({r.stderr.strip()[-300:]})")
+    print("| engine | compile (decode+validate+compile) | run (_initialize + run) | wall | peak RSS |")
+    print("|---|---|---|---|---|")
+    for label, comp, run, wall, rss in rows:
+        fmt = lambda v: f"{v:.2f}s" if v is not None else "—"  # noqa: E731
+        print(f"| {label} | {fmt(comp)} | {fmt(run)} | {wall:.2f}s | {rss:.0f} MiB |")
 
 
 def guest_profiler_overhead(runs: int) -> None:

@@ -1,11 +1,25 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules.
+
+The tests use a compile cache of their own, a fresh directory per session, for this process
+and every wasirun it starts (they inherit the environment): never the user's
+~/.cache/wasirun, and nothing left over from another run or another checkout.
+"""
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from wasi.testing import GuestFactory
+_SESSION_CACHE = tempfile.mkdtemp(prefix="wasirun-test-cache-")
+os.environ["WASIRUN_CACHE_DIR"] = _SESSION_CACHE     # before anything imports runner
+
+from wasi.testing import GuestFactory  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(params=["wasirun", "wasmtime"])

@@ -122,13 +122,28 @@ def test_deep_recursion_backtrace_is_folded():
     assert "fib::main" in r.stderr and "std::rt::lang_start" in r.stderr
 
 
+# Says it is looping (one fd_write to stdout), then loops forever.
+ANNOUNCED_LOOP = """(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "looping\\n")
+  (data (i32.const 0) "\\10\\00\\00\\00\\08\\00\\00\\00")     ;; iovec {16, 8}
+  (func (export "_start") (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (loop (br 0))))"""
+
+
 def test_ctrl_c_stops_a_looping_guest(tmp_path):
+    import select
     import signal
-    import time
-    m = write(tmp_path, LOOP)
+    m = write(tmp_path, ANNOUNCED_LOOP)
     p = subprocess.Popen([sys.executable, "-m", "runner.cli", str(m)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    time.sleep(2)
+    # SIGINT only once the guest runs (it said so), not while Python starts or compiles.
+    ready, _, _ = select.select([p.stdout], [], [], 300)
+    line = p.stdout.readline() if ready else b""
+    if line != b"looping\n":
+        p.kill()
+        raise AssertionError(f"the guest did not start: {line!r} {p.stderr.read()[-2000:]!r}")
     p.send_signal(signal.SIGINT)
     try:
         p.wait(timeout=30)
@@ -136,3 +151,92 @@ def test_ctrl_c_stops_a_looping_guest(tmp_path):
         p.kill()
         raise AssertionError("SIGINT did not stop the guest")
     assert p.returncode == -signal.SIGINT
+
+
+# --- no traceback, ever -----------------------------------------------------------------------
+
+def _one_error_line(r):
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), r.stderr
+    return lines[0]
+
+
+def _wasirun_with(setup: str, *args, cwd=None, env=None):
+    """The CLI in a child after ``setup`` (Python) ran in it."""
+    code = f"{setup}\nfrom runner.cli import main\nmain({[str(a) for a in args]!r})"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          cwd=cwd, env=env)
+
+
+@pytest.mark.parametrize("breakage", ["root is a file", "code dir is a file", "garbage entries"])
+def test_a_broken_cache_dir_still_runs(tmp_path, breakage):
+    import os
+    cache = tmp_path / "cache"
+    if breakage == "root is a file":
+        cache.write_bytes(b"not a directory")
+    elif breakage == "code dir is a file":
+        cache.mkdir()
+        (cache / "code-v1").write_bytes(b"not a directory")
+    else:
+        assert wasirun_env(FIB, cache).returncode == 0          # fill it, then damage every file
+        for d, _, files in os.walk(cache):
+            for f in files:
+                with open(os.path.join(d, f), "r+b") as fh:
+                    fh.write(b"\0garbage\0" * 8)
+    r = wasirun_env(FIB, cache)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.startswith("fib(")
+
+
+def wasirun_env(wasm, cache):
+    import os
+    env = {**os.environ, "WASIRUN_CACHE_DIR": str(cache)}
+    return subprocess.run([sys.executable, "-m", "runner.cli", str(wasm)], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=REPO)
+
+
+def test_jitdump_in_a_directory_we_cannot_write_is_one_line(tmp_path):
+    """The jitdump goes to the current directory: here one that no longer exists (root may
+    write anywhere else)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    import os
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = _wasirun_with(f"import os; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})", "--jitdump", FIB,
+                      env=env)
+    assert r.returncode == 1
+    line = _one_error_line(r)
+    assert line.startswith("Error: cannot set up --profile=jitdump: `jit-") and "No such file or directory" in line
+
+
+def test_a_host_function_raising_is_reported_as_a_wasirun_bug(tmp_path):
+    """A WASI function that raises something unexpected: one line saying it is a bug, and
+    where its traceback went; exit 1."""
+    r = _wasirun_with("""
+import dataclasses
+from wasi.registry import WASI_FUNCTIONS
+def broken(ctx, *args):
+    raise ZeroDivisionError("a host bug")
+WASI_FUNCTIONS["environ_sizes_get"] = dataclasses.replace(WASI_FUNCTIONS["environ_sizes_get"], impl=broken)
+""", FIB, cwd=REPO)
+    assert r.returncode == 1
+    line = _one_error_line(r)
+    assert "internal error (a wasirun bug, please report it): ZeroDivisionError: a host bug" in line
+    details = line.rsplit("details in ", 1)[1].rstrip(")")
+    from pathlib import Path
+    assert "ZeroDivisionError" in Path(details).read_text() and "Traceback" in Path(details).read_text()
+    Path(details).unlink()
+
+
+def test_an_internal_error_anywhere_is_one_line(tmp_path):
+    """Something wasirun does not expect, outside the run's own try (here: building the
+    engine), still ends in the one-line report."""
+    r = _wasirun_with("""
+import runner.api
+def broken(self, config=None):
+    raise KeyError("engine")
+runner.api.Engine.__init__ = broken
+""", FIB, cwd=REPO)
+    assert r.returncode == 1
+    assert "internal error (a wasirun bug, please report it): KeyError: 'engine'" in _one_error_line(r)

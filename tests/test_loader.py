@@ -27,6 +27,7 @@ def target_machine(reloc: str = "pic", codemodel: str = "small"):
     """As runner/jit.py makes them (other relocation models / code models for the error tests)."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()   # the runtime IR has module-level asm
     return llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
         opt=2, reloc=reloc, codemodel=codemodel, jit=True)
@@ -553,20 +554,25 @@ define void @boom(ptr %slots) "frame-pointer"="all" { store i32 42, ptr %slots
 
 
 def test_runtime_ir_links_and_wr_enter_runs(mapped):
+    from runner.layout import THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE, ThreadState
     from runner.runtime.native import RUNTIME_IR
+    from runner.runtime.tls import tls_block
     image = link([compile_ir(RUNTIME_IR), compile_ir(BOOM)])
     assert {"wr_enter", "wr_trap", "wr_segv", "boom"} <= set(image.symbols)
-    assert {"__sigsetjmp", "siglongjmp", "signal"} <= set(image.imports)
-    li = mapped(image, process_symbol)
-    enter = fn(li, "wr_enter", I32, P, P)
+    assert {"__sigsetjmp", "siglongjmp", "signal", THREAD_STATE_SYMBOL} <= set(image.imports)
+    offset = tls_block(THREAD_STATE_TLS_SIZE).offset & (1 << 64) - 1
+    li = mapped(image, lambda name: offset if name == THREAD_STATE_SYMBOL else process_symbol(name))
+    enter = fn(li, "wr_enter", I32, P, P, ctypes.c_uint64)
     slots = (I32 * 4)()
     cb = ctypes.CFUNCTYPE(None, P)(lambda p: I32.from_address(p).__setattr__("value", 5))
-    assert enter(ctypes.cast(cb, P).value, ctypes.addressof(slots)) == 0
+    assert enter(ctypes.cast(cb, P).value, ctypes.addressof(slots), 1 << 20) == 0
     assert slots[0] == 5
     # A trap longjmps from native code only, back to wr_enter, which returns its code.
-    assert enter(li.address("boom"), ctypes.addressof(slots)) == 7
+    assert enter(li.address("boom"), ctypes.addressof(slots), 1 << 20) == 7
     assert slots[0] == 42
-    assert ctypes.c_void_p.from_address(li.address("wr_jmpbuf")).value is None
+    # the GOTTPOFF slot reached this thread's block: wr_thread_state is its address, jmpbuf is clear
+    state = ThreadState.from_address(fn(li, "wr_thread_state", P)())
+    assert state.jmpbuf is None and state.entry_fp is None
 
 
 def _fib_texts() -> tuple[list[str], list[int]]:

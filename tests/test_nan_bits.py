@@ -114,10 +114,17 @@ PRESERVING = [
 
 
 @pytest.fixture(scope="module", params=[0, 2, 3], ids=lambda o: f"O{o}")
-def instance(request):
+def compiled(request):
     funcs = [c[:5] for c in QUIETING] + [c[:5] for c in PRESERVING]
     engine = Engine(Config(cache=False, opt_level=request.param))
-    return engine.instantiate(engine.compile(module(funcs, memory=True)), {})
+    return engine, engine.compile(module(funcs, memory=True))
+
+
+@pytest.fixture
+def instance(compiled):
+    """A fresh instance per test (the cases store to its memory); the code is compiled once."""
+    engine, code = compiled
+    return engine.instantiate(code, {})
 
 
 @pytest.mark.parametrize("case", QUIETING, ids=[c[0] for c in QUIETING])

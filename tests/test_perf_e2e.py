@@ -2,8 +2,8 @@
 
 Run as a script, this file is a stand-in for ``wasirun --jitdump``: it JIT-compiles
 two tiny functions with llvmlite, announces them through JitDumpAgent and runs
-them, so the jitdump writer and profile.sh are checked against perf before the
-real runner exists.  The fib.wasm test needs runner/cli.py and skips until then.
+them, so the jitdump writer and profile.sh are checked against perf apart from the
+runner; the fib.wasm tests run the real runner.
 """
 from __future__ import annotations
 
@@ -100,15 +100,15 @@ def test_profile_sh_on_tiny_jit(perf, tmp_path):
 
 
 def test_profile_sh_fib(perf, tmp_path):
-    if not (REPO / "runner" / "cli.py").exists():
-        pytest.skip("runner/cli.py does not exist yet")
     out, _ = _profile(tmp_path, f"{sys.executable} -m runner.cli", "--", "examples/fib.wasm")
     rows = _report_rows((out / "report.txt").read_text())
     # fib::fib is the hottest symbol of all (the rest is Python starting up and,
-    # on a cold cache, LLVM compiling) and nearly all of the wasm code's samples.
+    # on a cold cache, LLVM compiling) and nearly all of the wasm code's samples: on a cold
+    # cache (the tests' own, tests/conftest.py) in two copies, the first tier's and the top's.
     assert rows and rows[0][1].endswith("[.] fib::fib"), rows[:8]
     wasm = sum(pct for pct, rest in rows if rest.startswith("jitted-"))
-    assert rows[0][0] >= 0.9 * wasm, rows[:8]
+    fib = sum(pct for pct, rest in rows if rest.startswith("jitted-") and rest.endswith("[.] fib::fib"))
+    assert fib >= 0.9 * wasm, rows[:8]
     assert any("fib::fib" in _elf_functions(so)[0] for so in out.glob("jitted-*.so"))
 
 

@@ -168,10 +168,16 @@ PROGRAM = """(module
 
 
 @pytest.fixture(scope="module")
-def program(engine, tmp_path_factory):
+def program_module(engine, tmp_path_factory):
     if WASM_TOOLS is None:
         pytest.skip("wasm-tools is not installed")
-    return instantiate(engine, assemble(PROGRAM, tmp_path_factory.mktemp("simd")))
+    return engine.compile(assemble(PROGRAM, tmp_path_factory.mktemp("simd")))
+
+
+@pytest.fixture
+def program(engine, program_module):
+    """A fresh instance per test: tests write its memory and its global."""
+    return engine.instantiate(program_module, {})
 
 
 def test_v128_arguments_and_results(program):

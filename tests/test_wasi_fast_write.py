@@ -36,17 +36,47 @@ PROGRAM = """(module
 )"""
 
 
-@pytest.mark.parametrize("case, stdout, status", [
-    (0, "hi\n", 103),           # written natively: 3 bytes
-    (1, "", 21),                # an iovec past the end of memory: FAULT, nothing written
-    (2, "", 21),                # nwritten past the end: FAULT before any output
-    (3, "", 100),               # an empty buffer: 0 bytes, success
-    (4, "", 8),                 # stdout closed by the guest: BADF (the fd map follows fd_close)
-    (5, "", 8),                 # an fd that was never open: BADF
+# The CLI with the Python fd_write counting its calls: the count goes to stderr at exit, so a
+# test sees which path served the guest.
+COUNTING_CLI = r"""
+import atexit, dataclasses, sys
+from wasi.registry import WASI_FUNCTIONS
+calls = []
+slow = WASI_FUNCTIONS["fd_write"]
+WASI_FUNCTIONS["fd_write"] = dataclasses.replace(slow, impl=lambda *a: calls.append(a) or slow.impl(*a))
+atexit.register(lambda: sys.stderr.write(f"python fd_write calls: {len(calls)}\n"))
+from runner.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("case, stdout, status, python_calls", [
+    (0, "hi\n", 103, 0),        # written natively: 3 bytes, the Python fd_write never ran
+    (1, "", 21, None),          # an iovec past the end of memory: FAULT, nothing written
+    (2, "", 21, None),          # nwritten past the end: FAULT before any output
+    (3, "", 100, None),         # an empty buffer: 0 bytes, success
+    (4, "", 8, None),           # stdout closed by the guest: BADF (the fd map follows fd_close)
+    (5, "", 8, 1),              # an fd that was never open (not in the fd map): the Python one says BADF
 ])
-def test_fd_write_cases(tmp_path, case, stdout, status):
+def test_fd_write_cases(tmp_path, case, stdout, status, python_calls):
     wasm = tmp_path / "w.wasm"
     wasm.write_bytes(wat2wasm(PROGRAM))
-    r = subprocess.run([sys.executable, "-m", "runner.cli", str(wasm)] + ["x"] * case,
+    r = subprocess.run([sys.executable, "-c", COUNTING_CLI, str(wasm)] + ["x"] * case,
                        capture_output=True, text=True, timeout=300)
     assert (r.stdout, r.returncode) == (stdout, status), r.stderr
+    if python_calls is not None:
+        assert f"python fd_write calls: {python_calls}" in r.stderr, r.stderr
+
+
+def test_trace_wasi_goes_through_python_and_prints_each_call(tmp_path):
+    """--trace-wasi: every call on stderr with its arguments and result; fd_write too, so it
+    takes the Python path (the native one would write without a trace)."""
+    wasm = tmp_path / "w.wasm"
+    wasm.write_bytes(wat2wasm(PROGRAM))
+    r = subprocess.run([sys.executable, "-c", COUNTING_CLI, "--trace-wasi", str(wasm)],
+                       capture_output=True, text=True, timeout=300)
+    assert (r.stdout, r.returncode) == ("hi\n", 103), r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[:3] == ["wasi: args_sizes_get(200, 204) -> success", "wasi: fd_write(1, 0, 1, 50) -> success",
+                         "wasi: proc_exit(103)"], lines
+    assert "python fd_write calls: 1" in r.stderr

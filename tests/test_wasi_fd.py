@@ -357,3 +357,35 @@ def test_readdir_on_a_file(g):
     fd = g.open(3, "f")[1]
     assert g.call("fd_readdir", fd, 8192, 100, 0, 64) == Errno.BADF
     assert g.call("fd_readdir", 1, 8192, 100, 0, 64) == Errno.BADF
+
+
+def test_readdir_lists_the_directory_once_per_pass(sandbox, monkeypatch):
+    """wasi-libc's loop over 300 entries in 1000-byte buffers makes ~12 calls: the
+    directory is listed at the start of the pass (cookie 0), the other calls read that
+    listing; a new pass lists again and sees a new entry."""
+    import wasi.fd
+    listed = []
+    real = wasi.fd._dir_entries
+    monkeypatch.setattr(wasi.fd, "_dir_entries", lambda fd: listed.append(fd) or real(fd))
+    for i in range(300):
+        (sandbox / "sub" / f"entry-{i:04d}").write_bytes(b"")
+    g = GuestFactory("wasirun")(preopens=[(str(sandbox), "/sandbox")])
+    fd = g.open(3, "sub")[1]
+
+    def whole_pass():
+        seen, cookie, calls = [], 0, 0
+        while True:
+            data = readdir(g, fd, cookie, size=1000)
+            calls += 1
+            entries = parse_dirents(data)
+            seen += [e[1] for e in entries]
+            if len(data) < 1000:
+                return seen, calls
+            cookie = entries[-1][0]
+
+    seen, calls = whole_pass()
+    assert len(seen) == 302 and calls > 10
+    assert len(listed) == 1
+    (sandbox / "sub" / "late").write_bytes(b"")
+    seen, _ = whole_pass()
+    assert b"late" in seen and len(listed) == 2

@@ -243,3 +243,31 @@ def test_path_set_times(g, root):
     assert os.lstat(root / "lnf").st_mtime_ns == 9 * 10**9
     assert os.stat(root / "f").st_mtime_ns == 7 * 10**9
     assert set_times("f", 0, 0, Fstflags.MTIM | Fstflags.MTIM_NOW) == Errno.INVAL
+
+
+@pytest.mark.parametrize("new,expected", [
+    ("new/", Errno.NOENT),          # a new name with a trailing slash names a directory: not made
+    ("sub/", Errno.EXIST),
+    ("f/", Errno.NOTDIR),
+    ("sub/new/", Errno.NOENT),
+])
+def test_link_and_symlink_with_a_trailing_slash(g, root, new, expected):
+    """As wasmtime (and Linux): the slash is not dropped to create `new`."""
+    before = sorted(os.listdir(root)), sorted(os.listdir(root / "sub"))
+    assert link(g, "f", new) == expected
+    assert symlink(g, "f", new) == expected
+    assert (sorted(os.listdir(root)), sorted(os.listdir(root / "sub"))) == before
+
+
+def test_truncating_needs_a_right_that_allows_it(root):
+    """path_open with TRUNC on a read-only descriptor (no FD_WRITE, no FD_FILESTAT_SET_SIZE)
+    is refused and leaves the file alone.  (wasmtime truncates there: Linux does on
+    O_RDONLY|O_TRUNC; we follow the rights the guest asked for.)"""
+    from wasi.abi import Rights
+    g = GuestFactory("wasirun")(preopens=[(str(root), "/root")])
+    assert g.open(3, "f", Oflags.TRUNC, READ)[0] == Errno.NOTCAPABLE
+    assert (root / "f").read_bytes() == b"hello"
+    for rights in (READ_WRITE, Rights.FD_WRITE, Rights.FD_READ | Rights.FD_FILESTAT_SET_SIZE):
+        (root / "f").write_bytes(b"hello")
+        assert g.open(3, "f", Oflags.TRUNC, rights)[0] == 0
+        assert (root / "f").read_bytes() == b""

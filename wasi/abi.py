@@ -228,5 +228,18 @@ SUBSCRIPTION_FD = struct.Struct("<I28x")
 #: event: userdata, error, type, fd_readwrite.nbytes, fd_readwrite.flags
 EVENT = struct.Struct("<QHB5xQH6x")
 
+# --- wasi_unstable (snapshot 0): the layouts that differ from preview1 (wasi/unstable.py) ---
+#: filestat with a u32 nlink (snapshot 0's linkcount): dev, ino, filetype, nlink, size, atim, mtim, ctim
+FILESTAT_UNSTABLE = struct.Struct("<QQB3xIQQQQ")
+#: subscription: userdata, tag, then the union at offset 16 (40 bytes: its clock member is longer)
+SUBSCRIPTION_UNSTABLE = struct.Struct("<QB7x40s")
+#: subscription_clock: identifier (a userdata, ignored), id, timeout, precision, flags
+SUBSCRIPTION_CLOCK_UNSTABLE = struct.Struct("<8xI4xQQH6x")
+#: subscription_fd_readwrite padded to the union's 40 bytes
+SUBSCRIPTION_FD_UNSTABLE = struct.Struct("<I36x")
+#: whence is ordered cur, end, set in snapshot 0: its value -> preview1's
+WHENCE_FROM_UNSTABLE = {0: 1, 1: 2, 2: 0}
+
+assert (FILESTAT_UNSTABLE.size, SUBSCRIPTION_UNSTABLE.size, SUBSCRIPTION_CLOCK_UNSTABLE.size) == (56, 56, 40)
 assert (IOVEC.size, FILESTAT.size, FDSTAT.size, PRESTAT.size, DIRENT.size,
         SUBSCRIPTION.size, SUBSCRIPTION_CLOCK.size, EVENT.size) == (8, 64, 24, 8, 24, 48, 32, 32)

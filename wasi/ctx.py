@@ -10,6 +10,7 @@ from .errors import WasiError
 from .abi import Errno
 from .fdtable import Dir, FdTable, Stream
 from .memory import GuestMemory
+from .perms import DirPerms, FilePerms, perms_of
 
 #: How a stdio stream is given: None (inherit the process's fd 0/1/2), a host fd
 #: (borrowed), an object with ``fileno()`` (borrowed) or a path (opened, owned).
@@ -20,10 +21,19 @@ StdioSpec = Union[None, int, str, os.PathLike, object]
 class WasiConfig:
     args: list[str] = field(default_factory=list)            # args[0] is the program name
     env: list[tuple[str, str]] = field(default_factory=list)
-    preopens: list[tuple[str, str]] = field(default_factory=list)   # (host dir, guest path)
+    # (host dir, guest path), or (host dir, guest path, DirPerms, FilePerms) (wasi/perms.py)
+    preopens: list[tuple] = field(default_factory=list)
     stdin: StdioSpec = None
     stdout: StdioSpec = None
     stderr: StdioSpec = None
+
+    def preopen_dir(self, host: str, guest: str, dir_perms=DirPerms.READ_WRITE,
+                    file_perms=FilePerms.READ_WRITE) -> None:
+        """Preopen ``host`` as ``guest`` (wasmtime-py's ``preopen_dir``).  ``dir_perms`` may
+        also be a bool, wasmtime-py 50's ``fs_mutable`` (False: read-only all the way down)."""
+        if isinstance(dir_perms, bool):
+            dir_perms, file_perms = perms_of(dir_perms)
+        self.preopens.append((os.fspath(host), guest, DirPerms(dir_perms), FilePerms(file_perms)))
 
 
 def _open_stdio(spec: StdioSpec, default_fd: int, readable: bool) -> Stream:
@@ -62,9 +72,10 @@ class WasiCtx:
             self.fds.add(_open_stdio(config.stdin, 0, readable=True))
             self.fds.add(_open_stdio(config.stdout, 1, readable=False))
             self.fds.add(_open_stdio(config.stderr, 2, readable=False))
-            for host, guest in config.preopens:
+            for host, guest, *perms in config.preopens:
+                dir_perms, file_perms = perms_of(tuple(perms) if perms else None)
                 fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                self.fds.add(Dir(fd, preopen=guest))
+                self.fds.add(Dir(fd, preopen=guest, perms=dir_perms, file_perms=file_perms))
         except BaseException:
             self.close()
             raise

@@ -14,6 +14,7 @@ from .abi import (DIRENT, FDSTAT, FILESTAT, PRESTAT, Advice, Errno, Fdflags, Fil
                   Fstflags, Preopentype, Whence)
 from .errors import WasiError
 from .fdtable import Dir, File, Stream, filetype_of_mode
+from .perms import DirPerms, FilePerms, require
 from .registry import I32, I64, Fd, Ptr, wasi_function
 
 _HOST_WHENCE = {Whence.SET: os.SEEK_SET, Whence.CUR: os.SEEK_CUR, Whence.END: os.SEEK_END}
@@ -38,10 +39,12 @@ def file_offset(value: int) -> int:
     return value
 
 
-def write_filestat(mem, ptr: int, st: os.stat_result) -> None:
+def write_filestat(mem, ptr: int, st: os.stat_result, layout=FILESTAT) -> None:
     # Host dev/ino are reported as they are (wasmtime reports dev=1 and a hash).
-    # Timestamps before 1970 do not fit the u64: report 0 for them.
-    mem.pack(FILESTAT, ptr, st.st_dev, st.st_ino, filetype_of_mode(st.st_mode), st.st_nlink,
+    # Timestamps before 1970 do not fit the u64: report 0 for them.  ``layout``:
+    # wasi_unstable's filestat has a u32 nlink (wasi/unstable.py).
+    nlink = st.st_nlink if layout is FILESTAT else min(st.st_nlink, 0xFFFFFFFF)
+    mem.pack(layout, ptr, st.st_dev, st.st_ino, filetype_of_mode(st.st_mode), nlink,
              st.st_size, max(st.st_atime_ns, 0), max(st.st_mtime_ns, 0), max(st.st_ctime_ns, 0))
 
 
@@ -162,7 +165,9 @@ def fd_sync(ctx, fd: Fd) -> Errno:
 
 @wasi_function
 def fd_filestat_set_size(ctx, fd: Fd, size: I64) -> Errno:
-    os.ftruncate(ctx.fds.get_as(fd, File).host_fd, file_offset(size))
+    desc = ctx.fds.get_as(fd, File)
+    require(desc.perms, FilePerms.WRITE)
+    os.ftruncate(desc.host_fd, file_offset(size))
 
 
 @wasi_function
@@ -204,18 +209,23 @@ def fd_fdstat_set_rights(ctx, fd: Fd, fs_rights_base: I64, fs_rights_inheriting:
 
 @wasi_function
 def fd_filestat_get(ctx, fd: Fd, buf: Ptr) -> Errno:
+    filestat_of_fd(ctx, fd, buf, FILESTAT)
+
+
+def filestat_of_fd(ctx, fd: int, buf: int, layout) -> None:
     desc = ctx.fds.get(fd)
     mem = ctx.mem()
     if isinstance(desc, Stream):
         # Stdio has no meaningful metadata; wasmtime reports zeros and the fd's type.
-        mem.pack(FILESTAT, buf, 0, 0, desc.filetype, 0, 0, 0, 0, 0)
+        mem.pack(layout, buf, 0, 0, desc.filetype, 0, 0, 0, 0, 0)
     else:
-        write_filestat(mem, buf, os.fstat(desc.host_fd))
+        write_filestat(mem, buf, os.fstat(desc.host_fd), layout)
 
 
 @wasi_function
 def fd_filestat_set_times(ctx, fd: Fd, atim: I64, mtim: I64, fst_flags: I32) -> Errno:
     desc = ctx.fds.get_as(fd, (File, Dir))
+    require(desc.perms, FilePerms.WRITE if isinstance(desc, File) else DirPerms.MUTATE)
     os.utime(desc.host_fd, ns=new_times(os.fstat(desc.host_fd), atim, mtim, fst_flags))
 
 
@@ -292,13 +302,15 @@ def fd_readdir(ctx, fd: Fd, buf: Ptr, buf_len: I32, cookie: I64, bufused: Ptr) -
     smaller than ``buf_len`` means the end of the directory was reached.
     """
     desc = ctx.fds.get_as(fd, Dir)
+    require(desc.perms, DirPerms.READ)
     mem = ctx.mem()
     mem.check(buf, buf_len)
     mem.check(bufused, 4)
+    if cookie == 0 or desc.listing is None:
+        desc.listing = list(_dir_entries(desc.host_fd))   # a new pass (rewinddir) sees changes
     out = bytearray()
-    for index, (name, ino, kind) in enumerate(_dir_entries(desc.host_fd)):
-        if index < cookie:
-            continue
+    for index in range(cookie, len(desc.listing)):
+        name, ino, kind = desc.listing[index]
         out += DIRENT.pack(index + 1, ino, len(name), kind) + name
         if len(out) >= buf_len:
             break

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .abi import RIGHTS_ALL, Errno, Fdflags, Filetype, Rights
 from .errors import WasiError
+from .perms import DirPerms, FilePerms
 
 R = Rights
 
@@ -88,6 +89,7 @@ class File(Descriptor):
     readable: bool = True
     writable: bool = False
     fdflags: Fdflags = Fdflags(0)   # as the guest set them (NONBLOCK is not passed on)
+    perms: FilePerms = FilePerms.READ_WRITE   # the preopen's file perms (wasi/perms.py)
 
     @property
     def rights_base(self) -> Rights:
@@ -102,6 +104,11 @@ class File(Descriptor):
 @dataclass(eq=False)
 class Dir(Descriptor):
     preopen: str | None = None      # the guest path of a preopened directory
+    perms: DirPerms = DirPerms.READ_WRITE        # inherited from the preopen (wasi/perms.py)
+    file_perms: FilePerms = FilePerms.READ_WRITE  # the most a file opened beneath may do
+    # fd_readdir's entries of the current listing pass (made at cookie 0): a cookie is an
+    # index into it, so reading a directory of n entries in k calls lists it once, not k times
+    listing: list | None = field(default=None, repr=False)
 
     @property
     def rights_base(self) -> Rights:

@@ -30,8 +30,20 @@ class _Sub:
     desc: Descriptor | None = None     # fd_read / fd_write
 
 
-def _clock_deadline(ctx, body: bytes) -> int:
-    clock_id, timeout, _precision, flags = SUBSCRIPTION_CLOCK.unpack(body)
+@dataclass(frozen=True)
+class SubscriptionLayout:
+    """How subscriptions sit in guest memory: preview1's, or wasi_unstable's (whose clock
+    member has an extra identifier field, making each subscription 56 bytes)."""
+    subscription: object = SUBSCRIPTION
+    clock: object = SUBSCRIPTION_CLOCK
+    fd: object = SUBSCRIPTION_FD
+
+
+PREVIEW1 = SubscriptionLayout()
+
+
+def _clock_deadline(ctx, body: bytes, layout: SubscriptionLayout = PREVIEW1) -> int:
+    clock_id, timeout, _precision, flags = layout.clock.unpack(body)
     absolute = flags & Subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
     now = ctx.monotonic_ns()
     if clock_id == Clockid.MONOTONIC:
@@ -41,22 +53,23 @@ def _clock_deadline(ctx, body: bytes) -> int:
     raise WasiError(Errno.INVAL)    # CPU-time clocks cannot be waited on (wasmtime: INVAL)
 
 
-def _fd_sub(ctx, userdata: int, kind: Eventtype, body: bytes) -> _Sub:
-    desc = ctx.fds.get(SUBSCRIPTION_FD.unpack(body)[0])
+def _fd_sub(ctx, userdata: int, kind: Eventtype, body: bytes, layout: SubscriptionLayout = PREVIEW1) -> _Sub:
+    desc = ctx.fds.get(layout.fd.unpack(body)[0])
     wants_read = kind == Eventtype.FD_READ
     if isinstance(desc, File) or (isinstance(desc, Stream) and desc.readable == wants_read):
         return _Sub(userdata, kind, desc=desc)
     raise WasiError(Errno.BADF)
 
 
-def _read_subscriptions(ctx, mem, ptr: int, count: int) -> list[_Sub]:
+def _read_subscriptions(ctx, mem, ptr: int, count: int, layout: SubscriptionLayout = PREVIEW1) -> list[_Sub]:
     subs = []
+    size = layout.subscription.size
     for i in range(count):
-        userdata, tag, body = mem.unpack(SUBSCRIPTION, ptr + i * SUBSCRIPTION.size)
+        userdata, tag, body = mem.unpack(layout.subscription, ptr + i * size)
         if tag == Eventtype.CLOCK:
-            subs.append(_Sub(userdata, Eventtype.CLOCK, deadline=_clock_deadline(ctx, body)))
+            subs.append(_Sub(userdata, Eventtype.CLOCK, deadline=_clock_deadline(ctx, body, layout)))
         elif tag in (Eventtype.FD_READ, Eventtype.FD_WRITE):
-            subs.append(_fd_sub(ctx, userdata, Eventtype(tag), body))
+            subs.append(_fd_sub(ctx, userdata, Eventtype(tag), body, layout))
         else:
             raise WasiError(Errno.INVAL)
     return subs
@@ -85,12 +98,16 @@ def _fd_event(sub: _Sub) -> tuple[int, int]:
 
 @wasi_function
 def poll_oneoff(ctx, in_: Ptr, out: Ptr, nsubscriptions: I32, nevents: Ptr) -> Errno:
+    poll(ctx, in_, out, nsubscriptions, nevents, PREVIEW1)
+
+
+def poll(ctx, in_: int, out: int, nsubscriptions: int, nevents: int, layout: SubscriptionLayout) -> None:
     if nsubscriptions == 0:
         raise WasiError(Errno.INVAL)   # waiting for nothing forever is not allowed
     mem = ctx.mem()
     mem.check(out, nsubscriptions * EVENT.size)
     mem.check(nevents, 4)
-    subs = _read_subscriptions(ctx, mem, in_, nsubscriptions)
+    subs = _read_subscriptions(ctx, mem, in_, nsubscriptions, layout)
 
     streams = [s for s in subs if isinstance(s.desc, Stream)]
     ready = {id(s) for s in subs if isinstance(s.desc, File)}      # files never block

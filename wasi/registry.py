@@ -47,8 +47,25 @@ class HostFunc:
 WASI_FUNCTIONS: dict[str, HostFunc] = {}
 
 
+#: wasi_unstable (snapshot 0), by name: preview1's function where the ABI is the same, the
+#: declaration of wasi/unstable.py where it is not (filled when wasi/unstable.py imports).
+UNSTABLE_MODULE = "wasi_unstable"
+WASI_UNSTABLE_FUNCTIONS: dict[str, HostFunc] = {}
+
+
 def wasi_function(fn: Callable) -> Callable:
     """Register ``fn`` in WASI_FUNCTIONS under its own name; returns ``fn`` unchanged."""
+    _register(fn, WASI_FUNCTIONS, MODULE)
+    return fn
+
+
+def unstable_function(fn: Callable) -> Callable:
+    """Register ``fn`` as wasi_unstable's version of the function of the same name."""
+    _register(fn, WASI_UNSTABLE_FUNCTIONS, UNSTABLE_MODULE)
+    return fn
+
+
+def _register(fn: Callable, table: dict[str, HostFunc], module: str) -> None:
     hints = typing.get_type_hints(fn)
     names = list(inspect.signature(fn).parameters)[1:]   # skip ctx
     params = tuple(_WASM_TYPES[hints[n]] for n in names)
@@ -59,10 +76,9 @@ def wasi_function(fn: Callable) -> Callable:
         results, impl = (), _traced(fn)
     else:
         raise TypeError(f"{fn.__name__}: return annotation must be Errno or NoReturn")
-    if fn.__name__ in WASI_FUNCTIONS:
+    if fn.__name__ in table:
         raise ValueError(f"{fn.__name__} declared twice")
-    WASI_FUNCTIONS[fn.__name__] = HostFunc(MODULE, fn.__name__, params, results, impl)
-    return fn
+    table[fn.__name__] = HostFunc(module, fn.__name__, params, results, impl)
 
 
 def _returning_errno(fn: Callable) -> Callable[..., int]:

@@ -15,6 +15,7 @@ import struct
 from .abi import IOVEC, Lookupflags, Rights
 from .ctx import WasiConfig, WasiCtx
 from .errors import ProcExit
+from .perms import DirPerms, perms_of
 from .registry import WASI_FUNCTIONS
 
 PAGE = 65536
@@ -161,8 +162,10 @@ class WasmtimeGuest(Guest):
         wasi = wasmtime.WasiConfig()
         wasi.argv = list(config.args)
         wasi.env = [list(kv) for kv in config.env]
-        for host, guest in config.preopens:
-            wasi.preopen_dir(str(host), guest)
+        for host, guest, *perms in config.preopens:
+            # wasmtime-py 50 takes one bool (fs_mutable): read-only is DirPerms.READ + FilePerms.READ
+            dir_perms, file_perms = perms_of(tuple(perms) if perms else None)
+            wasi.preopen_dir(str(host), guest, bool(dir_perms & DirPerms.MUTATE))
         for stream, spec in (("stdin", config.stdin), ("stdout", config.stdout),
                              ("stderr", config.stderr)):
             if spec is None:

@@ -11,7 +11,7 @@ from typing import Iterator
 from ..errors import DecodeError, ValidationError
 from . import opcodes as op
 from .features import WASM3, Features
-from .module import (FUNCREF, HEAP_TYPE_NAMES, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, KIND_TABLE, KIND_TAG,
+from .module import (FUNCREF, HEAP_TYPE_NAMES, HT_FUNC, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, KIND_TABLE, KIND_TAG,
                      MODE_ACTIVE, MODE_DECLARATIVE, MODE_PASSIVE, VALTYPE_NAMES, ConstExpr, CustomSection,
                      DataSegment, ElementSegment, Export, FunctionBody, FuncType, Global,
                      GlobalType, Import, Limits, MemoryType, Module, RefType, TableType)
@@ -336,6 +336,9 @@ def _const_expr(s: Reader, m: Module) -> ConstExpr:
     return ConstExpr(_CONST_OPS[code], value, at)
 
 
+_REF_FUNC = RefType(False, HT_FUNC)
+
+
 def _element(s: Reader, m: Module) -> ElementSegment:
     at = s.pos
     flags = s.u32()
@@ -359,6 +362,8 @@ def _element(s: Reader, m: Module) -> ElementSegment:
             kat = s.pos
             if s.byte() != 0x00:
                 raise DecodeError("malformed element kind", kat)
+    if not uses_exprs and s.features.function_references:
+        elem_type = _REF_FUNC    # 3.0: a vector of function indices is a (ref func) segment
     init = []
     n = s.vec_len()
     if uses_exprs:

@@ -17,22 +17,26 @@ from typing import Any, Callable
 
 from ..binary.module import (F32, F64, HT_EXTERN, HT_NOEXTERN, I32, I64, V128, KIND_FUNC, is_ref, KIND_GLOBAL, KIND_MEMORY,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
+from ..binary.subtype import canonical, canonical_functype, equivalent, matches
 from ..errors import Frame, LinkError, Trap, TrapKind
 from ..layout import (FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
                       slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
-from .native import NativeRuntime
+from .context import ExecContext
+from .native import DEFAULT_STACK_BUDGET, NativeRuntime
 from .store import GlobalCell, Memory, Table
 
-# --- type ids for call_indirect: equal signatures share an id across all instances ----------
-_type_ids: dict[FuncType, int] = {}
+# --- type ids for call_indirect: equivalent types share an id across all instances ----------
+_type_ids: dict[object, int] = {}
 
 
-def type_id(ft: FuncType) -> int:
-    tid = _type_ids.get(ft)
+def type_id(key) -> int:
+    """The id of a function type's canonical form (``subtype.canonical``: a ``FuncType`` when
+    it names no other type), the same for equivalent types of any module."""
+    tid = _type_ids.get(key)
     if tid is None:
-        tid = _type_ids[ft] = len(_type_ids) + 1
+        tid = _type_ids[key] = len(_type_ids) + 1
     return tid
 
 
@@ -58,19 +62,35 @@ def externref_object(handle: int) -> Any:
 
 @dataclass(frozen=True)
 class FuncRef:
-    """A non-null funcref value seen from Python: the address of its {code, type id} record."""
+    """A non-null funcref value seen from Python: the address of its {code, type id} record.
+    Callable like a Function, exported or not (runtime/callref.py)."""
     address: int
+
+    @property
+    def type(self) -> FuncType:
+        from .callref import type_of_record
+        return type_of_record(self.address)
+
+    def call_raw(self, args: list[int]) -> list[int]:
+        from .callref import call_record
+        return call_record(self.address, args)
+
+    def __call__(self, *args):
+        return Function.__call__(self, *args)
 
 
 _U64 = 0xFFFFFFFFFFFFFFFF
+TAIL_STUB = 1 << 31   # a lazy stub's index bit: the caller wants the tailcc code (wr.tailcode)
 
 
 class Function:
     """A function value: wasm code of an instance, or a host function."""
 
     def __init__(self, ft: FuncType, code: int, entry: int | None = None, instance: "Instance | None" = None,
-                 name: str = "", keepalive: Any = None, record: int | None = None):
+                 name: str = "", keepalive: Any = None, record: int | None = None, type_module=None):
         self.type = ft
+        # the module whose type indices ``ft`` uses (typed references in the signature)
+        self.type_module = type_module if type_module is not None else getattr(instance, "module", None)
         self.code = code          # native address, wasm calling convention (for a host function)
         self.entry = entry        # wr.call<N> wrapper, if callable from Python
         self.instance = instance
@@ -91,8 +111,15 @@ class Function:
         if self._record_address is not None:
             return self._record_address
         if self._record is None:
-            self._record = FuncRefRecord(self.code, type_id(self.type))
+            self._record = FuncRefRecord(self.code, type_id(self.type_key))
+            from .callref import register_host_record
+            register_host_record(ctypes.addressof(self._record), self)
         return ctypes.addressof(self._record)
+
+    @property
+    def type_key(self):
+        """The canonical form of the function's type (compared across modules)."""
+        return canonical_functype(self.type, self.type_module)
 
     def call_raw(self, args: list[int]) -> list[int]:
         """Call with raw bit patterns (ints; refs as addresses/handles; a v128 as a 128-bit
@@ -107,8 +134,7 @@ class Function:
                 slots[at], slots[at + 1] = v & _U64, (v >> 64) & _U64
             else:
                 slots[at] = v & (0xFFFFFFFF if t in (I32, F32) else _U64)
-        rt = NativeRuntime.get()
-        code = rt.call(self.entry, ctypes.addressof(slots))
+        code = self.instance.context.call(self.entry, ctypes.addressof(slots))
         if code:
             raise_trap(code, self.instance)
         out = []
@@ -334,11 +360,15 @@ Extern = Any  # Function | Memory | Table | GlobalCell
 class Instance:
     """A module instance: its native code linked against its own memories, tables and globals."""
 
-    def __init__(self, compiled, imports: Callable[[str, str], Extern | None], limits=None, agent=None):
+    def __init__(self, compiled, imports: Callable[[str, str], Extern | None], limits=None, agent=None,
+                 context: ExecContext | None = None):
         m = compiled.module
         self.compiled = compiled
         self.module = m
         rt = NativeRuntime.get()
+        # the engine's fuel, interrupt flag and stack budget (a fresh set without an engine)
+        self.context = context if context is not None else ExecContext(
+            getattr(limits, "max_wasm_stack", None) or DEFAULT_STACK_BUDGET)
         self.functions: list[Function | None] = []
         self.memories: list[Memory] = []
         self.tables: list[Table] = []
@@ -353,7 +383,7 @@ class Instance:
                 raise LinkError(f"unknown import: `{what}` has not been defined")
             if imp.kind == KIND_FUNC:
                 want = m.types[imp.desc]
-                if not isinstance(ext, Function) or ext.type != want:
+                if not isinstance(ext, Function) or ext.type_key != canonical(m, imp.desc):
                     got = ext.type if isinstance(ext, Function) else _kind_of(ext)
                     raise LinkError(f"incompatible import type for `{what}`: expected func of type {want}, found {got}")
                 self.functions.append(ext)
@@ -362,12 +392,13 @@ class Instance:
                     raise LinkError(f"incompatible import type for `{what}`: memory limits or kind do not match")
                 self.memories.append(ext)
             elif imp.kind == KIND_TABLE:
-                if (not isinstance(ext, Table) or ext.type.elem_type != imp.desc.elem_type
+                if (not isinstance(ext, Table)
+                        or not equivalent(ext.type.elem_type, ext.type_module, imp.desc.elem_type, m)
                         or not _limits_match(ext.size, ext.type.limits.max, imp.desc.limits)):
                     raise LinkError(f"incompatible import type for `{what}`: table type or limits do not match")
                 self.tables.append(ext)
             elif imp.kind == KIND_GLOBAL:
-                if not isinstance(ext, GlobalCell) or ext.type != imp.desc:
+                if not isinstance(ext, GlobalCell) or not _global_matches(ext, imp.desc, m):
                     raise LinkError(f"incompatible import type for `{what}`: global type or mutability does not match")
                 self.globals.append(ext)
 
@@ -376,8 +407,10 @@ class Instance:
             self.memories.append(register_memory(Memory(mt, max_memory)))
         for tt in m.tables[len(self.tables):]:
             self.tables.append(register_table(Table(tt)))
+            self.tables[-1].type_module = m
         for g in m.global_inits:
             self.globals.append(GlobalCell(g.type))
+            self.globals[-1].type_module = m
         for mem in self.memories:
             register_memory(mem)
         for t in self.tables:
@@ -388,14 +421,18 @@ class Instance:
         self.address = ctypes.addressof(self._marker)
         _instances[self.address] = self
         nfuncs = len(m.func_types)
-        self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*[type_id(ft) for ft in m.types])
+        self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*[type_id(canonical(m, i))
+                                                                  for i in range(len(m.types))])
         # wr.funcrefs as flat u64 words (layout.FUNCREF_RECORD_WORDS per record)
         self.funcrefs = (ctypes.c_uint64 * (FUNCREF_RECORD_WORDS * max(nfuncs, 1)))()
         self.funcrefs_address = ctypes.addressof(self.funcrefs)
         for i in range(nfuncs):
-            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = type_id(m.func_type(i))
+            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = type_id(canonical(m, m.func_types[i]))
+        # A tail module's tailcc code pointers, beside its records (runner/translate/tailcalls.py)
+        self.tailcode = (ctypes.c_void_p * max(nfuncs, 1))()
         code = compiled.code
         own = {"wr.instance": self.address, "wr.funcrefs": self.funcrefs_address,
+               "wr.tailcode": ctypes.addressof(self.tailcode),
                "wr.typeids": ctypes.addressof(self.typeids), "wr.hot": ctypes.addressof(code.hot),
                "wr_tierup": code.tierup_address}
         if self.memories:
@@ -406,7 +443,7 @@ class Instance:
             own[f"wr.g{i}"] = g.address
         for i in range(m.num_imported_funcs):
             own[f"wr.import{i}"] = self.functions[i].funcref_record()
-        self._resolve = resolver(own, helper_symbols(), rt.symbols)
+        self._resolve = resolver(own, self.context.symbols, helper_symbols(), rt.symbols)
         self._agent = None if isinstance(agent, NullAgent) else agent
         self._mapped: list = []              # (unit, loader.LoadedImage), kept while the instance lives
         self._code_rank = [-1] * nfuncs
@@ -414,15 +451,20 @@ class Instance:
         self._entries: dict[int, int] = {}
         self._install_lock = threading.RLock()
         self._stubs = None
+        self._tail_listed = False
         if code.lazy:
             # Every function starts at a stub that compiles it on its first call.
             from .lazy import StubRegion
             first = m.num_imported_funcs
             self._stubs = StubRegion(first, nfuncs - first, self.address, rt.symbols["wr_lazy_entry"])
+            # wr.tailcode's stubs: the index with TAIL_STUB set asks for the tailcc code
+            self._tail_stubs = StubRegion(first | TAIL_STUB, nfuncs - first, self.address,
+                                          rt.symbols["wr_lazy_entry"])
             rt.add_lazy_target(self.address, self._compile_on_first_call)
             for i in range(first, nfuncs):
                 stub = self.code_addresses[i] = self._stubs.address(i)
                 self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = stub
+                self.tailcode[i] = self._tail_stubs.address(i | TAIL_STUB)
         units = sorted(code.units, key=lambda u: u.rank)
         for unit in units:
             self._map_unit(unit)
@@ -443,12 +485,15 @@ class Instance:
             entry = self._entries.get(i)
             if entry is not None:  # a re-exported import is called through this module's thunk
                 self.functions[i] = Function(f.type, f.code, entry, self, f.name, keepalive=f,
-                                             record=f.funcref_record())
+                                             record=f.funcref_record(), type_module=f.type_module)
         self._keep_code_alive()
 
-        # 5. Globals.
+        # 5. Globals, then the defined tables' initialisers (3.0: every slot gets the value).
         for j, g in enumerate(m.global_inits):
             self.globals[m.num_imported_globals + j].bits = self.eval_const(g.init)
+        for j, init in enumerate(m.table_inits):
+            if init is not None:
+                self.tables[m.num_imported_tables + j].fill_all(self.eval_const(init))
 
         # 6. Segments, then 7. start.
         self.elem_segments: list[list[int]] = [
@@ -539,22 +584,32 @@ class Instance:
             raise LinkError(f"internal error: unresolved symbol {exc} in compiled code") from None
         self._mapped.append((unit, mapped))
         base = mapped.base
+        NativeRuntime.get().add_code(base, base + mapped.size)   # before any of it can run
         ranges = []
         for i, (off, size) in unit.symbols.items():
             start = base + off
             ranges.append((start, start + max(size, 1), next(_serial), weakref.ref(self), i, unit))
             if unit.rank > self._code_rank[i]:
                 self._code_rank[i] = unit.rank
+                adapter = unit.adapters.get(i)
+                if adapter is not None:          # a tail module: records hold the C-convention adapter
+                    self.tailcode[i] = start
+                    start = base + adapter
+                    if not self._tail_listed:    # other tail modules may now tail-call into it
+                        self._tail_listed = True
+                        NativeRuntime.get().add_tail_instance(
+                            self.funcrefs_address, self.funcrefs_address + FUNCREF_RECORD_SIZE * len(self.code_addresses),
+                            ctypes.addressof(self.tailcode))
                 self.code_addresses[i] = start
                 # one aligned 8-byte store: callers see old or new code
                 self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = start
         for i, off in unit.entries.items():
             self._entries.setdefault(i, base + off)
         with _code_lock:
-            if not self._mapped[:-1]:
-                # This instance's first unit: forget the code of instances that are gone (a new
-                # instance may reuse their addresses).
-                _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
+            # Forget the code of instances that are gone: this unit may be mapped where theirs
+            # was, and a lookup that found their stale range would miss this one (a lazily
+            # compiled unit comes long after the instance's first).
+            _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
             if len(ranges) > 64:
                 _code_ranges[:] = sorted(_code_ranges + ranges)
             else:
@@ -562,7 +617,12 @@ class Instance:
                     bisect.insort(_code_ranges, r)
 
     def _compile_on_first_call(self, func_index: int) -> int:
-        """The lazy stubs' target (on the wasm thread): the function's code, compiled now."""
+        """The lazy stubs' target (on the wasm thread): the function's code, compiled now
+        (its tailcc code for a wr.tailcode stub, whose index has TAIL_STUB set)."""
+        if func_index & TAIL_STUB:
+            func_index &= ~TAIL_STUB
+            self._compile_on_first_call(func_index)
+            return self.tailcode[func_index]
         if self._code_rank[func_index] < 0:
             self.compiled.code.compile_lazily(func_index)
         if self._code_rank[func_index] < 0:   # another instance's batch: not mapped here yet
@@ -570,11 +630,15 @@ class Instance:
         return self.code_addresses[func_index]
 
     def __del__(self):
+        if getattr(self, "_tail_listed", False):
+            NativeRuntime.get().remove_tail_instance(self.funcrefs_address)
         if getattr(self, "_stubs", None) is not None:
             NativeRuntime.get().remove_lazy_target(self.address)
             self._stubs.close()
+            self._tail_stubs.close()
         for _, mapped in getattr(self, "_mapped", ()):
             try:
+                NativeRuntime.get().remove_code(mapped.base)
                 mapped.close()
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
@@ -621,6 +685,17 @@ class Instance:
         offset = unit.wasm_offset_at(func_index, native_offset)
         return Frame(func_index, self.compiled.display_name(func_index), offset,
                      self.compiled.source_location(offset) if offset is not None else None)
+
+
+def _global_matches(ext: GlobalCell, want, m) -> bool:
+    """An imported global's type: the same mutability; a mutable one the same value type, an
+    immutable one a subtype (3.0)."""
+    have = ext.type
+    if have.mutable != want.mutable:
+        return False
+    if have.mutable:
+        return equivalent(have.val_type, ext.type_module, want.val_type, m)
+    return matches(have.val_type, want.val_type, ext.type_module, m)
 
 
 def _kind_of(ext) -> str:

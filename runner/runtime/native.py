@@ -1,10 +1,16 @@
 """The process-wide native runtime: entry trampoline, trap, guard-page signal handler.
 
-``wr_enter(fn, slots)`` runs ``fn(slots)`` under ``__sigsetjmp``; ``wr_trap(code)``
+``wr_enter(fn, slots, budget)`` runs ``fn(slots)`` under ``__sigsetjmp``; ``wr_trap(code)``
 records a frame-pointer backtrace and ``siglongjmp``s back, so ``wr_enter``
 returns the trap code (0 = normal return).  Traps never unwind through Python
-frames: a host function that raises sets ``wr_pending`` and returns, and the
-import thunk in the generated code traps with HOST_EXCEPTION after the call.
+frames: a host function that raises sets the thread's ``pending`` flag and returns,
+and the import thunk in the generated code traps with HOST_EXCEPTION after the call.
+
+Everything a running call needs is per thread (layout.ThreadState in static TLS,
+runtime/tls.py): two threads run wasm at once, each trap jumps back on its own stack.
+What is shared is read-only while wasm runs or updated so a concurrent reader
+(the signal handler) always sees a consistent table: the guard ranges of the linear
+memories and the ranges of JIT code.
 """
 from __future__ import annotations
 
@@ -13,10 +19,13 @@ import threading
 from typing import Any
 
 from ..errors import TrapKind
-from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, PROF_HEADER_WORDS, PROF_MAX_DEPTH,
-                      PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR, SIGSEGV, UCONTEXT_RBP,
-                      UCONTEXT_RIP, UCONTEXT_RSP, SigAction)
+from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, MAX_TAIL_INSTANCES, PROF_HEADER_WORDS,
+                      PROF_MAX_DEPTH, PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR, SIGSEGV,
+                      THREAD_STATE_DECL, THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE, UCONTEXT_RBP, UCONTEXT_RIP,
+                      UCONTEXT_RSP, SigAction, ThreadState, thread_field)
 from .library import native_library, resolver
+
+T = thread_field   # T("jmpbuf"): this thread's field, as an IR constant pointer
 
 RUNTIME_IR = f"""
 declare i32 @__sigsetjmp(ptr, i32) returns_twice
@@ -24,14 +33,7 @@ declare void @siglongjmp(ptr, i32) noreturn
 declare ptr @llvm.frameaddress.p0(i32)
 declare ptr @signal(i32, ptr)
 
-@wr_jmpbuf = global ptr null
-@wr_pending = global i32 0
-@wr_stack_limit = global ptr null
-@wr_stack_budget = global i64 0
-@wr_entry_fp = global ptr null
-@wr_backtrace = global [{MAX_BACKTRACE} x ptr] zeroinitializer
-@wr_backtrace_len = global i32 0
-@wr_interrupt = global i32 0
+{THREAD_STATE_DECL}
 ; +-0.0, +-1.0 as f32 (low 4 bytes of each slot) and f64, read by code that must not see them
 ; as constants (runner/translate/numeric.py hidden_constant)
 @wr_fconsts = constant {FCONSTS_IR}
@@ -39,17 +41,21 @@ declare ptr @signal(i32, ptr)
 @wr_guard_count = global i32 0
 @wr_prev_handler = global ptr null
 @wr_prev_siginfo = global i32 0
-@wr_fuel = global i64 0
+; the mapped JIT code, [lo, hi) pairs (NativeRuntime.add_code): a guard-page fault is a wasm trap
+; only when it comes from there.  The count is stored after the entries, the array pointer before
+; the count grows: the handler loads the count first.
+@wr_code_ranges = global ptr null
+@wr_code_count = global i32 0
 ; the Python hook that compiles a function on its first call (runner/tiers.py lazy mode)
 @wr_lazy_hook = global ptr null
-; the import thunk's frame while a host function runs, and the import's index (translate/module.py)
-@wr_host_fp = global ptr null
-@wr_host_import = global i32 0
 ; the guest profiler's sample buffer (profiling/sampler.py owns it): words, capacity, used, lost
 @wr_prof_buf = global ptr null
 @wr_prof_cap = global i64 0
 @wr_prof_len = global i64 0
 @wr_prof_dropped = global i64 0
+; the tail-module instances: first record, end of the records, wr.tailcode each (translate/tailcalls.py)
+@wr_tail_ranges = global [{MAX_TAIL_INSTANCES} x [3 x ptr]] zeroinitializer
+@wr_tail_count = global i32 0
 
 ; wr_lazy_entry: where a not-yet-compiled function's stub jumps, with r11 = its index and
 ; r10 = the instance's lazy-context id.  It keeps the argument registers, asks the hook for
@@ -104,29 +110,36 @@ module asm "\tcallq\twr_trap"
 module asm "\tud2"
 module asm "\t.size\twr_lazy_entry, .-wr_lazy_entry"
 
-define i32 @wr_enter(ptr %fn, ptr %slots) #0 {{
+; The outermost entry on a thread fixes the stack limit: %budget bytes below its frame, but
+; never below the thread's stack floor (the stack's lowest address plus a reserve for host
+; calls, NativeRuntime.thread), so running out is always the clean trap, whatever the budget.
+define i32 @wr_enter(ptr %fn, ptr %slots, i64 %budget) #0 {{
 entry:
   %jb = alloca [{JMP_BUF_SIZE} x i8], align 16
-  %prev_jb = load ptr, ptr @wr_jmpbuf
-  %prev_fp = load ptr, ptr @wr_entry_fp
-  %prev_limit = load ptr, ptr @wr_stack_limit
-  %prev_host = load ptr, ptr @wr_host_fp
+  %prev_jb = load ptr, ptr {T("jmpbuf")}
+  %prev_fp = load ptr, ptr {T("entry_fp")}
+  %prev_limit = load ptr, ptr {T("stack_limit")}
+  %prev_host = load ptr, ptr {T("host_fp")}
   ; a host function calling back into wasm: its frames are wasm frames again until we return
-  store ptr null, ptr @wr_host_fp
+  store ptr null, ptr {T("host_fp")}
   %fa = call ptr @llvm.frameaddress.p0(i32 0)
   %outer = icmp eq ptr %prev_jb, null
   br i1 %outer, label %set_limit, label %go
 set_limit:
-  ; The outermost entry fixes the stack budget below the current frame.
-  %budget = load i64, ptr @wr_stack_budget
   %fai = ptrtoint ptr %fa to i64
-  %lim = sub i64 %fai, %budget
+  %under = icmp ugt i64 %budget, %fai
+  %l0 = sub i64 %fai, %budget
+  %l1 = select i1 %under, i64 0, i64 %l0
+  %floorp = load ptr, ptr {T("stack_floor")}
+  %floor = ptrtoint ptr %floorp to i64
+  %clamp = icmp ugt i64 %floor, %l1
+  %lim = select i1 %clamp, i64 %floor, i64 %l1
   %limp = inttoptr i64 %lim to ptr
-  store ptr %limp, ptr @wr_stack_limit
+  store ptr %limp, ptr {T("stack_limit")}
   br label %go
 go:
-  store ptr %jb, ptr @wr_jmpbuf
-  store ptr %fa, ptr @wr_entry_fp
+  store ptr %jb, ptr {T("jmpbuf")}
+  store ptr %fa, ptr {T("entry_fp")}
   %r = call i32 @__sigsetjmp(ptr %jb, i32 1) returns_twice
   %z = icmp eq i32 %r, 0
   br i1 %z, label %run, label %out
@@ -135,19 +148,29 @@ run:
   br label %out
 out:
   %rc = phi i32 [0, %run], [%r, %go]
-  store ptr %prev_jb, ptr @wr_jmpbuf
-  store ptr %prev_fp, ptr @wr_entry_fp
-  store ptr %prev_limit, ptr @wr_stack_limit
-  store ptr %prev_host, ptr @wr_host_fp
+  store ptr %prev_jb, ptr {T("jmpbuf")}
+  store ptr %prev_fp, ptr {T("entry_fp")}
+  store ptr %prev_limit, ptr {T("stack_limit")}
+  store ptr %prev_host, ptr {T("host_fp")}
   ret i32 %rc
 }}
 
-; Record return addresses up the frame-pointer chain, from frame %fp0, into
-; @wr_backtrace[%first...], stopping at the entry trampoline's frame.
+; This thread's ThreadState, for Python (NativeRuntime.thread).
+define ptr @wr_thread_state() #0 {{
+  ret ptr @{THREAD_STATE_SYMBOL}
+}}
+
+; Record return addresses up the frame-pointer chain, from frame %fp0, into this thread's
+; backtrace[%first...], stopping at the entry trampoline's frame.
 define void @wr_walk(ptr %fp0, i32 %first) #0 {{
 entry:
-  %stop = load ptr, ptr @wr_entry_fp
-  br label %walk
+  %stop = load ptr, ptr {T("entry_fp")}
+  %bt = load ptr, ptr {T("backtrace")}
+  %none = icmp eq ptr %bt, null
+  br i1 %none, label %empty, label %walk
+empty:
+  store i32 0, ptr {T("backtrace_len")}
+  ret void
 walk:
   %i = phi i32 [%first, %entry], [%i1, %record]
   %fp = phi ptr [%fp0, %entry], [%next, %record]
@@ -160,40 +183,104 @@ walk:
 record:
   %retp = getelementptr ptr, ptr %fp, i32 1
   %ret = load ptr, ptr %retp
-  %slot = getelementptr [{MAX_BACKTRACE} x ptr], ptr @wr_backtrace, i32 0, i32 %i
+  %slot = getelementptr ptr, ptr %bt, i32 %i
   store ptr %ret, ptr %slot
   %next = load ptr, ptr %fp
   %i1 = add i32 %i, 1
   %up = icmp ugt ptr %next, %fp
   br i1 %up, label %walk, label %out_rec
 out_rec:
-  store i32 %i1, ptr @wr_backtrace_len
+  store i32 %i1, ptr {T("backtrace_len")}
   ret void
 out:
-  store i32 %i, ptr @wr_backtrace_len
+  store i32 %i, ptr {T("backtrace_len")}
   ret void
+}}
+
+; The tailcc code of function record %ref when it belongs to an instance of a tail module
+; (its wr.tailcode entry), else null: a tail call to another instance's function stays a tail call.
+define ptr @wr_tail_code(ptr %ref) #0 {{
+entry:
+  %n = load i32, ptr @wr_tail_count
+  br label %scan
+scan:
+  %k = phi i32 [0, %entry], [%k1, %next]
+  %more = icmp ult i32 %k, %n
+  br i1 %more, label %test, label %none
+test:
+  %lop = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 0
+  %hip = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 1
+  %lo = load ptr, ptr %lop
+  %hi = load ptr, ptr %hip
+  %ge = icmp uge ptr %ref, %lo
+  %lt = icmp ult ptr %ref, %hi
+  %hit = and i1 %ge, %lt
+  br i1 %hit, label %found, label %next
+next:
+  %k1 = add i32 %k, 1
+  br label %scan
+found:
+  %tcp = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 2
+  %tc = load ptr, ptr %tcp
+  %ri = ptrtoint ptr %ref to i64
+  %li = ptrtoint ptr %lo to i64
+  %off = sub i64 %ri, %li
+  %idx = lshr i64 %off, 4
+  %slot = getelementptr ptr, ptr %tc, i64 %idx
+  %code = load ptr, ptr %slot
+  ret ptr %code
+none:
+  ret ptr null
 }}
 
 define void @wr_trap(i32 %code) #1 {{
   %fp = call ptr @llvm.frameaddress.p0(i32 0)
   call void @wr_walk(ptr %fp, i32 0)
-  %jb = load ptr, ptr @wr_jmpbuf
+  %jb = load ptr, ptr {T("jmpbuf")}
   call void @siglongjmp(ptr %jb, i32 %code)
   unreachable
 }}
 
 ; SIGSEGV handler for the guard pages of linear memories: a fault inside a
-; memory's reservation while wasm runs is an out-of-bounds access; anything
-; else goes to the handler that was installed before ours.
+; memory's reservation, by JIT code of a wasm call running on this thread (not
+; inside a host function it called), is an out-of-bounds access; anything else
+; goes to the handler that was installed before ours.
 define void @wr_segv(i32 %sig, ptr %info, ptr %uc) #0 {{
 entry:
-  %jb = load ptr, ptr @wr_jmpbuf
+  %jb = load volatile ptr, ptr {T("jmpbuf")}
+  %host = load volatile ptr, ptr {T("host_fp")}
   %in_wasm = icmp ne ptr %jb, null
-  br i1 %in_wasm, label %check, label %chain
+  %in_host = icmp ne ptr %host, null
+  %not_host = xor i1 %in_host, true
+  %wasm_now = and i1 %in_wasm, %not_host
+  br i1 %wasm_now, label %pc_check, label %chain
+pc_check:
+  %ripp0 = getelementptr i8, ptr %uc, i64 {UCONTEXT_RIP}
+  %pc = load ptr, ptr %ripp0
+  %nc = load atomic i32, ptr @wr_code_count acquire, align 4
+  %codes = load atomic ptr, ptr @wr_code_ranges acquire, align 8
+  br label %pc_scan
+pc_scan:
+  %c = phi i32 [0, %pc_check], [%c1, %pc_next]
+  %cmore = icmp ult i32 %c, %nc
+  br i1 %cmore, label %pc_test, label %chain
+pc_test:
+  %c2 = shl i32 %c, 1
+  %clop = getelementptr ptr, ptr %codes, i32 %c2
+  %chip = getelementptr ptr, ptr %clop, i32 1
+  %clo = load ptr, ptr %clop
+  %chi = load ptr, ptr %chip
+  %cge = icmp uge ptr %pc, %clo
+  %clt = icmp ult ptr %pc, %chi
+  %chit = and i1 %cge, %clt
+  br i1 %chit, label %check, label %pc_next
+pc_next:
+  %c1 = add i32 %c, 1
+  br label %pc_scan
 check:
   %addrp = getelementptr i8, ptr %info, i64 {SIGINFO_SI_ADDR}          ; siginfo_t.si_addr
   %addr = load ptr, ptr %addrp
-  %n = load i32, ptr @wr_guard_count
+  %n = load atomic i32, ptr @wr_guard_count acquire, align 4
   br label %scan
 scan:
   %k = phi i32 [0, %check], [%k1, %next]
@@ -218,8 +305,14 @@ trap:
   %rip = load ptr, ptr %ripp
   %rbp = load ptr, ptr %rbpp
   %pc1 = getelementptr i8, ptr %rip, i64 1
-  store ptr %pc1, ptr @wr_backtrace
+  %bt = load ptr, ptr {T("backtrace")}
+  %has_bt = icmp ne ptr %bt, null
+  br i1 %has_bt, label %trap_bt, label %trap_jump
+trap_bt:
+  store ptr %pc1, ptr %bt
   call void @wr_walk(ptr %rbp, i32 1)
+  br label %trap_jump
+trap_jump:
   call void @siglongjmp(ptr %jb, i32 {int(TrapKind.MEMORY_OUT_OF_BOUNDS)})
   unreachable
 chain:
@@ -250,7 +343,7 @@ call1:
 ; the one before, so a garbage rbp (interrupted in Python or libc) cannot fault.
 define void @wr_prof(i32 %sig, ptr %info, ptr %uc) #0 {{
 entry:
-  %jb = load volatile ptr, ptr @wr_jmpbuf
+  %jb = load volatile ptr, ptr {T("jmpbuf")}
   %buf = load ptr, ptr @wr_prof_buf
   %a = icmp ne ptr %jb, null
   %b = icmp ne ptr %buf, null
@@ -268,9 +361,9 @@ drop:
   store i64 %d1, ptr @wr_prof_dropped
   br label %out
 sample:
-  %stop = load ptr, ptr @wr_entry_fp
-  %host = load volatile ptr, ptr @wr_host_fp
-  %hidx = load volatile i32, ptr @wr_host_import
+  %stop = load volatile ptr, ptr {T("entry_fp")}
+  %host = load volatile ptr, ptr {T("host_fp")}
+  %hidx = load volatile i32, ptr {T("host_import")}
   %ripp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RIP}
   %rbpp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RBP}
   %rspp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RSP}
@@ -347,8 +440,70 @@ attributes #0 = {{ "frame-pointer"="all" noinline }}
 attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
 """
 
-ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64)
 LAZY_HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)
+THREAD_STATE = ctypes.CFUNCTYPE(ctypes.c_void_p)
+
+DEFAULT_STACK_BUDGET = 4 << 20   # bytes of native stack wasm may use (Config.max_wasm_stack)
+# What stays free below the stack limit, whatever the budget: the frame of the function that
+# traps, leaf functions (unchecked), a host function called from the deepest frame (Python's
+# interpreter and ctypes), compiling a function on its first call, the signal handler.
+STACK_RESERVE = 256 << 10
+
+
+class UnsupportedHost(RuntimeError):
+    """wasirun runs wasm as x86-64 machine code on Linux (glibc): anything else is refused at start."""
+
+
+def check_host() -> None:
+    import os
+    import sys
+    machine = os.uname().machine if hasattr(os, "uname") else ""
+    if sys.platform != "linux" or machine != "x86_64" or sys.maxsize <= 2**32:
+        raise UnsupportedHost(f"wasirun runs WebAssembly as x86-64 machine code on Linux; "
+                              f"this host is {sys.platform} on {machine or 'an unknown CPU'}")
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        libc = ""
+    if not libc.startswith("glibc"):
+        raise UnsupportedHost("wasirun needs glibc (its signal, setjmp and TLS ABIs); "
+                              f"this host's C library is {libc or 'not glibc'}")
+
+
+class _Thread:
+    """Python's side of one thread's ThreadState: the backtrace buffer it points at and the
+    exception a host function left pending."""
+
+    def __init__(self, address: int):
+        self.state = ThreadState.from_address(address)
+        self.backtrace = (ctypes.c_void_p * MAX_BACKTRACE)()
+        self.state.backtrace = ctypes.addressof(self.backtrace)
+        self.state.stack_floor = _stack_floor()
+        self.pending_exception: BaseException | None = None
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.pthread_self.restype = ctypes.c_void_p
+_libc.pthread_getattr_np.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_libc.pthread_attr_getstack.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+                                        ctypes.POINTER(ctypes.c_size_t)]
+_libc.pthread_attr_destroy.argtypes = [ctypes.c_void_p]
+
+
+def _stack_floor() -> int:
+    """The lowest address wasm code may use on this thread: the stack's low end plus
+    STACK_RESERVE (0 when the stack is unknown: the budget alone limits it)."""
+    attr = (ctypes.c_byte * 128)()          # pthread_attr_t is 56 bytes on x86-64
+    if _libc.pthread_getattr_np(_libc.pthread_self(), attr) != 0:
+        return 0
+    try:
+        low, size = ctypes.c_void_p(), ctypes.c_size_t()
+        if _libc.pthread_attr_getstack(attr, ctypes.byref(low), ctypes.byref(size)) != 0 or not low.value:
+            return 0
+        return low.value + STACK_RESERVE
+    finally:
+        _libc.pthread_attr_destroy(attr)
 
 
 class NativeRuntime:
@@ -364,32 +519,47 @@ class NativeRuntime:
                 cls._instance = cls()
             return cls._instance
 
-    SYMBOLS = ("wr_enter", "wr_trap", "wr_jmpbuf", "wr_pending", "wr_stack_limit", "wr_stack_budget",
-               "wr_entry_fp", "wr_backtrace", "wr_backtrace_len", "wr_interrupt", "wr_fuel",
-               "wr_fconsts", "wr_segv", "wr_guard_ranges", "wr_guard_count", "wr_prev_handler", "wr_prev_siginfo",
-               "wr_lazy_entry", "wr_lazy_hook", "wr_host_fp", "wr_host_import", "wr_prof", "wr_prof_buf",
-               "wr_prof_cap", "wr_prof_len", "wr_prof_dropped")
+    SYMBOLS = ("wr_enter", "wr_trap", "wr_thread_state", "wr_fconsts", "wr_segv", "wr_guard_ranges",
+               "wr_guard_count", "wr_code_ranges", "wr_code_count", "wr_prev_handler", "wr_prev_siginfo",
+               "wr_lazy_entry", "wr_lazy_hook", "wr_prof", "wr_prof_buf", "wr_prof_cap", "wr_prof_len",
+               "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count", "wr_tail_code")
 
     def __init__(self):
+        check_host()
+        from .tls import tls_block
+        tls = tls_block(THREAD_STATE_TLS_SIZE)
+        # @wr_thread's "address" for the loader is its offset from the thread pointer (a GOTTPOFF slot).
+        self.tls_symbols = {THREAD_STATE_SYMBOL: tls.offset & 0xFFFFFFFFFFFFFFFF}
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
-        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver())
+        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver(self.tls_symbols))
         self.symbols = {n: self.library.address(n) for n in self.SYMBOLS}
+        self.symbols.update(self.tls_symbols)
         self.enter = ENTER(self.symbols["wr_enter"])
-        self.pending = ctypes.c_int32.from_address(self.symbols["wr_pending"])
-        self.stack_budget = ctypes.c_int64.from_address(self.symbols["wr_stack_budget"])
-        self.stack_budget.value = 4 << 20
-        self.backtrace_len = ctypes.c_int32.from_address(self.symbols["wr_backtrace_len"])
-        self.backtrace = (ctypes.c_void_p * MAX_BACKTRACE).from_address(self.symbols["wr_backtrace"])
-        self.interrupt = ctypes.c_int32.from_address(self.symbols["wr_interrupt"])
-        self.fuel = ctypes.c_int64.from_address(self.symbols["wr_fuel"])
-        self.pending_exception: BaseException | None = None
+        self._thread_state = THREAD_STATE(self.symbols["wr_thread_state"])
+        self._local = threading.local()
         self._guard_ranges = (ctypes.c_void_p * (2 * MAX_GUARDED)).from_address(self.symbols["wr_guard_ranges"])
         self._guard_count = ctypes.c_int32.from_address(self.symbols["wr_guard_count"])
+        self._ranges_lock = threading.Lock()
+        self._code_slot = ctypes.c_void_p.from_address(self.symbols["wr_code_ranges"])
+        self._code_count = ctypes.c_int32.from_address(self.symbols["wr_code_count"])
+        self._code_arrays: list = []     # every array the handler may still be reading: never freed
+        self._codes = None
+        self._tail_ranges = (ctypes.c_void_p * (3 * MAX_TAIL_INSTANCES)).from_address(self.symbols["wr_tail_ranges"])
+        self._tail_count = ctypes.c_int32.from_address(self.symbols["wr_tail_count"])
         self._install_segv_handler()
         self._lazy_targets: dict[int, Any] = {}
         self._lazy_hook = LAZY_HOOK(self._on_lazy_call)
         ctypes.c_void_p.from_address(self.symbols["wr_lazy_hook"]).value = \
             ctypes.cast(self._lazy_hook, ctypes.c_void_p).value
+
+    # --- per-thread state ---------------------------------------------------------------------
+    def thread(self) -> _Thread:
+        """The calling thread's state (made on its first wasm call)."""
+        try:
+            return self._local.thread
+        except AttributeError:
+            t = self._local.thread = _Thread(self._thread_state())
+            return t
 
     # --- lazy compilation -------------------------------------------------------------------
     def add_lazy_target(self, ctx: int, compile_fn) -> None:
@@ -421,22 +591,58 @@ class NativeRuntime:
         ctypes.c_int32.from_address(self.symbols["wr_prev_siginfo"]).value = 1 if old.flags & SA_SIGINFO else 0
 
     def add_guarded(self, lo: int, hi: int) -> None:
-        """Faults in [lo, hi) while wasm runs become "out of bounds memory access"."""
-        n = self._guard_count.value
-        if n >= MAX_GUARDED:
-            raise MemoryError(f"more than {MAX_GUARDED} linear memories alive at once")
-        self._guard_ranges[2 * n], self._guard_ranges[2 * n + 1] = lo, hi
-        self._guard_count.value = n + 1
+        """Faults in [lo, hi) by wasm code become "out of bounds memory access"."""
+        with self._ranges_lock:
+            n = self._guard_count.value
+            if n >= MAX_GUARDED:
+                raise MemoryError(f"more than {MAX_GUARDED} linear memories alive at once")
+            self._guard_ranges[2 * n], self._guard_ranges[2 * n + 1] = lo, hi
+            self._guard_count.value = n + 1      # after the entry: another thread's handler may be scanning
 
     def remove_guarded(self, lo: int) -> None:
-        n = self._guard_count.value
+        with self._ranges_lock:
+            _remove_range(self._guard_ranges, self._guard_count, lo)
+
+    # --- JIT code ranges ----------------------------------------------------------------------
+    def add_code(self, lo: int, hi: int) -> None:
+        """[lo, hi) is wasm code: a guard-page fault there is a trap (call before it can run)."""
+        with self._ranges_lock:
+            n = self._code_count.value
+            if self._codes is None or 2 * n + 2 > len(self._codes):
+                grown = (ctypes.c_void_p * max(64, 4 * n + 4))()
+                if n:
+                    ctypes.memmove(grown, self._codes, 16 * n)
+                self._code_arrays.append(grown)
+                self._codes = grown
+                self._code_slot.value = ctypes.addressof(grown)   # before the count can grow past the old one
+            self._codes[2 * n], self._codes[2 * n + 1] = lo, hi
+            self._code_count.value = n + 1
+
+    def remove_code(self, lo: int) -> None:
+        with self._ranges_lock:
+            if self._codes is not None:
+                _remove_range(self._codes, self._code_count, lo)
+
+    # --- tail-module instances (wr_tail_code) -----------------------------------------------
+    def add_tail_instance(self, records: int, end: int, tailcode: int) -> None:
+        """Records [records, end) have their tailcc code in ``tailcode`` (one pointer per record).
+        Beyond MAX_TAIL_INSTANCES an instance is not listed: calls into it are ordinary calls."""
+        n = self._tail_count.value
+        if n < MAX_TAIL_INSTANCES:
+            r = self._tail_ranges
+            r[3 * n + 1], r[3 * n + 2] = end, tailcode
+            r[3 * n] = records
+            self._tail_count.value = n + 1
+
+    def remove_tail_instance(self, records: int) -> None:
+        n = self._tail_count.value
+        r = self._tail_ranges
         for k in range(n):
-            if self._guard_ranges[2 * k] == lo:
-                # Move the last range into the hole; the handler only reads while wasm runs,
-                # and memories are freed from Python, never during a wasm call.
-                self._guard_ranges[2 * k] = self._guard_ranges[2 * (n - 1)]
-                self._guard_ranges[2 * k + 1] = self._guard_ranges[2 * (n - 1) + 1]
-                self._guard_count.value = n - 1
+            if r[3 * k] == records:
+                # as remove_guarded: the last entry moves into the hole (instances die from
+                # Python, never while their code runs)
+                r[3 * k:3 * k + 3] = r[3 * (n - 1):3 * n]
+                self._tail_count.value = n - 1
                 return
 
     def announce(self, agent) -> None:
@@ -445,21 +651,46 @@ class NativeRuntime:
         for name in ("wr_enter", "wr_trap", "wr_segv"):
             agent.register_function(f"wasirun::{name}", self.symbols[name], self.sizes.get(name, 1))
 
-    def call(self, fn_address: int, slots_address: int) -> int:
-        """Run ``fn(slots)``; returns 0 or the trap code."""
-        return self.enter(fn_address, slots_address)
+    def call(self, fn_address: int, slots_address: int, stack_budget: int = DEFAULT_STACK_BUDGET) -> int:
+        """Run ``fn(slots)`` on this thread; returns 0 or the trap code.  ``stack_budget``
+        bytes of stack below this frame, at most down to the thread's stack floor, may be
+        used when this is the thread's outermost wasm call."""
+        try:
+            self._local.thread
+        except AttributeError:
+            self.thread()
+        return self.enter(fn_address, slots_address, stack_budget)
 
     def take_backtrace(self) -> list[int]:
-        n = self.backtrace_len.value
-        return [self.backtrace[i] or 0 for i in range(n)]
+        t = self.thread()
+        n = t.state.backtrace_len
+        t.state.backtrace_len = 0
+        return [t.backtrace[i] or 0 for i in range(n)]
 
     def set_pending(self, exc: BaseException) -> None:
         """Called from inside a host callback: remember ``exc``; the wasm side traps on return."""
-        if self.pending_exception is None:
-            self.pending_exception = exc
-        self.pending.value = 1
+        t = self.thread()
+        if t.pending_exception is None:
+            t.pending_exception = exc
+        t.state.pending = 1
 
     def take_pending(self) -> BaseException | None:
-        exc, self.pending_exception = self.pending_exception, None
-        self.pending.value = 0
+        t = self.thread()
+        exc, t.pending_exception = t.pending_exception, None
+        t.state.pending = 0
         return exc
+
+
+def _remove_range(ranges, count, lo: int) -> None:
+    """Remove the [lo, hi) pair starting at ``lo`` so that a signal handler scanning the
+    table at the same time (loading the count first) always finds every other range:
+    the last pair is copied into the hole before the count shrinks."""
+    n = count.value
+    for k in range(n):
+        if ranges[2 * k] == lo:
+            last = 2 * (n - 1)
+            ranges[2 * k + 1] = 0                      # empty while it changes: lo >= hi matches nothing
+            ranges[2 * k] = ranges[last]
+            ranges[2 * k + 1] = ranges[last + 1]
+            count.value = n - 1
+            return

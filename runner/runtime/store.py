@@ -157,6 +157,14 @@ class Table:
         self.record.size = new
         return old
 
+    type_module = None   # the module whose type indices ``type`` uses (set by the instance)
+
+    def fill_all(self, value: int) -> None:
+        """Set every element (a 3.0 table's initialiser expression)."""
+        elems = self._elements()
+        for i in range(self.record.size):
+            elems[i] = value or None
+
     def keep_alive(self, owner: object) -> None:
         """Keep ``owner`` (an Instance) alive while this table lives: the table may hold
         references to its functions, whose code is unloaded with the instance."""
@@ -182,6 +190,7 @@ class GlobalCell:
         self.cell = (ctypes.c_uint64 * 2)() if global_type.val_type == V128 else GLOBAL_CELL(0)
         self.address = ctypes.addressof(self.cell)
         self._owners: dict[int, object] = {}   # instances whose funcrefs this cell may hold
+        self.type_module = None                # the module whose type indices ``type`` uses
         self.bits = bits
 
     @property

@@ -17,9 +17,9 @@ from ..binary import opcodes as op
 from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
 from ..binary.module import V128, FuncType, Module
 from ..errors import TrapKind
-from ..layout import (FCONST_SLOT, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INVARIANT_LOAD, MEMORY_RECORD_IR,
-                      MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH)
-from . import memory, numeric, simd, tables
+from ..layout import (FCONST_SLOT, FUEL_SYMBOL, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INTERRUPT_SYMBOL,
+                      INVARIANT_LOAD, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
+from . import funcref, memory, numeric, simd, tables, tailcalls
 from .types import IR_TYPE, ZERO, ir_result_type
 
 TIERUP_THRESHOLD = 1000   # entries plus loop iterations before a first-tier function asks for tier-up
@@ -183,14 +183,14 @@ class FunctionTranslator:
                 break
 
         # Epilogue: `ret` collects the function's results.
-        out = [f"define hidden {ret_type} @w{self.func_index}("
+        out = [f"define hidden {self.env.cc}{ret_type} @w{self.func_index}("
                + ", ".join(f"{t} %p{i}" for i, t in enumerate(params)) + ") #0"
                + (f" !dbg !{self.env.subprogram(self.func_index)}" if self.debug else "") + " {",
                "entry:"]
         out += self.entry
-        if self.has_calls and self.env.stack_check:
+        if self.has_calls:
             out.append("  %fa = call ptr @llvm.frameaddress.p0(i32 0)")
-            out.append(f"  %lim = load ptr, ptr @wr_stack_limit, {TBAA_VM_TAG}")
+            out.append(f"  %lim = load ptr, ptr {thread_field('stack_limit')}, {TBAA_VM_TAG}")
             out.append("  %ovf = icmp ult ptr %fa, %lim")
             out.append(f"  br i1 %ovf, label %trap.stack, label %body, {UNLIKELY_BRANCH}")
             out.append("trap.stack:")
@@ -231,10 +231,10 @@ class FunctionTranslator:
 
     # --- limits: --timeout and --fuel --------------------------------------------------------
     def interrupt_check(self) -> None:
-        """Trap when the host raised @wr_interrupt; an atomic load, so LLVM cannot hoist it out of a loop."""
+        """Trap when the host raised the engine's interrupt flag; an atomic load, so LLVM cannot hoist it out of a loop."""
         if not self.env.interruptible:
             return
-        flag = self.value("load atomic i32, ptr @wr_interrupt monotonic, align 4")
+        flag = self.value(f"load atomic i32, ptr @{INTERRUPT_SYMBOL} monotonic, align 4")
         self.trap_if(self.value(f"icmp ne i32 {flag}, 0"), TrapKind.INTERRUPT)
 
     def tier_count(self) -> None:
@@ -256,16 +256,16 @@ class FunctionTranslator:
 
     _FREE = frozenset((0x01, 0x1A, op.BLOCK, op.LOOP, op.END, op.ELSE))   # as wasmtime: no fuel for these
     _CONTROL = frozenset((op.UNREACHABLE, op.BLOCK, op.LOOP, op.IF, op.ELSE, op.END, op.BR, op.BR_IF,
-                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11))
+                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0xD5, 0xD6))
 
     def charge_fuel(self, code: int) -> None:
-        """Count one unit per instruction; settle the count with @wr_fuel where straight-line code ends."""
+        """Count one unit per instruction; settle the count with the engine's fuel where straight-line code ends."""
         if code not in self._FREE:
             self.fuel_pending += 1
         if code in self._CONTROL and self.fuel_pending:
-            left = self.value("load i64, ptr @wr_fuel")
+            left = self.value(f"load i64, ptr @{FUEL_SYMBOL}")
             left = self.value(f"sub i64 {left}, {self.fuel_pending}")
-            self.emit(f"store i64 {left}, ptr @wr_fuel")
+            self.emit(f"store i64 {left}, ptr @{FUEL_SYMBOL}")
             self.fuel_pending = 0
             self.trap_if(self.value(f"icmp slt i64 {left}, 0"), TrapKind.OUT_OF_FUEL)
 
@@ -430,7 +430,8 @@ class FunctionTranslator:
         pass
 
     # --- calls -----------------------------------------------------------------------------
-    def _call_with(self, callee: str, ft: FuncType) -> None:
+    def _call_with(self, callee: str, ft: FuncType, cc: str = "") -> None:
+        """Call ``callee`` in convention ``cc`` ("" = C; a tail module's own functions: "tailcc ")."""
         self.has_calls = True
         n = len(ft.params)
         args = self.stack[len(self.stack) - n:] if n else []
@@ -438,20 +439,25 @@ class FunctionTranslator:
         ret = ir_result_type(ft.results)
         arglist = ", ".join(f"{t} {v}" for v, t in args)
         if not ft.results:
-            self.emit(f"notail call void {callee}({arglist})")
+            self.emit(f"notail call {cc}void {callee}({arglist})")
         elif len(ft.results) == 1:
-            self.push(self.value(f"notail call {ret} {callee}({arglist})"), IR_TYPE[ft.results[0]])
+            self.push(self.value(f"notail call {cc}{ret} {callee}({arglist})"), IR_TYPE[ft.results[0]])
         else:
-            agg = self.value(f"notail call {ret} {callee}({arglist})")
+            agg = self.value(f"notail call {cc}{ret} {callee}({arglist})")
             for i, t in enumerate(ft.results):
                 self.push(self.value(f"extractvalue {ret} {agg}, {i}"), IR_TYPE[t])
 
     def _call(self, code, imm):
-        self._call_with(self.env.callee(imm, self), self.module.func_type(imm))
+        self._call_with(self.env.callee(imm, self), self.module.func_type(imm), self.env.cc)
 
     def _call_indirect(self, code, imm):
         type_index, table = imm
-        ft = self.module.types[type_index]
+        ref = self.indirect_callee_record(type_index, table)
+        fn = self.value(f"load ptr, ptr {ref}, {TBAA_VM_TAG}")   # the code: field 0, at the record's address
+        self._call_with(fn, self.module.types[type_index])
+
+    def indirect_callee_record(self, type_index: int, table: int) -> str:
+        """Pop the table index of a call_indirect; return the record, checked (not null, the right type)."""
         slot = tables.element_pointer(self, table, self.pop(), TrapKind.INDIRECT_CALL_OUT_OF_RANGE)
         ref = self.value(f"load ptr, ptr {slot}, {TBAA_VM_TAG}")
         self.trap_if(self.value(f"icmp eq ptr {ref}, null"), TrapKind.INDIRECT_CALL_NULL)
@@ -460,8 +466,7 @@ class FunctionTranslator:
         want_p = self.value(f"getelementptr i64, ptr @wr.typeids, i32 {type_index}")
         want = self.value(f"load i64, ptr {want_p}, {TBAA_VM_TAG}")
         self.trap_if(self.value(f"icmp ne i64 {tid}, {want}"), TrapKind.INDIRECT_CALL_TYPE_MISMATCH)
-        fn = self.value(f"load ptr, ptr {ref}, {TBAA_VM_TAG}")   # the code: field 0, at the record's address
-        self._call_with(fn, ft)
+        return ref
 
     # --- parametric and variables -------------------------------------------------------
     def _drop(self, code, imm):
@@ -533,6 +538,8 @@ def _build_dispatch() -> dict:
     table.update(memory.handlers())
     table.update(tables.handlers())
     table.update(simd.handlers())
+    table.update(funcref.handlers())
+    table.update(tailcalls.handlers())
     # The 3.0 instructions still to land are rejected by the validator ("not supported yet").
     missing = set(op.NAME) - set(table) - op.NEW_IN_3
     assert not missing, f"opcodes without a translation: {sorted(op.NAME[c] for c in missing)}"

@@ -1,10 +1,11 @@
 """Linear memory instructions: loads, stores, size, grow and the bulk operations.
 
-The base pointer never moves because the whole addressable range is reserved up
-front, so its load is ``!invariant.load``.  Loads and stores are LLVM accesses on
-that range: an out-of-bounds one faults on the guard pages (``load``/``store`` say
-what keeps every such fault where wasm puts the trap); the bulk operations check
-their ranges explicitly, as the spec forbids partial writes.
+Loads and stores are not checked: the whole range a u32 address plus a u32 offset can
+form is reserved up front (runtime/store.py), every page past the committed size is
+PROT_NONE, and the runtime's SIGSEGV handler turns a fault there into the trap
+(``load``/``store`` say what keeps every such fault where wasm puts it).  The base
+pointer therefore never moves, so its load is ``!invariant.load``.  The bulk
+operations check their ranges explicitly (the spec forbids a partial write).
 """
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ layouts and metadata ids are runner/layout.py's):
 * ``wr.import<N>`` the ``{code, type id}`` record of imported function N (host callback or
   another instance's function)
 * ``wr.instance``  an address identifying the instance to the runtime helpers
-* ``wr_trap``, ``wr_pending``, ``wr_stack_limit``, ``wr_memory_grow``, … from runner/runtime
+* ``wr.fuel`` / ``wr.interrupt`` the engine's fuel count and interrupt flag (layout.LimitsRecord)
+* ``wr_thread`` the running thread's layout.ThreadState (thread-local: stack limit, pending
+  host exception, host frame), ``wr_trap``, ``wr_memory_grow``, … from runner/runtime
 
 * ``wr.funcrefs``  the instance's function records, one ``{ptr code, i64 type id}`` per
   function: ``ref.func`` points at one, and calls that may have to reach code compiled
@@ -31,9 +33,10 @@ from dataclasses import dataclass
 
 from ..binary.module import KIND_FUNC, FuncType, Module
 from ..errors import TrapKind
-from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR, GLOBAL_CELL_IR,
-                      MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR, TBAA_VM_TAG, UNLIKELY_BRANCH)
-from . import numeric, relaxed, simd
+from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUEL_SYMBOL, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR,
+                      GLOBAL_CELL_IR, INTERRUPT_SYMBOL, MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR,
+                      THREAD_STATE_DECL, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
+from . import numeric, relaxed, simd, tailcalls
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from ..layout import slot_offsets
@@ -52,13 +55,10 @@ declare void @wr_elem_drop(ptr, i32)
 declare ptr @llvm.frameaddress.p0(i32)
 declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)
 declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
-@wr_pending = external global i32
-@wr_host_fp = external global ptr
-@wr_host_import = external global i32
-@wr_stack_limit = external global ptr
-@wr_interrupt = external global i32
+{THREAD_STATE_DECL}
+@{INTERRUPT_SYMBOL} = external global i32
 @wr_fconsts = external global {FCONSTS_IR_TYPE}
-@wr_fuel = external global i64
+@{FUEL_SYMBOL} = external global i64
 @wr.instance = external global i8
 """
 
@@ -69,7 +69,6 @@ class ModuleTranslator:
     def __init__(self, module: Module, options: TranslateOptions, source_name: str = "module.wasm"):
         self.module = module
         self.options = options
-        self.stack_check = options.stack_check
         self.interruptible = options.interruptible
         self.fuel = options.fuel
         self.guard_pages = options.guard_pages
@@ -82,6 +81,9 @@ class ModuleTranslator:
         self._subprograms: dict[int, int] = {}
         self._locations: dict[tuple[int, int], int] = {}
         self._current_func = 0
+        # A module with tail calls runs its functions in LLVM's tailcc (see tailcalls.py).
+        self.tail = tailcalls.uses_tail_calls(module)
+        self.cc = "tailcc " if self.tail else ""
 
     # --- debug metadata (line = wasm byte offset) ----------------------------------------
     def _metadata(self, text: str) -> int:
@@ -141,6 +143,9 @@ class ModuleTranslator:
             header.append(f"@wr.g{i} = external global {GLOBAL_CELL_IR}")
         header.append(f"@wr.typeids = external global [{max(len(m.types), 1)} x i64]")
         header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {FUNCREF_RECORD_IR}]")
+        if self.tail:
+            header.append(f"@wr.tailcode = external global [{max(nfuncs, 1)} x ptr]")
+            header.append(tailcalls.DECLARATIONS)
         if self.tier_counters:
             header.append(f"@wr.hot = external global [{max(nfuncs, 1)} x i32]")
             header.append("declare void @wr_tierup(i32) cold nounwind")
@@ -165,11 +170,13 @@ class ModuleTranslator:
                 text = FunctionTranslator(m, i, self).translate()
                 body = m.bodies[i - n_imported]
                 cost = body.code_end - body.code_start
+            if self.tail:
+                text += "\n" + tailcalls.adapter(i, ft)
             out.append(IRFunction(i, text, cost))
         defined = set(functions)
         for i in sorted(self.direct_callees - defined):   # defined in another part of the unit
             ft = m.func_type(i)
-            header.append(f"declare hidden {ir_result_type(ft.results)} @w{i}({', '.join(IR_TYPE[t] for t in ft.params)}) #0")
+            header.append(f"declare hidden {self.cc}{ir_result_type(ft.results)} @w{i}({', '.join(IR_TYPE[t] for t in ft.params)}) #0")
 
         entry_text = ""
         if wrappers:
@@ -192,6 +199,8 @@ class ModuleTranslator:
         if self.options.direct_calls and func_index in self.unit:
             self.direct_callees.add(func_index)
             return f"@w{func_index}"
+        if self.tail:
+            return tailcalls.tail_code_pointer(self, func_index, caller.value)
         return self.code_pointer(func_index, caller.value)
 
     def code_pointer(self, func_index: int, value) -> str:
@@ -209,18 +218,19 @@ class ModuleTranslator:
         call = f"call {ret} %code({args})"
         # wr.import<N> is the imported function's {code, type id} record: the code of a
         # function of another instance may change tier, so it is loaded at each call.
-        # While the host runs, @wr_host_fp/@wr_host_import say which import it is and where
+        # While the host runs, the thread's host_fp/host_import say which import it is and where
         # the wasm frames resume: the guest profiler's SIGPROF handler cannot walk Python's
         # frames (no frame pointers there), so it starts from this thunk's frame.
         lines = [f"@wr.import{index} = external global ptr",
-                 f"define hidden {ret} @w{index}({plist}) #0 {{",
+                 f"define hidden {self.cc}{ret} @w{index}({plist}) #0 {{",
+                 *(tailcalls.import_tail_path(index, ret, args) if self.tail else []),
                  f"  %code = load ptr, ptr @wr.import{index}",
                  "  %fa = call ptr @llvm.frameaddress.p0(i32 0)",
-                 f"  store volatile i32 {index}, ptr @wr_host_import",
-                 "  store volatile ptr %fa, ptr @wr_host_fp",
+                 f"  store volatile i32 {index}, ptr {thread_field('host_import')}",
+                 f"  store volatile ptr %fa, ptr {thread_field('host_fp')}",
                  f"  {'%r = ' if ret != 'void' else ''}{call}",
-                 "  store volatile ptr null, ptr @wr_host_fp",
-                 "  %pending = load i32, ptr @wr_pending",
+                 f"  store volatile ptr null, ptr {thread_field('host_fp')}",
+                 f"  %pending = load i32, ptr {thread_field('pending')}",
                  "  %bad = icmp ne i32 %pending, 0",
                  f"  br i1 %bad, label %trap, label %ok, {UNLIKELY_BRANCH}",
                  "trap:",
