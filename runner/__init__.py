@@ -16,10 +16,10 @@ With imports by name, WASI and a reactor's _initialize (runner/linker.py):
 """
 __version__ = "0.1.0"
 
-from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError  # noqa: E402
+from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError, WasmException  # noqa: E402
 
 __all__ = ["Config", "Engine", "CompiledModule", "DecodeError", "ValidationError", "LinkError", "Trap",
-           "TrapKind", "WasmError", "run_wasi", "__version__", "Linker", "ValType", "FuncType", "FuncRef", "Caller",
+           "TrapKind", "WasmError", "WasmException", "Tag", "run_wasi", "__version__", "Linker", "ValType", "FuncType", "FuncRef", "Caller",
            "UnknownImportError", "WasiConfig", "DirPerms", "FilePerms"]
 
 
@@ -34,6 +34,9 @@ def __getattr__(name):
     if name == "FuncType":
         from .binary.module import FuncType
         return FuncType
+    if name == "Tag":
+        from .runtime.exceptions import Tag
+        return Tag
     if name == "FuncRef":
         from .runtime.instance import FuncRef
         return FuncRef

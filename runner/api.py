@@ -18,6 +18,7 @@ from .names import display_name
 from .profiling.base import LineRow, NullAgent
 from .runtime.instance import Instance
 from .runtime.context import ExecContext
+from .sourcemap import ModuleSourceMap
 
 PROFILERS = (None, "jitdump", "perfmap", "guest")
 TOP_LEVEL = {0: "base", 1: "O1", 2: "O2", 3: "O3"}
@@ -77,10 +78,8 @@ class CompiledModule:
                                    | ({m.start} if m.start is not None else set()))
         self._names: dict[int, str] = {}
         self._debug_info = debug_info
-        self._cache = cache                    # Config.cache: the decoded DWARF is cached too
         self.source_path: str | None = None    # the .wasm file, when known (profiling tools read its DWARF)
-        self._dwarf = None
-        self._dwarf_loaded = False
+        self.source_map = ModuleSourceMap(module, cache=cache)
 
     def display_name(self, func_index: int) -> str:
         n = self._names.get(func_index)
@@ -88,38 +87,19 @@ class CompiledModule:
             n = self._names[func_index] = display_name(func_index, self.module.function_names.get(func_index))
         return n
 
-    # --- native offset -> wasm offset -> source ---------------------------------------------
+    # --- wasm offset -> source (runner/sourcemap) ---------------------------------------------
     def dwarf(self):
-        if not self._dwarf_loaded:
-            self._dwarf_loaded = True
-            try:
-                from .dwarf import WasmLineMap
-                self._dwarf = WasmLineMap.from_module(self.module, cache=self._cache)
-            except Exception:  # noqa: BLE001 - broken DWARF must never stop a run
-                self._dwarf = None
-        return self._dwarf
+        """The module's DWARF line map (``sourcemap.lines.WasmLineMap``), or None."""
+        return self.source_map.lines()
 
     def source_location(self, wasm_offset: int) -> str | None:
-        d = self.dwarf()
-        if d is None:
-            return None
-        loc = d.lookup(wasm_offset - self.module.code_section_start)
-        return f"{loc.file}:{loc.line}:{loc.column}" if loc else None
+        return self.source_map.location_text(wasm_offset)
 
     def line_rows_for(self, unit, func_index: int, start: int) -> list[LineRow]:
         """Native address -> source line rows for jitdump DEBUG_INFO records (with -g only)."""
         if not self._debug_info:
             return []
-        rows = unit.rows.get(func_index, ())
-        d = self.dwarf()
-        out = []
-        for off, wasm_off in rows:
-            loc = d.lookup(wasm_off - self.module.code_section_start) if d is not None else None
-            if loc is not None:
-                out.append(LineRow(start + off, loc.file, loc.line, loc.column))
-            elif d is None:
-                out.append(LineRow(start + off, self.name, wasm_off, 0))
-        return out
+        return self.source_map.line_rows(unit.rows.get(func_index, ()), start, self.name)
 
 
 class Engine:

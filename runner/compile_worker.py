@@ -54,7 +54,7 @@ def compile_text(text: str, level: str, want_rows: bool):
     obj = jit.compile_ir(text, level, exact_lines=want_rows)
     rows = None
     if want_rows:
-        from .objfile import line_rows
+        from .sourcemap.objrows import line_rows
         rows = line_rows(obj)
     return obj, rows
 

@@ -63,6 +63,9 @@ class TrapKind(enum.IntEnum):
     HOST_EXCEPTION = 13  # a host function raised: the Python exception is re-raised instead
     NULL_FUNCTION_REFERENCE = 20   # call_ref / return_call_ref of null
     NULL_REFERENCE = 21            # ref.as_non_null of null
+    # exception handling (runner/runtime/exceptions.py); numbered apart from others' new kinds
+    NULL_EXCEPTION_REFERENCE = 30   # throw_ref of a null exnref
+    THROW_FAILED = 31               # out of memory for the exception, or the unwinder found no handler
 
     @property
     def message(self) -> str:
@@ -91,6 +94,8 @@ _TRAP_MESSAGES = {
     TrapKind.HOST_EXCEPTION: "host function raised an exception",
     TrapKind.NULL_FUNCTION_REFERENCE: "null function reference",
     TrapKind.NULL_REFERENCE: "null reference",
+    TrapKind.NULL_EXCEPTION_REFERENCE: "null exception reference",
+    TrapKind.THROW_FAILED: "exception could not be thrown (out of memory or no unwind tables)",
 }
 
 _WASMTIME_WORDING = {
@@ -98,6 +103,28 @@ _WASMTIME_WORDING = {
     TrapKind.TABLE_OUT_OF_BOUNDS: "undefined element: out of bounds table access",
     TrapKind.INDIRECT_CALL_OUT_OF_RANGE: "undefined element: out of bounds table access",
 }
+
+
+class WasmException(WasmError):
+    """A wasm exception (``throw``/``throw_ref``) that no ``try_table`` caught reached the host.
+
+    ``tag`` is the runtime Tag (runner/runtime/exceptions.py: same object for every instance
+    importing it), ``values`` its payload as Python values (``raw``: the bit patterns).
+    A host function may raise one to throw it into the wasm that called it; raised again
+    unchanged, it is the same exception (``throw_ref`` identity is kept).
+    """
+
+    def __init__(self, tag, values=(), raw=None):
+        super().__init__(tag, list(values))
+        self.tag = tag
+        self.values = list(values)
+        self.raw = raw            # list[int] bit patterns, when it came from wasm
+        self._exn = 0             # the native exception object it came from (0: made in Python)
+
+    def __str__(self) -> str:
+        name = getattr(self.tag, "name", None) or "?"
+        vals = f" and values {self.values}" if self.values else ""
+        return f"uncaught wasm exception with tag {name}{vals}"
 
 
 @dataclass

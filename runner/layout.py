@@ -116,6 +116,7 @@ class ThreadState(ctypes.Structure):
         ("host_import", ctypes.c_int32),    # the import index while host_fp is set
         ("backtrace_len", ctypes.c_int32),
         ("_spare", ctypes.c_int32),
+        ("exn_host", ctypes.c_void_p),      # a WasmException a host function raised, for its import thunk to throw
     ]
 
 
@@ -208,3 +209,18 @@ def slot_offsets(types) -> list[int]:
         out.append(at)
         at += slot_words(t)
     return out
+
+
+# --- wasm exceptions (runtime/exceptions.py, translate/exceptions.py) ---------------------------
+# An exnref is the address of one malloc'ed object: libgcc's _Unwind_Exception header (what
+# _Unwind_RaiseException carries through the native frames), the tag's identity, a flags word,
+# then the payload (slot_words per value, as the entry wrappers' slots).  Tag identities are
+# unique integers handed out by the runtime and never reused (no memory behind them): the code
+# compares them with the address of its GOT symbol wr.tag<N>.
+EXN_CLASS = int.from_bytes(b"WASIRUN\0", "little")   # _Unwind_Exception.exception_class of ours
+EXN_HEADER_SIZE = 32              # sizeof(struct _Unwind_Exception) on x86-64 (16-byte aligned)
+EXN_TAG_OFFSET = 32               # tag identity (a pointer-sized integer)
+EXN_FLAGS_OFFSET = 40             # EXN_ESCAPED once an exnref to it exists: never freed then
+EXN_VALUES_OFFSET = 48            # payload words
+EXN_ESCAPED = 1
+EXCEPTION_RETURN = 64             # wr_enter's result when a wasm exception left the entry: slots[0] = the object

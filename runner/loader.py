@@ -10,7 +10,9 @@ page cache), fills the GOT, applies those fix-ups and sets the final protections
 Only the standard library is used.  The layout is::
 
     code (RX): every SHF_EXECINSTR section, cold ones last, then the call stubs
-    rodata (R): the other read-only SHF_ALLOC sections (.eh_frame is dropped)
+    rodata (R): the other read-only SHF_ALLOC sections, then every .eh_frame back to back and
+        a zero terminator word; ``EH_FRAME_SYMBOL`` names its start (an image with no unwind
+        tables has no such symbol): what the runtime hands to ``__register_frame``
     data (RW): .data*, then .bss* and common symbols (zero-filled in the blob)
     GOT (R once written): one slot per import, in ``imports`` order, then slots for
         GOT references to defined symbols that could not be relaxed into a lea; an import
@@ -189,10 +191,16 @@ def _parse(number: int, data: bytes) -> _Object:
     return _Object(number, data, sections, syms, strtab, relas)
 
 
+EH_FRAME_SYMBOL = "__wr_eh_frame"   # the image's unwind tables (wasm exceptions unwind native frames)
+
+
 def _placed(s: _Section) -> bool:
-    """Whether a section goes into the image: SHF_ALLOC, except the unwind tables (our code is
-    nounwind and nothing would register them)."""
-    return bool(s.flags & SHF_ALLOC) and s.type != SHT_X86_64_UNWIND and s.name != ".eh_frame"
+    """Whether a section goes into the image: SHF_ALLOC (the unwind tables included)."""
+    return bool(s.flags & SHF_ALLOC)
+
+
+def _is_eh_frame(s: _Section) -> bool:
+    return s.type == SHT_X86_64_UNWIND or s.name == ".eh_frame"
 
 
 def _drop_duplicate_groups(objs: list[_Object]) -> None:
@@ -296,7 +304,7 @@ class _Linker:
                                      f"more than a page")
 
     def _applies(self, o: _Object, rs: _Section) -> bool:
-        """Relocations of placed sections only (not .rela.debug_*, .rela.eh_frame, dropped groups)."""
+        """Relocations of placed sections only (not .rela.debug_*, dropped groups)."""
         if rs.flags & SHF_ALLOC or rs.info >= len(o.sections):
             return False
         target = o.sections[rs.info]
@@ -363,12 +371,15 @@ class _Linker:
 
     def _layout(self, stubbed: set[str]) -> None:
         """Assign every placed section (and common symbol) its offset; segments page-aligned."""
-        code, ro, rw, bss = [], [], [], []
+        code, ro, rw, bss, eh = [], [], [], [], []
         for o in self.objs:
             for s in o.sections:
                 if not _placed(s) or s.index in o.dropped:
                     continue
-                if s.flags & SHF_EXECINSTR:
+                if _is_eh_frame(s):
+                    if s.size:
+                        eh.append((o, s))
+                elif s.flags & SHF_EXECINSTR:
                     cold = s.name.startswith((".text.unlikely", ".text.cold"))
                     code.append((cold, o.number, s))
                 elif not s.flags & SHF_WRITE:
@@ -408,6 +419,18 @@ class _Linker:
         start = segment(0, mmap.PROT_READ | mmap.PROT_EXEC)
         for o, s in ro:
             place(o, s)
+        self.eh_frame = None
+        if eh:
+            # libgcc's __register_frame walks CIE/FDE records up to a zero length word: the
+            # objects' tables go back to back (each a whole number of 8-byte-padded records,
+            # so no gap reads as a terminator), then the terminator (the blob is zero-filled).
+            pos = _align(pos, 8)
+            self.eh_frame = pos
+            for o, s in eh:
+                if pos % max(s.align, 1) or s.size % 4:
+                    raise ImageError(f"object {o.number}: {s.name} of {s.size} bytes cannot be concatenated")
+                place(o, s)
+            pos += 8
         start = segment(start, mmap.PROT_READ)
         for o, s in rw + bss:
             place(o, s)
@@ -434,6 +457,8 @@ class _Linker:
                 d.offset = self.common_offsets[name] if shndx == SHN_COMMON else \
                     self.section_offsets[d.obj][shndx] + value
                 self.symbols[name] = (d.offset, size)
+        if self.eh_frame is not None:
+            self.symbols[EH_FRAME_SYMBOL] = (self.eh_frame, 0)
         self.where: list[list[int | None]] = []
         self.pcrel: list[list[int | None]] = []
         self.imp: list[list[int | None]] = []
@@ -499,6 +524,7 @@ class _Linker:
     def _apply(self, o: _Object, rs: _Section) -> None:
         """Apply one relocation section.  The common cases are inline; the rest go to _apply_other."""
         base = self.section_offsets[o.number][rs.info]
+        self._in_eh_frame = _is_eh_frame(o.sections[rs.info])
         blob = self.blob
         where, pcrel = self.where[o.number], self.pcrel[o.number]
         pack_into = struct.pack_into
@@ -514,6 +540,9 @@ class _Linker:
                     s = pcrel[k]
                     if s is None or (t == R_PC32 and where[k] is None):
                         s = self._pc32_target(o, k, p, t)
+                        if s is None:   # .eh_frame -> a dropped COMDAT copy
+                            self._discard_fde_field(base, o, rs, p)
+                            continue
                     pack_into("<i", blob, p, s + add - p)
                 elif t == R_REX_GOTPCRELX or t == R_GOTPCRELX:
                     s = where[k]
@@ -532,10 +561,29 @@ class _Linker:
             raise ImageError(f"object {o.number}: {_type_name(t)} against {o.describe(k)} at image offset "
                              f"{p:#x} does not fit its field") from None
 
-    def _pc32_target(self, o: _Object, k: int, p: int, t: int) -> int:
+    def _discard_fde_field(self, base: int, o: _Object, rs: _Section, p: int) -> None:
+        """An .eh_frame reference to a function (or its LSDA) in a dropped COMDAT copy: the FDE
+        must cover nothing, as a linker discards it: its pc_begin and pc_range become 0 (the
+        LSDA pointer of such an FDE is never read)."""
+        sec = o.sections[rs.info]
+        data = o.data[sec.offset:sec.offset + sec.size]
+        at = 0
+        while at + 8 <= len(data):
+            length, cie = struct.unpack_from("<II", data, at)
+            if length == 0:
+                break
+            if cie and base + at + 8 == p:
+                self.blob[p:p + 8] = bytes(8)
+                return
+            at += 4 + length
+        struct.pack_into("<i", self.blob, p, 0)
+
+    def _pc32_target(self, o: _Object, k: int, p: int, t: int) -> int | None:
         """The target of a PC32/PLT32 that is not a plain in-image reference: an import's stub, for
         a branch only (a PLT32 always is; a PC32 may also be a data access like lea/mov x(%rip))."""
         i = self.imp[o.number][k]
+        if i is None and self._in_eh_frame and o.syms[k][3] in o.dropped:
+            return None
         if i is None:
             if (o.number, k) in self.abs_values:
                 raise ImageError(f"object {o.number}: PC-relative reference to absolute symbol {o.describe(k)}")

@@ -22,7 +22,6 @@ the chunks in flight.
 """
 from __future__ import annotations
 
-import bisect
 import ctypes
 import hashlib
 import os
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 
 from .binary.module import Module
 from .codecache import CodeCache, module_key
+from .sourcemap import wasm_offset_at
+from .sourcemap.objrows import rows_by_function
 
 LEVEL_RANK = {"base": 0, "O1": 1, "O2": 2, "O3": 3}
 CHUNK_MIN = 48 << 10        # wasm code bytes per compile job, at least ...
@@ -88,11 +89,7 @@ class CodeUnit:
                    adapters={int(k): v for k, v in meta.get("adapters", {}).items()}, tail=meta.get("tail"))
 
     def wasm_offset_at(self, func_index: int, native_offset: int) -> int | None:
-        rows = self.rows.get(func_index)
-        if not rows:
-            return None
-        i = bisect.bisect_right(rows, (native_offset, 1 << 62)) - 1
-        return rows[i][1] if i >= 0 else rows[0][1]
+        return wasm_offset_at(self.rows.get(func_index, ()), native_offset)
 
 
 @dataclass
@@ -174,7 +171,7 @@ def compile_objects(module: Module, plan: CodePlan, level: str, functions: list[
 
     if where == "here":
         from . import jit
-        from .objfile import line_rows
+        from .sourcemap.objrows import line_rows
         ir = translate_module(module, translate_options, plan.source_name, functions, wrappers, frozenset(functions))
         obj = jit.compile_ir(ir.text(), level, exact_lines=translate_options.debug_info)
         return [obj], [line_rows(obj) if translate_options.debug_info else []]
@@ -221,7 +218,7 @@ def link_unit(name: str, level: str, functions: list[int], objs: list[bytes], ob
                 entry_sizes[int(sym[7:])] = size
     unit = CodeUnit(name, level, tuple(functions), image, symbols, entries, entry_sizes, adapters=adapters)
     if debug:
-        unit.rows = _rows_by_function(image, obj_rows, symbols)
+        unit.rows = rows_by_function(image.section_offsets, obj_rows, symbols)
     return image, unit
 
 
@@ -231,27 +228,6 @@ def build_unit(module: Module, plan: CodePlan, name: str, level: str, functions:
     """Translate, compile and link one unit; the CodeUnit's source is the image."""
     objs, rows = compile_objects(module, plan, level, functions, translate_options, wrappers, priority, progress)
     return link_unit(name, level, functions, objs, rows, wrappers, translate_options.debug_info)
-
-
-def _rows_by_function(image, obj_rows, symbols) -> dict[int, list[tuple[int, int]]]:
-    """(section, offset, wasm offset) rows of each object -> per function (offset in it, wasm offset)."""
-    flat = []
-    for k, rows in enumerate(obj_rows):
-        where = image.section_offsets[k]
-        for section, offset, line in rows:
-            base = where.get(section)
-            if base is not None and line:
-                flat.append((base + offset, line))
-    flat.sort()
-    starts = sorted((off, size, i) for i, (off, size) in symbols.items())
-    out: dict[int, list[tuple[int, int]]] = {}
-    addrs = [a for a, _ in flat]
-    for off, size, i in starts:
-        lo = bisect.bisect_left(addrs, off)
-        hi = bisect.bisect_left(addrs, off + size)
-        if hi > lo:
-            out[i] = [(a - off, line) for a, line in flat[lo:hi]]
-    return out
 
 
 class ModuleCode:

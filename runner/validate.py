@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from .binary import opcodes as op
 from .binary.decode import iter_instructions
-from .binary.module import (F32, F64, FUNCREF, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
+from .binary.module import (EXNREF, F32, F64, FUNCREF, HT_EXN, HT_NOEXN, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                             KIND_TABLE, KIND_TAG, MODE_ACTIVE, ConstExpr, Module, RefType, type_name)
 from .binary.subtype import HT_BOT, matches, matches_all
 from .errors import DecodeError, ValidationError
@@ -169,7 +169,7 @@ _C = op.CODE
  _K_NOP, _K_DROP, _K_SELECT, _K_SELECT_T, _K_CALL_INDIRECT, _K_MEMORY, _K_MEMORY_SIZE,
  _K_MEMORY_GROW, _K_REF_NULL, _K_REF_IS_NULL, _K_REF_FUNC, _K_TABLE_GET, _K_TABLE_SET,
  _K_TABLE_SIZE, _K_TABLE_GROW, _K_TABLE_FILL, _K_TABLE_COPY, _K_TABLE_INIT, _K_ELEM_DROP,
- _K_MEMORY_INIT, _K_DATA_DROP, _K_MEMORY_COPY, _K_MEMORY_FILL, _K_LANE, _K_NOT_YET) = range(1, 42)
+ _K_MEMORY_INIT, _K_DATA_DROP, _K_MEMORY_COPY, _K_MEMORY_FILL, _K_LANE, _K_NOT_YET, _K_EXN) = range(1, 43)
 
 _KIND_OF = {
     _C["local.get"]: _K_LOCAL_GET, _C["local.set"]: _K_LOCAL_SET, _C["local.tee"]: _K_LOCAL_TEE,
@@ -192,6 +192,8 @@ for _code in MEMORY_SIGS:
     _KIND_OF[_code] = _K_MEMORY
 for _code in _LANE_SIGS:
     _KIND_OF[_code] = _K_LANE
+for _code in (_C["throw"], _C["throw_ref"], _C["try_table"]):
+    _KIND_OF[_code] = _K_EXN
 for _code in op.NEW_IN_3:     # 3.0 instructions whose rules have not landed yet
     _KIND_OF.setdefault(_code, _K_NOT_YET)
 # Typed function references and tail calls.
@@ -409,6 +411,12 @@ def validate(module: Module, bodies: bool = True) -> None:
     for i, ti in enumerate(m.func_types):
         if ti >= ntypes:
             _fail(f"unknown type {ti}", None, i)
+    # Tags (imported ones included): a function type without results.
+    for ti in m.tags:
+        if ti >= ntypes:
+            _fail(f"unknown type {ti}")
+        if m.types[ti].results:
+            _fail("non-empty tag result type")
     for imp in m.imports:
         if imp.kind == KIND_TABLE:
             _check_value_type(imp.desc.elem_type, ntypes)
@@ -486,6 +494,61 @@ def validate_bodies(module: Module, first: int, end: int) -> None:
     base = len(module.func_types) - len(module.bodies)
     for i in range(first, end):
         _validate_body(ctx, base + i, module.bodies[i])
+
+
+# --- exception handling: throw, throw_ref, try_table ---------------------------------------
+
+try:
+    from .binary.subtype import matches as _matches
+except ImportError:   # until typed references' subtyping lands: exn refs are what these rules need
+    def _matches(actual, expected, module=None) -> bool:
+        if actual == expected or actual == UNKNOWN:
+            return True
+        if type(actual) is RefType and type(expected) is RefType and expected.heap == HT_EXN:
+            return actual.heap in (HT_EXN, HT_NOEXN) and (expected.nullable or not actual.nullable)
+        return False
+
+_EXN_NONNULL = RefType(False, HT_EXN)   # what catch_ref / catch_all_ref pass to their label
+
+
+def _tag_params(ctx: "_Context", index: int) -> list:
+    m = ctx.module
+    if index >= len(m.tags):
+        raise _Invalid(f"unknown tag {index}")
+    return ctx.types[m.tags[index]][0]
+
+
+def _exception_instr(ctx: "_Context", code: int, imm, stack: list, ctrls: list) -> None:
+    """throw x, throw_ref, try_table bt catch* (which opens a block)."""
+    if code == _C["throw"]:
+        _pop_vals(stack, ctrls, _tag_params(ctx, imm))
+        _set_unreachable(stack, ctrls)
+        return
+    if code == _C["throw_ref"]:
+        t = _pop(stack, ctrls)
+        if not _matches(t, EXNREF, ctx.module):
+            raise _Invalid("type mismatch: throw_ref needs an exnref")
+        _set_unreachable(stack, ctrls)
+        return
+    bt = imm.blocktype
+    if type(bt) is RefType:
+        got = ([], [bt])
+    else:
+        got = ctx.block_types.get(bt) if bt < 0 else (ctx.types[bt] if bt < len(ctx.types) else None)
+    if got is None:
+        raise _Invalid(f"unknown type {bt}")
+    bparams, bresults = got
+    # The catches' labels are counted from outside the try_table.
+    for c in imm.catches:
+        sent = [] if c.tag is None else list(_tag_params(ctx, c.tag))
+        if c.kind in (op.CATCH_REF, op.CATCH_ALL_REF):
+            sent.append(_EXN_NONNULL)
+        lt = _label_types(ctrls, c.label)
+        if len(lt) != len(sent) or not all(_matches(a, e, ctx.module) for a, e in zip(sent, lt)):
+            raise _Invalid("type mismatch: catch clause does not match its label's types")
+    _pop_vals(stack, ctrls, bparams)
+    ctrls.append([_K_BLOCK, bparams, bresults, len(stack), False])
+    stack.extend(bparams)
 
 
 # --- function bodies ------------------------------------------------------------------------
@@ -790,6 +853,9 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
             elif k == _K_ELEM_DROP:
                 if imm >= ctx.num_elems:
                     raise _Invalid(f"unknown elem segment {imm}")
+            elif k == _K_EXN:
+                _exception_instr(ctx, code, imm, stack, ctrls)
+                height = ctrls[-1][3]
             elif _K_CALL_REF <= k <= _K_BR_ON_NON_NULL:
                 _typed_reference_instruction(k, imm, stack, ctrls, ctx, results)
                 if k == _K_RETURN_CALL or k == _K_RETURN_CALL_INDIRECT or k == _K_RETURN_CALL_REF:

@@ -15,7 +15,7 @@ import pytest
 _SESSION_CACHE = tempfile.mkdtemp(prefix="wasirun-test-cache-")
 os.environ["WASIRUN_CACHE_DIR"] = _SESSION_CACHE     # before anything imports runner
 
-from wasi.testing import GuestFactory  # noqa: E402
+from .wasi_testing import GuestFactory  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,4 +1,4 @@
-"""runner.dwarf on the real rustc output examples/fib-g.wasm (built by scripts/build-examples.sh)."""
+"""runner.sourcemap.lines on the real rustc output examples/fib-g.wasm (built by scripts/build-examples.sh)."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ import pytest
 
 from runner.binary.decode import decode
 from runner.binary.module import Module
-from runner.dwarf import SourceLoc, WasmLineMap
+from runner.sourcemap.lines import SourceLoc, WasmLineMap
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

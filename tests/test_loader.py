@@ -46,8 +46,8 @@ def compile_ir(text: str, optimize: bool = False, **tm_args) -> bytes:
 
 
 def relocation_types(obj: bytes) -> set[int]:
-    """Relocation types of the sections an image holds: SHF_ALLOC, but not .eh_frame (which the
-    loader drops); read with pyelftools, an independent ELF reader."""
+    """Relocation types of the code and data sections an image holds: SHF_ALLOC, .eh_frame aside
+    (its PC32 words are checked by test_exceptions.py); read with pyelftools, an independent ELF reader."""
     from elftools.elf.elffile import ELFFile
     from elftools.elf.relocation import RelocationSection
     elf = ELFFile(io.BytesIO(obj))

@@ -120,7 +120,7 @@ def fib_g(fib_g_wasm) -> Path:
 def _fib_lines(fib_g: Path) -> set[int]:
     """The fib.rs lines rustc's DWARF gives fn fib (6, 7, 10, 12 with Debian's rustc 1.63)."""
     from runner.binary.decode import decode
-    from runner.dwarf import WasmLineMap
+    from runner.sourcemap.lines import WasmLineMap
 
     module = decode(fib_g.read_bytes())
     index = next(i for i, n in module.function_names.items() if n.startswith("_ZN3fib3fib"))

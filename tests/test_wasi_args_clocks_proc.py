@@ -5,7 +5,7 @@ import pytest
 
 from wasi import ProcExit
 from wasi.abi import Clockid, Errno
-from wasi.testing import GuestFactory
+from .wasi_testing import GuestFactory
 
 
 def strings_at(g, ptrs, count):

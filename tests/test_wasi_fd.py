@@ -10,7 +10,7 @@ import pytest
 from wasi.abi import (DIRENT, FDSTAT, FILESTAT, PRESTAT, RIGHTS_ALL, Errno, Fdflags, Filetype,
                       Fstflags, Rights, Whence)
 from wasi.fdtable import DIR_RIGHTS, PREOPEN_INHERITING, PREOPEN_RIGHTS
-from wasi.testing import READ_WRITE, GuestFactory
+from .wasi_testing import READ_WRITE, GuestFactory
 
 BUF = 16384
 

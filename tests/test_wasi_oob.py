@@ -9,7 +9,7 @@ import pytest
 
 from wasi import WASI_FUNCTIONS
 from wasi.abi import IOVEC, SUBSCRIPTION, SUBSCRIPTION_CLOCK, Errno
-from wasi.testing import PAGE, GuestFactory
+from .wasi_testing import PAGE, GuestFactory
 
 MEM = 2 * PAGE
 BAD = MEM - 2                 # straddles the end of memory

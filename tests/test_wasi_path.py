@@ -5,7 +5,7 @@ import os
 import pytest
 
 from wasi.abi import FDSTAT, FILESTAT, Errno, Filetype, Fstflags, Lookupflags, Oflags
-from wasi.testing import READ, READ_WRITE, RESULT_AT, GuestFactory
+from .wasi_testing import READ, READ_WRITE, RESULT_AT, GuestFactory
 
 FOLLOW = Lookupflags.SYMLINK_FOLLOW
 

@@ -4,7 +4,7 @@ import time
 
 from wasi.abi import (EVENT, SUBSCRIPTION, SUBSCRIPTION_CLOCK, SUBSCRIPTION_FD, Clockid, Errno,
                       Eventrwflags, Eventtype, Subclockflags)
-from wasi.testing import READ_WRITE, GuestFactory
+from .wasi_testing import READ_WRITE, GuestFactory
 
 SUBS, EVENTS, NEVENTS = 4096, 8192, 64
 MS = 1_000_000

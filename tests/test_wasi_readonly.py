@@ -7,7 +7,7 @@ import pytest
 
 from wasi.abi import Errno, Fdflags, Oflags, Rights
 from wasi.perms import DirPerms, FilePerms, perms_of
-from wasi.testing import READ, READ_WRITE, RESULT_AT
+from .wasi_testing import READ, READ_WRITE, RESULT_AT
 
 PERM, OK = Errno.PERM, Errno.SUCCESS
 RO = (DirPerms.READ, FilePerms.READ)
@@ -100,7 +100,7 @@ def test_writable_preopen_still_writes(make, root):
 def test_read_only_files_in_a_mutable_directory(root):
     """DirPerms.READ_WRITE with FilePerms.READ (wasirun only: wasmtime-py has one bool):
     names may change, file contents may not."""
-    from wasi.testing import HostGuest
+    from .wasi_testing import HostGuest
     from wasi.ctx import WasiConfig
     g = HostGuest(WasiConfig(preopens=[(str(root), "/r", DirPerms.READ_WRITE, FilePerms.READ)]))
     try:

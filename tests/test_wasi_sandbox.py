@@ -12,7 +12,7 @@ import pytest
 from wasi import sandbox
 from wasi.abi import Errno, Lookupflags, Oflags
 from wasi.errors import WasiError
-from wasi.testing import READ_WRITE, RESULT_AT, GuestFactory
+from .wasi_testing import READ_WRITE, RESULT_AT, GuestFactory
 
 FOLLOW = Lookupflags.SYMLINK_FOLLOW
 PERM = Errno.PERM

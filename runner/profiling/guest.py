@@ -111,7 +111,6 @@ class Symbolizer:
             self._ranges = list(_code_ranges)
         self._starts = [r[0] for r in self._ranges]
         self._cache: dict[tuple[int, bool], list[GuestFrame] | None] = {}
-        self._inline: dict[int, object] = {}
 
     def stacks(self, samples: list[RawSample]) -> list[list[GuestFrame]]:
         return [self.stack(s) for s in samples]
@@ -170,26 +169,13 @@ class Symbolizer:
         name = compiled.display_name(func)
         out = [GuestFrame(name)]
         if compiled._debug_info:
-            native = (addr if exact else addr - 1) - start
-            wasm_off = unit.wasm_offset_at(func, native)
-            lines = compiled.dwarf() if wasm_off is not None else None
-            if lines is not None:
-                code_off = wasm_off - compiled.module.code_section_start
-                loc = lines.lookup(code_off)
-                chain = self._inline_map(compiled, lines).chain(code_off)
-                names = [name] + [c.name for c in chain]
-                sites = [(c.call_file, c.call_line) for c in chain] + [(loc.file, loc.line) if loc else (None, None)]
-                out = [GuestFrame(n, f, ln, "wasm" if k == 0 else "inlined")
-                       for k, (n, (f, ln)) in enumerate(zip(names, sites))]
+            wasm_off = unit.wasm_offset_at(func, (addr if exact else addr - 1) - start)
+            frames = compiled.source_map.frames(name, wasm_off) if wasm_off is not None else None
+            if frames is not None:
+                out = [GuestFrame(f.name, f.file, f.line, "wasm" if k == 0 else "inlined")
+                       for k, f in enumerate(frames)]
         self._cache[key] = out
         return out
-
-    def _inline_map(self, compiled, lines):
-        m = self._inline.get(id(compiled))
-        if m is None:
-            from ..dwarf_inline import InlineMap
-            m = self._inline[id(compiled)] = InlineMap(lines)
-        return m
 
     @staticmethod
     def _host_frame(hit, index: int) -> GuestFrame:

@@ -6,7 +6,7 @@ inlined before the wasm existed.  With ``--jitdump -g`` wasirun also writes
 per code copy (name, address, size, native offset -> wasm offset rows).  ``WasmMap.load``
 reads it back and ``frames(ip, leaf)`` turns one sampled address into the function and the
 functions inlined at that point, outermost first, through the module's DWARF
-(runner/dwarf_inline.py): what ``scripts/profile.sh --flamegraph`` draws.
+(runner/sourcemap): what ``scripts/profile.sh --flamegraph`` draws.
 """
 from __future__ import annotations
 
@@ -74,8 +74,7 @@ class _Copy:
 class _Module:
     path: str
     code_section_start: int
-    dwarf: object = None
-    inline: object = None
+    source_map: object = None                # sourcemap.ModuleSourceMap, read on first use
     loaded: bool = False
 
 
@@ -127,9 +126,9 @@ class WasmMap:
         if k < 0:
             return names
         module = self._module(copy.module)
-        if module is None or module.inline is None:
+        if module is None or module.source_map is None:
             return names
-        return names + [c.name for c in module.inline.chain(copy.wasm[k] - module.code_section_start)]
+        return names + [c.name for c in module.source_map.inlined(copy.wasm[k])]
 
     def _module(self, index: int) -> _Module | None:
         module = self.modules.get(index)
@@ -137,10 +136,8 @@ class WasmMap:
             module.loaded = True
             try:
                 from ..binary.decode import decode
-                from ..dwarf import WasmLineMap
-                from ..dwarf_inline import InlineMap
-                lines = WasmLineMap.from_module(decode(Path(module.path).read_bytes()))
-                module.inline = InlineMap(lines) if lines is not None else None
+                from ..sourcemap import ModuleSourceMap
+                module.source_map = ModuleSourceMap(decode(Path(module.path).read_bytes()))
             except Exception:  # noqa: BLE001 - a moved or broken module costs the inline frames only
-                module.inline = None
+                module.source_map = None
         return module

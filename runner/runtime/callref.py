@@ -134,7 +134,7 @@ def call_record(address: int, args: list[int]) -> list[int]:
     code = (context.call(entry, ctypes.addressof(slots)) if context is not None
             else NativeRuntime.get().call(entry, ctypes.addressof(slots)))
     if code:
-        raise_trap(code, owner if hasattr(owner, "frame_for") else None)
+        raise_trap(code, owner if hasattr(owner, "frame_for") else None, slots)
     out = []
     for t, at in zip(ft.results, slot_offsets(ft.results)):
         v = slots[at]

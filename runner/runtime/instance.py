@@ -15,15 +15,16 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..binary.module import (F32, F64, HT_EXTERN, HT_NOEXTERN, I32, I64, V128, KIND_FUNC, is_ref, KIND_GLOBAL, KIND_MEMORY,
+from ..binary.module import (F32, F64, HT_EXN, HT_EXTERN, HT_NOEXN, HT_NOEXTERN, I32, I64, V128, KIND_FUNC, is_ref, KIND_GLOBAL, KIND_MEMORY, KIND_TAG,
                              KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
 from ..binary.subtype import canonical, canonical_functype, equivalent, matches
 from ..errors import Frame, LinkError, Trap, TrapKind
-from ..layout import (FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
+from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
                       slot_offsets, slot_words)
 from ..profiling.base import NullAgent
 from .library import resolver
 from .context import ExecContext
+from .exceptions import Tag, deregister_image, exception_from_native, native_from_exception, register_image
 from .native import DEFAULT_STACK_BUDGET, NativeRuntime
 from .store import GlobalCell, Memory, Table
 
@@ -136,7 +137,7 @@ class Function:
                 slots[at] = v & (0xFFFFFFFF if t in (I32, F32) else _U64)
         code = self.instance.context.call(self.entry, ctypes.addressof(slots))
         if code:
-            raise_trap(code, self.instance)
+            raise_trap(code, self.instance, slots)
         out = []
         for t, at in zip(ft.results, slot_offsets(ft.results)):
             v = slots[at]
@@ -167,6 +168,8 @@ def to_raw(t: int, v: Any) -> int:
         return struct.unpack("<Q", struct.pack("<d", v))[0] if isinstance(v, float) else int(v)
     if is_extern_ref(t):
         return externref_handle(v)
+    if is_exn_ref(t):   # an exnref crosses as the WasmException it holds
+        return 0 if v is None else native_from_exception(v)
     if is_ref(t):
         if v is None:
             return 0
@@ -188,7 +191,14 @@ def from_raw(t: int, r: int) -> Any:
         return r     # the unsigned 128-bit value, lane 0 in the low bits
     if is_extern_ref(t):
         return externref_object(r)
+    if is_exn_ref(t):
+        return None if r == 0 else exception_from_native(r)
     return None if r == 0 else FuncRef(r)
+
+
+def is_exn_ref(t) -> bool:
+    """exnref, nullexnref and (ref exn): values are exception objects (runtime/exceptions.py)."""
+    return is_ref(t) and t.heap in (HT_EXN, HT_NOEXN)
 
 
 def is_extern_ref(t) -> bool:
@@ -241,7 +251,11 @@ _code_lock = threading.Lock()
 _serial = iter(range(1 << 62))
 
 
-def raise_trap(code: int, instance: "Instance | None") -> None:
+def raise_trap(code: int, instance: "Instance | None", slots=None) -> None:
+    """Raise what a non-zero wr_enter result means: the Trap, the host's exception, or the wasm
+    exception that left the code (EXCEPTION_RETURN: the object is in ``slots[0]``)."""
+    if code == EXCEPTION_RETURN and slots is not None:
+        raise exception_from_native(slots[0])
     rt = NativeRuntime.get()
     pcs = rt.take_backtrace()
     if code == TrapKind.HOST_EXCEPTION:
@@ -373,6 +387,7 @@ class Instance:
         self.memories: list[Memory] = []
         self.tables: list[Table] = []
         self.globals: list[GlobalCell] = []
+        self.tags: list[Tag] = []
         max_memory = getattr(limits, "max_memory", None)
 
         # 1. Imports, with the spec's subtyping rules.
@@ -401,6 +416,12 @@ class Instance:
                 if not isinstance(ext, GlobalCell) or not _global_matches(ext, imp.desc, m):
                     raise LinkError(f"incompatible import type for `{what}`: global type or mutability does not match")
                 self.globals.append(ext)
+            elif imp.kind == KIND_TAG:
+                want = m.types[imp.desc]
+                if not isinstance(ext, Tag) or ext.type_key != canonical(m, imp.desc):
+                    got = ext.type if isinstance(ext, Tag) else _kind_of(ext)
+                    raise LinkError(f"incompatible import type for `{what}`: expected tag of type {want}, found {got}")
+                self.tags.append(ext)
 
         # 2. Defined memories, tables, global cells.
         for mt in m.memories[len(self.memories):]:
@@ -411,6 +432,12 @@ class Instance:
         for g in m.global_inits:
             self.globals.append(GlobalCell(g.type))
             self.globals[-1].type_module = m
+        tag_names = {e.index: e.name for e in m.exports if e.kind == KIND_TAG}
+        for i in range(len(self.tags), len(m.tags)):
+            name = tag_names.get(i)
+            where = getattr(compiled, "name", "")
+            self.tags.append(Tag(m.types[m.tags[i]], f"`{name}`" if name is not None else f"{i} of `{where}`",
+                                 canonical(m, m.tags[i])))
         for mem in self.memories:
             register_memory(mem)
         for t in self.tables:
@@ -443,9 +470,12 @@ class Instance:
             own[f"wr.g{i}"] = g.address
         for i in range(m.num_imported_funcs):
             own[f"wr.import{i}"] = self.functions[i].funcref_record()
+        for i, tag in enumerate(self.tags):
+            own[f"wr.tag{i}"] = tag.identity
         self._resolve = resolver(own, self.context.symbols, helper_symbols(), rt.symbols)
         self._agent = None if isinstance(agent, NullAgent) else agent
         self._mapped: list = []              # (unit, loader.LoadedImage), kept while the instance lives
+        self._eh_frames: list[int] = []      # their registered unwind tables (runtime/exceptions.py)
         self._code_rank = [-1] * nfuncs
         self.code_addresses = [0] * nfuncs
         self._entries: dict[int, int] = {}
@@ -547,7 +577,7 @@ class Instance:
 
     def _extern(self, kind: int, index: int) -> Extern:
         return {KIND_FUNC: self.functions, KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
-                KIND_GLOBAL: self.globals}[kind][index]
+                KIND_GLOBAL: self.globals, KIND_TAG: self.tags}[kind][index]
 
     def eval_const(self, e: ConstExpr) -> int:
         if e.op == "global.get":
@@ -583,6 +613,7 @@ class Instance:
         except KeyError as exc:
             raise LinkError(f"internal error: unresolved symbol {exc} in compiled code") from None
         self._mapped.append((unit, mapped))
+        self._eh_frames.append(register_image(mapped))
         base = mapped.base
         NativeRuntime.get().add_code(base, base + mapped.size)   # before any of it can run
         ranges = []
@@ -636,6 +667,8 @@ class Instance:
             NativeRuntime.get().remove_lazy_target(self.address)
             self._stubs.close()
             self._tail_stubs.close()
+        for addr in getattr(self, "_eh_frames", ()):
+            deregister_image(addr)
         for _, mapped in getattr(self, "_mapped", ()):
             try:
                 NativeRuntime.get().remove_code(mapped.base)
@@ -699,7 +732,7 @@ def _global_matches(ext: GlobalCell, want, m) -> bool:
 
 
 def _kind_of(ext) -> str:
-    for cls, name in ((Memory, "memory"), (Table, "table"), (GlobalCell, "global"), (Function, "func")):
+    for cls, name in ((Memory, "memory"), (Table, "table"), (GlobalCell, "global"), (Function, "func"), (Tag, "tag")):
         if isinstance(ext, cls):
             return name
     return type(ext).__name__

@@ -18,11 +18,12 @@ import ctypes
 import threading
 from typing import Any
 
-from ..errors import TrapKind
-from ..layout import (FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, MAX_TAIL_INSTANCES, PROF_HEADER_WORDS,
-                      PROF_MAX_DEPTH, PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO, SIGINFO_SI_ADDR, SIGSEGV,
-                      THREAD_STATE_DECL, THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE, UCONTEXT_RBP, UCONTEXT_RIP,
-                      UCONTEXT_RSP, SigAction, ThreadState, thread_field)
+from ..errors import TrapKind, WasmException
+from ..layout import (EXCEPTION_RETURN, FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE, MAX_GUARDED, MAX_TAIL_INSTANCES,
+                      PROF_HEADER_WORDS, PROF_MAX_DEPTH, PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO,
+                      SIGINFO_SI_ADDR, SIGSEGV, THREAD_STATE_DECL, THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE,
+                      UCONTEXT_RBP, UCONTEXT_RIP, UCONTEXT_RSP, SigAction, ThreadState, thread_field)
+from .exceptions import EXCEPTIONS_IR, native_from_exception, register_image, unwind_symbols
 from .library import native_library, resolver
 
 T = thread_field   # T("jmpbuf"): this thread's field, as an IR constant pointer
@@ -53,9 +54,14 @@ declare ptr @signal(i32, ptr)
 @wr_prof_cap = global i64 0
 @wr_prof_len = global i64 0
 @wr_prof_dropped = global i64 0
-; the tail-module instances: first record, end of the records, wr.tailcode each (translate/tailcalls.py)
+; the tail-module instances: first record, end of the records, wr.tailcode each (translate/tailcalls.py).
+; Other threads' wasm code reads them while Python changes them (NativeRuntime.add_tail_instance):
+; @wr_tail_gen is odd during a change and grows by two with each, so wr_tail_code, which keeps an
+; entry only when the generation it saw before and after reading it is the same even number, never
+; uses a torn entry nor misses one that moved while it scanned.
 @wr_tail_ranges = global [{MAX_TAIL_INSTANCES} x [3 x ptr]] zeroinitializer
 @wr_tail_count = global i32 0
+@wr_tail_gen = global i32 0
 
 ; wr_lazy_entry: where a not-yet-compiled function's stub jumps, with r11 = its index and
 ; r10 = the instance's lazy-context id.  It keeps the argument registers, asks the hook for
@@ -113,7 +119,9 @@ module asm "\t.size\twr_lazy_entry, .-wr_lazy_entry"
 ; The outermost entry on a thread fixes the stack limit: %budget bytes below its frame, but
 ; never below the thread's stack floor (the stack's lowest address plus a reserve for host
 ; calls, NativeRuntime.thread), so running out is always the clean trap, whatever the budget.
-define i32 @wr_enter(ptr %fn, ptr %slots, i64 %budget) #0 {{
+; A wasm exception no try_table caught ends at the landing pad: the entry returns
+; EXCEPTION_RETURN with the exception object in slots[0] (runtime/exceptions.py).
+define i32 @wr_enter(ptr %fn, ptr %slots, i64 %budget) #0 personality ptr @wr_personality {{
 entry:
   %jb = alloca [{JMP_BUF_SIZE} x i8], align 16
   %prev_jb = load ptr, ptr {T("jmpbuf")}
@@ -144,10 +152,16 @@ go:
   %z = icmp eq i32 %r, 0
   br i1 %z, label %run, label %out
 run:
-  call void %fn(ptr %slots)
+  invoke void %fn(ptr %slots) to label %done unwind label %caught
+caught:
+  %lp = landingpad {{ ptr, i32 }} catch ptr null
+  %exn = extractvalue {{ ptr, i32 }} %lp, 0
+  store ptr %exn, ptr %slots
+  br label %out
+done:
   br label %out
 out:
-  %rc = phi i32 [0, %run], [%r, %go]
+  %rc = phi i32 [0, %done], [{EXCEPTION_RETURN}, %caught], [%r, %go]
   store ptr %prev_jb, ptr {T("jmpbuf")}
   store ptr %prev_fp, ptr {T("entry_fp")}
   store ptr %prev_limit, ptr {T("stack_limit")}
@@ -199,19 +213,23 @@ out:
 
 ; The tailcc code of function record %ref when it belongs to an instance of a tail module
 ; (its wr.tailcode entry), else null: a tail call to another instance's function stays a tail call.
+; A seqlock read of @wr_tail_ranges: scan again when @wr_tail_gen changed meanwhile (or was odd).
 define ptr @wr_tail_code(ptr %ref) #0 {{
 entry:
-  %n = load i32, ptr @wr_tail_count
+  br label %start
+start:
+  %g0 = load atomic i32, ptr @wr_tail_gen acquire, align 4
+  %n = load atomic i32, ptr @wr_tail_count monotonic, align 4
   br label %scan
 scan:
-  %k = phi i32 [0, %entry], [%k1, %next]
+  %k = phi i32 [0, %start], [%k1, %next]
   %more = icmp ult i32 %k, %n
-  br i1 %more, label %test, label %none
+  br i1 %more, label %test, label %check
 test:
   %lop = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 0
   %hip = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 1
-  %lo = load ptr, ptr %lop
-  %hi = load ptr, ptr %hip
+  %lo = load atomic ptr, ptr %lop monotonic, align 8
+  %hi = load atomic ptr, ptr %hip monotonic, align 8
   %ge = icmp uge ptr %ref, %lo
   %lt = icmp ult ptr %ref, %hi
   %hit = and i1 %ge, %lt
@@ -221,12 +239,29 @@ next:
   br label %scan
 found:
   %tcp = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 2
-  %tc = load ptr, ptr %tcp
+  %tc = load atomic ptr, ptr %tcp monotonic, align 8
+  br label %check
+check:
+  ; hit or miss, what was read counts only if no change began or ended meanwhile
+  %tcv = phi ptr [%tc, %found], [null, %scan]
+  %lov = phi ptr [%lo, %found], [null, %scan]
+  fence acquire
+  %g1 = load atomic i32, ptr @wr_tail_gen monotonic, align 4
+  %same = icmp eq i32 %g0, %g1
+  %odd = and i32 %g0, 1
+  %even = icmp eq i32 %odd, 0
+  %stable = and i1 %same, %even
+  br i1 %stable, label %done, label %start
+done:
+  %miss = icmp eq ptr %tcv, null
+  br i1 %miss, label %none, label %use
+use:
+  ; the entry is whole: its instance is alive (%ref is one of its records), so is its wr.tailcode
   %ri = ptrtoint ptr %ref to i64
-  %li = ptrtoint ptr %lo to i64
+  %li = ptrtoint ptr %lov to i64
   %off = sub i64 %ri, %li
   %idx = lshr i64 %off, 4
-  %slot = getelementptr ptr, ptr %tc, i64 %idx
+  %slot = getelementptr ptr, ptr %tcv, i64 %idx
   %code = load ptr, ptr %slot
   ret ptr %code
 none:
@@ -438,7 +473,7 @@ out:
 
 attributes #0 = {{ "frame-pointer"="all" noinline }}
 attributes #1 = {{ "frame-pointer"="all" noinline noreturn cold }}
-"""
+""" + EXCEPTIONS_IR
 
 ENTER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64)
 LAZY_HOOK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)
@@ -522,7 +557,8 @@ class NativeRuntime:
     SYMBOLS = ("wr_enter", "wr_trap", "wr_thread_state", "wr_fconsts", "wr_segv", "wr_guard_ranges",
                "wr_guard_count", "wr_code_ranges", "wr_code_count", "wr_prev_handler", "wr_prev_siginfo",
                "wr_lazy_entry", "wr_lazy_hook", "wr_prof", "wr_prof_buf", "wr_prof_cap", "wr_prof_len",
-               "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count", "wr_tail_code")
+               "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count", "wr_tail_gen", "wr_tail_code",
+               "wr_throw", "wr_exn_alloc", "wr_host_raise", "wr_personality", "wr_exn_drop")
 
     def __init__(self):
         check_host()
@@ -531,7 +567,8 @@ class NativeRuntime:
         # @wr_thread's "address" for the loader is its offset from the thread pointer (a GOTTPOFF slot).
         self.tls_symbols = {THREAD_STATE_SYMBOL: tls.offset & 0xFFFFFFFFFFFFFFFF}
         # Mapped from the code cache by our own loader (runner/loader.py): no LLVM on a warm start.
-        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver(self.tls_symbols))
+        self.library, self.sizes = native_library(RUNTIME_IR, "runtime", resolver(self.tls_symbols, unwind_symbols()))
+        register_image(self.library)   # wr_enter and wr_throw are unwound through: never unregistered
         self.symbols = {n: self.library.address(n) for n in self.SYMBOLS}
         self.symbols.update(self.tls_symbols)
         self.enter = ENTER(self.symbols["wr_enter"])
@@ -546,6 +583,7 @@ class NativeRuntime:
         self._codes = None
         self._tail_ranges = (ctypes.c_void_p * (3 * MAX_TAIL_INSTANCES)).from_address(self.symbols["wr_tail_ranges"])
         self._tail_count = ctypes.c_int32.from_address(self.symbols["wr_tail_count"])
+        self._tail_gen = ctypes.c_int32.from_address(self.symbols["wr_tail_gen"])
         self._install_segv_handler()
         self._lazy_targets: dict[int, Any] = {}
         self._lazy_hook = LAZY_HOOK(self._on_lazy_call)
@@ -624,26 +662,37 @@ class NativeRuntime:
                 _remove_range(self._codes, self._code_count, lo)
 
     # --- tail-module instances (wr_tail_code) -----------------------------------------------
+    # Writers hold _ranges_lock (one change at a time) and bracket each change with an odd
+    # @wr_tail_gen; ctypes stores reach memory in program order on x86-64 (check_host), so a
+    # reader that saw the same even generation before and after its scan saw no change.
     def add_tail_instance(self, records: int, end: int, tailcode: int) -> None:
         """Records [records, end) have their tailcc code in ``tailcode`` (one pointer per record).
-        Beyond MAX_TAIL_INSTANCES an instance is not listed: calls into it are ordinary calls."""
-        n = self._tail_count.value
-        if n < MAX_TAIL_INSTANCES:
+        Beyond MAX_TAIL_INSTANCES an instance is not listed: calls into it are ordinary calls.
+        Listing the same ``records`` again replaces its entry (a new instance where a dead one was)."""
+        with self._ranges_lock:
+            n = self._tail_count.value
             r = self._tail_ranges
-            r[3 * n + 1], r[3 * n + 2] = end, tailcode
-            r[3 * n] = records
-            self._tail_count.value = n + 1
+            k = next((k for k in range(n) if r[3 * k] == records), n)
+            if k >= MAX_TAIL_INSTANCES:
+                return
+            self._tail_gen.value += 1
+            r[3 * k], r[3 * k + 1], r[3 * k + 2] = records, end, tailcode
+            if k == n:
+                self._tail_count.value = n + 1
+            self._tail_gen.value += 1
 
     def remove_tail_instance(self, records: int) -> None:
-        n = self._tail_count.value
-        r = self._tail_ranges
-        for k in range(n):
-            if r[3 * k] == records:
-                # as remove_guarded: the last entry moves into the hole (instances die from
-                # Python, never while their code runs)
-                r[3 * k:3 * k + 3] = r[3 * (n - 1):3 * n]
-                self._tail_count.value = n - 1
-                return
+        with self._ranges_lock:
+            n = self._tail_count.value
+            r = self._tail_ranges
+            for k in range(n):
+                if r[3 * k] == records:
+                    # the last entry moves into the hole, as in remove_guarded
+                    self._tail_gen.value += 1
+                    r[3 * k:3 * k + 3] = r[3 * (n - 1):3 * n]
+                    self._tail_count.value = n - 1
+                    self._tail_gen.value += 1
+                    return
 
     def announce(self, agent) -> None:
         """Tell a profiling agent about the runtime's own code, so call chains through the
@@ -668,8 +717,16 @@ class NativeRuntime:
         return [t.backtrace[i] or 0 for i in range(n)]
 
     def set_pending(self, exc: BaseException) -> None:
-        """Called from inside a host callback: remember ``exc``; the wasm side traps on return."""
+        """Called from inside a host callback: remember ``exc``; the wasm side traps on return,
+        or, for a WasmException, throws it (wr_host_raise)."""
         t = self.thread()
+        if isinstance(exc, WasmException) and t.pending_exception is None:
+            try:
+                t.state.exn_host = native_from_exception(exc)
+                t.state.pending = 1
+                return
+            except (TypeError, MemoryError) as bad:
+                exc = bad
         if t.pending_exception is None:
             t.pending_exception = exc
         t.state.pending = 1
@@ -678,6 +735,7 @@ class NativeRuntime:
         t = self.thread()
         exc, t.pending_exception = t.pending_exception, None
         t.state.pending = 0
+        t.state.exn_host = None
         return exc
 
 

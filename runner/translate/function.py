@@ -19,7 +19,7 @@ from ..binary.module import V128, FuncType, Module
 from ..errors import TrapKind
 from ..layout import (FCONST_SLOT, FUEL_SYMBOL, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INTERRUPT_SYMBOL,
                       INVARIANT_LOAD, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
-from . import funcref, memory, numeric, simd, tables, tailcalls
+from . import exceptions, funcref, memory, numeric, simd, tables, tailcalls
 from .types import IR_TYPE, ZERO, ir_result_type
 
 TIERUP_THRESHOLD = 1000   # entries plus loop iterations before a first-tier function asks for tier-up
@@ -37,6 +37,7 @@ class Frame:
     height: int               # value stack height below the block's params
     else_label: str | None = None
     param_values: list[tuple[str, str]] = field(default_factory=list)  # for `if`: re-pushed at `else`
+    handler: "exceptions.Handler | None" = None   # a try_table's catches (translate/exceptions.py)
 
 
 class FunctionTranslator:
@@ -59,6 +60,7 @@ class FunctionTranslator:
         self.locals: list[tuple[str, str]] = []   # (alloca name, IR type)
         self.trap_blocks: dict[int, str] = {}
         self.has_calls = False
+        self.uses_eh = False               # has landing pads: needs the personality routine
         self._mem_base: str | None = None
         self.debug = env.debug_info
         self.fuel = env.fuel
@@ -185,6 +187,7 @@ class FunctionTranslator:
         # Epilogue: `ret` collects the function's results.
         out = [f"define hidden {self.env.cc}{ret_type} @w{self.func_index}("
                + ", ".join(f"{t} %p{i}" for i, t in enumerate(params)) + ") #0"
+               + (exceptions.PERSONALITY if self.uses_eh else "")
                + (f" !dbg !{self.env.subprogram(self.func_index)}" if self.debug else "") + " {",
                "entry:"]
         out += self.entry
@@ -256,7 +259,8 @@ class FunctionTranslator:
 
     _FREE = frozenset((0x01, 0x1A, op.BLOCK, op.LOOP, op.END, op.ELSE))   # as wasmtime: no fuel for these
     _CONTROL = frozenset((op.UNREACHABLE, op.BLOCK, op.LOOP, op.IF, op.ELSE, op.END, op.BR, op.BR_IF,
-                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0xD5, 0xD6))
+                          op.BR_TABLE_OP, op.RETURN, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0xD5, 0xD6,
+                          exceptions.OP_THROW, exceptions.OP_THROW_REF, exceptions.OP_TRY_TABLE))
 
     def charge_fuel(self, code: int) -> None:
         """Count one unit per instruction; settle the count with the engine's fuel where straight-line code ends."""
@@ -272,7 +276,7 @@ class FunctionTranslator:
     # --- unreachable code ------------------------------------------------------------------
     def skip(self, code: int) -> None:
         """Skip dead code, tracking nesting so the matching else/end is found."""
-        if code in (op.BLOCK, op.LOOP, op.IF):
+        if code in (op.BLOCK, op.LOOP, op.IF, exceptions.OP_TRY_TABLE):
             self.skip_depth += 1
         elif code == op.END:
             if self.skip_depth:
@@ -376,6 +380,8 @@ class FunctionTranslator:
         self.frames.pop()
         if frame.kind == 0:
             return
+        if frame.handler is not None:
+            exceptions.finish_try(self, frame)
         self.start_block(frame.end_label)
         del self.stack[frame.height:]
         for t, s in zip(frame.results, frame.result_slots):
@@ -439,13 +445,30 @@ class FunctionTranslator:
         ret = ir_result_type(ft.results)
         arglist = ", ".join(f"{t} {v}" for v, t in args)
         if not ft.results:
-            self.emit(f"notail call {cc}void {callee}({arglist})")
+            self.call_insn(f"{cc}void {callee}({arglist})", False)
         elif len(ft.results) == 1:
-            self.push(self.value(f"notail call {cc}{ret} {callee}({arglist})"), IR_TYPE[ft.results[0]])
+            self.push(self.call_insn(f"{cc}{ret} {callee}({arglist})", True), IR_TYPE[ft.results[0]])
         else:
-            agg = self.value(f"notail call {cc}{ret} {callee}({arglist})")
+            agg = self.call_insn(f"{cc}{ret} {callee}({arglist})", True)
             for i, t in enumerate(ft.results):
                 self.push(self.value(f"extractvalue {ret} {agg}, {i}"), IR_TYPE[t])
+
+    def call_insn(self, sig: str, value: bool) -> str | None:
+        """A call of wasm code (``sig`` = "type callee(args)"): ``notail call``, or inside a
+        try_table an ``invoke`` unwinding to its catches (the same call instruction)."""
+        pad = exceptions.landing_pad(self)
+        if pad is None:
+            if value:
+                return self.value(f"notail call {sig}")
+            self.emit(f"notail call {sig}")
+            return None
+        cont = self.label("ret")
+        insn = f"invoke {sig} to label %{cont} unwind label %{pad}"
+        name = self.value(insn) if value else None
+        if not value:
+            self.emit(insn)
+        self.start_block(cont)
+        return name
 
     def _call(self, code, imm):
         self._call_with(self.env.callee(imm, self), self.module.func_type(imm), self.env.cc)
@@ -538,6 +561,7 @@ def _build_dispatch() -> dict:
     table.update(memory.handlers())
     table.update(tables.handlers())
     table.update(simd.handlers())
+    table.update(exceptions.handlers())
     table.update(funcref.handlers())
     table.update(tailcalls.handlers())
     # The 3.0 instructions still to land are rejected by the validator ("not supported yet").

@@ -32,11 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..binary.module import KIND_FUNC, FuncType, Module
-from ..errors import TrapKind
 from ..layout import (FCONSTS_IR_TYPE, FIRST_DEBUG_MD, FUEL_SYMBOL, FUNCREF_CODE_FIELD, FUNCREF_RECORD_IR,
                       GLOBAL_CELL_IR, INTERRUPT_SYMBOL, MEMORY_RECORD_IR, METADATA, TABLE_RECORD_IR,
                       THREAD_STATE_DECL, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field)
-from . import numeric, relaxed, simd, tailcalls
+from . import exceptions, numeric, relaxed, simd, tailcalls
 from .function import FunctionTranslator
 from .options import TranslateOptions
 from ..layout import slot_offsets
@@ -55,6 +54,7 @@ declare void @wr_elem_drop(ptr, i32)
 declare ptr @llvm.frameaddress.p0(i32)
 declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)
 declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+declare void @wr_host_raise() noreturn cold
 {THREAD_STATE_DECL}
 @{INTERRUPT_SYMBOL} = external global i32
 @wr_fconsts = external global {FCONSTS_IR_TYPE}
@@ -143,13 +143,16 @@ class ModuleTranslator:
             header.append(f"@wr.g{i} = external global {GLOBAL_CELL_IR}")
         header.append(f"@wr.typeids = external global [{max(len(m.types), 1)} x i64]")
         header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {FUNCREF_RECORD_IR}]")
+        header.append(exceptions.declarations(m))
         if self.tail:
             header.append(f"@wr.tailcode = external global [{max(nfuncs, 1)} x ptr]")
             header.append(tailcalls.DECLARATIONS)
         if self.tier_counters:
             header.append(f"@wr.hot = external global [{max(nfuncs, 1)} x i32]")
             header.append("declare void @wr_tierup(i32) cold nounwind")
-        attrs = ['"frame-pointer"="all"', '"probe-stack"="inline-asm"', "nounwind"]
+        # Not nounwind: a wasm exception unwinds through every wasm frame (runtime/exceptions.py),
+        # so each function gets its .eh_frame entry (uwtable: also where LLVM could omit it).
+        attrs = ['"frame-pointer"="all"', '"probe-stack"="inline-asm"', "uwtable"]
         if not self.options.inline:
             attrs.append("noinline")
         header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
@@ -233,8 +236,8 @@ class ModuleTranslator:
                  f"  %pending = load i32, ptr {thread_field('pending')}",
                  "  %bad = icmp ne i32 %pending, 0",
                  f"  br i1 %bad, label %trap, label %ok, {UNLIKELY_BRANCH}",
-                 "trap:",
-                 f"  call void @wr_trap(i32 {int(TrapKind.HOST_EXCEPTION)})",
+                 "trap:",   # the host raised: throw its WasmException, or trap with its Python exception
+                 "  call void @wr_host_raise()",
                  "  unreachable",
                  "ok:",
                  f"  ret {ret} {'%r' if ret != 'void' else ''}".rstrip(),

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import struct
 
-from .abi import IOVEC, Lookupflags, Rights
-from .ctx import WasiConfig, WasiCtx
-from .errors import ProcExit
-from .perms import DirPerms, perms_of
-from .registry import WASI_FUNCTIONS
+from wasi.abi import IOVEC, Lookupflags, Rights
+from wasi.ctx import WasiConfig, WasiCtx
+from wasi.errors import ProcExit
+from wasi.perms import DirPerms, perms_of
+from wasi.registry import WASI_FUNCTIONS
 
 PAGE = 65536
 # Scratch areas the helpers use; tests keep their own data clear of them.

@@ -10,8 +10,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from .dwarf import WasmLineMap, _file_name, _text, die_ranges
-from .names import demangle
+from .lines import WasmLineMap, _file_name, _text, die_ranges
+from ..names import demangle
 
 
 @dataclass(frozen=True)

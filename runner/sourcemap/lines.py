@@ -25,7 +25,7 @@ from pathlib import Path
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo, DwarfConfig
 from elftools.dwarf.ranges import BaseAddressEntry
 
-from .binary.module import Module
+from ..binary.module import Module
 
 _CACHE_FORMAT = b"wasirun-dwarf-1"
 
@@ -55,7 +55,7 @@ _Table = tuple[list[int], list[_Row]]
 
 
 def default_cache_dir() -> Path:
-    from .codecache import cache_root   # the same root as compiled code (WASIRUN_CACHE_DIR)
+    from ..codecache import cache_root   # the same root as compiled code (WASIRUN_CACHE_DIR)
     return cache_root()
 
 
@@ -136,7 +136,7 @@ class WasmLineMap:
         return [r for i, r in enumerate(result) if i == 0 or r[1] != result[i - 1][1]]
 
     def unit_at(self, code_offset: int) -> int | None:
-        """The offset of the compile unit whose ranges hold ``code_offset`` (dwarf_inline.py)."""
+        """The offset of the compile unit whose ranges hold ``code_offset`` (inline.py)."""
         return self._unit_at(code_offset)
 
     def dwarf_info(self) -> DWARFInfo:

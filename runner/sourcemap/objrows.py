@@ -1,7 +1,9 @@
-"""The DWARF line rows of a compiled ELF object (read with pyelftools, in the process
-that compiled it, only with -g); runner/tiers.py turns them into per-function rows."""
+"""Native offset -> wasm offset rows: the DWARF line rows of a compiled ELF object (read with
+pyelftools, in the process that compiled it, only with -g), then per function of the linked
+code unit (``rows_by_function``, what ``wasm_offset_at`` reads)."""
 from __future__ import annotations
 
+import bisect
 import io
 
 
@@ -66,3 +68,26 @@ def _set_address_sections(elf) -> list[int] | None:
         return None
     shndx = [symtab.get_symbol(sym)["st_shndx"] for _, sym in relocs]
     return [i if isinstance(i, int) else -1 for i in shndx]
+
+
+def rows_by_function(section_offsets, obj_rows, symbols) -> dict[int, list[tuple[int, int]]]:
+    """(section, offset, wasm offset) rows of each object -> per function (offset in it, wasm
+    offset): a code unit's rows.  ``section_offsets[k]`` places object k's sections in the
+    linked image, ``symbols`` its functions (index -> (offset, size))."""
+    flat = []
+    for k, rows in enumerate(obj_rows):
+        where = section_offsets[k]
+        for section, offset, line in rows:
+            base = where.get(section)
+            if base is not None and line:
+                flat.append((base + offset, line))
+    flat.sort()
+    starts = sorted((off, size, i) for i, (off, size) in symbols.items())
+    out: dict[int, list[tuple[int, int]]] = {}
+    addrs = [a for a, _ in flat]
+    for off, size, i in starts:
+        lo = bisect.bisect_left(addrs, off)
+        hi = bisect.bisect_left(addrs, off + size)
+        if hi > lo:
+            out[i] = [(a - off, line) for a, line in flat[lo:hi]]
+    return out
