@@ -143,7 +143,7 @@ def test_traps(ex, name, args, kind):
     with pytest.raises(Trap) as info:
         ex[name].call_raw(args)
     assert info.value.kind == kind
-    assert str(info.value) == f"wasm trap: {kind.message}"
+    assert str(info.value) == f"wasm trap: {kind.wording}"
 
 
 def test_memory_grow_and_bounds(ex):

@@ -66,7 +66,6 @@ class FunctionTranslator:
         self.debug = env.debug_info
         self.fuel = env.fuel
         self.fuel_pending = 0
-        self.load_lines: dict[str, int] = {}   # load result -> its line, for `drop`
         self.cur_offset = 0
         self.float_arith: set[str] = set()  # SSA names of quieting float results (see numeric.py)
 
@@ -500,12 +499,7 @@ class FunctionTranslator:
 
     # --- parametric and variables -------------------------------------------------------
     def _drop(self, code, imm):
-        value, _ = self.stack.pop()
-        line = self.load_lines.get(value)
-        if line is not None:
-            # With guard pages only the access itself can trap: a load whose value is
-            # dropped must not be deleted as dead code, so it becomes volatile.
-            self.lines[line] = self.lines[line].replace("= load ", "= load volatile ", 1)
+        self.stack.pop()   # a dropped load still happens: see memory.load
 
     def _select(self, code, imm):
         cond = self.pop()

@@ -13,6 +13,10 @@ Two ways to keep an access in bounds, chosen per memory:
   checked: one unsigned compare of the i64 address against a bound derived
   from the current size and the access's constant offset + width, and a branch
   to the function's shared trap block (see ``_bound64``).
+
+Every load and store of wasm code goes through ``load``/``store``, which say what keeps
+each guard-page fault where wasm puts it.  The bulk operations check their ranges
+explicitly (the spec forbids a partial write).
 """
 from __future__ import annotations
 
@@ -102,19 +106,54 @@ def memarg(imm) -> tuple[int, int]:
     return imm.offset, imm.memory
 
 
+# With guard pages (the default) a 32-bit memory's access is its own bounds check: it
+# faults, and the fault is the trap.  LLVM does not know that an access can trap, so it
+# would delete a load whose value is unused, narrow one whose value is partly used (an
+# i64.load that is wrapped, one lane of a v128), merge adjacent stores, delete a store a
+# later one overwrites, hoist a loop-invariant load above the loop's stores and sink a
+# global.set below it: each of these moves or loses the trap, or changes what memory and
+# the globals hold when it happens (tests/fuzz_regressions/).  So every such access is
+#   * volatile: never deleted, narrowed, widened, merged or duplicated;
+#   * preceded by BARRIER, an empty asm that may read all memory and may not return,
+#     as a trap may not: nothing stored before the access can be delayed past it (or
+#     deleted as dead), and no access after it can be hoisted above it.
+# A 64-bit memory's access (and every access without guard pages) is checked explicitly
+# before it, and the check's trap call orders it, so it stays a plain access.
+# The cost, and the alternatives measured (explicit checks, a keep-alive asm on the
+# value, volatile alone), are in docs/ARCHITECTURE.md, "Memory accesses".
+BARRIER = 'call void asm sideeffect "", ""() #2'   # attributes #2 (module.py): nounwind memory(read)
+
+
+def _faults(fx, mem: int) -> bool:
+    """Whether an access to memory ``mem`` is checked by its fault (guard pages)."""
+    return fx.env.guard_pages and not is64(fx, mem)
+
+
+def load(fx, t: str, ptr: str, mem: int = 0) -> str:
+    """The value of IR type ``t`` at ``ptr`` in memory ``mem``, read as a wasm access (see above)."""
+    if not _faults(fx, mem):
+        return fx.value(f"load {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+    fx.emit(BARRIER)
+    return fx.value(f"load volatile {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+
+
+def store(fx, t: str, value: str, ptr: str, mem: int = 0) -> None:
+    """Store ``value`` (IR type ``t``) at ``ptr`` in memory ``mem`` as a wasm access (see above)."""
+    if not _faults(fx, mem):
+        fx.emit(f"store {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+        return
+    fx.emit(BARRIER)
+    fx.emit(f"store volatile {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+
+
 def _load(fx, code, imm):
     t, size, narrow, ext = _LOADS[code]
     offset, mem = memarg(imm)
     ptr = effective_address(fx, fx.pop(), offset, size, mem)
     if narrow is None:
-        v = fx.value(f"load {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-        line = len(fx.lines) - 1
+        v = load(fx, t, ptr, mem)
     else:
-        raw = fx.value(f"load {narrow}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-        line = len(fx.lines) - 1
-        v = fx.value(f"{ext} {narrow} {raw} to {t}")
-    if fx.env.guard_pages and not is64(fx, mem):
-        fx.load_lines[v] = line   # see FunctionTranslator._drop (a checked access traps by itself)
+        v = fx.value(f"{ext} {narrow} {load(fx, narrow, ptr, mem)} to {t}")
     fx.push(v, t)
 
 
@@ -126,7 +165,7 @@ def _store(fx, code, imm):
     if narrow is not None:
         value = fx.value(f"trunc {t} {value} to {narrow}")
         t = narrow
-    fx.emit(f"store {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+    store(fx, t, value, ptr, mem)
 
 
 def _memory_size(fx, code, imm):

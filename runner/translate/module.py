@@ -162,6 +162,8 @@ class ModuleTranslator:
         header.append(f"attributes #0 = {{ {' '.join(attrs)} }}")
         # The empty asm barriers of numeric.opaque: pure, so LLVM may still hoist and CSE them.
         header.append("attributes #1 = { nounwind willreturn memory(none) }")
+        # memory.BARRIER before every memory access: may read anything, may not return.
+        header.append("attributes #2 = { nounwind memory(read) }")
 
         out: list[IRFunction] = []
         n_imported = m.num_imported_funcs

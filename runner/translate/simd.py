@@ -18,7 +18,7 @@ import functools
 import platform
 
 from ..binary import opcodes as op
-from ..layout import TBAA_HEAP_TAG
+from . import memory
 from .memory import effective_address
 from .numeric import opaque
 
@@ -457,10 +457,13 @@ def _convert(fx, code, imm):
 
 
 def _demote(fx, code, imm):
-    a = pop_as(fx, "double", 2)
+    # The conversion itself quiets a NaN; the barrier keeps LLVM from folding
+    # demote(promote(x)) to x.  (A canonicalize after it would be narrowed to a v2f32
+    # canonicalize when only two lanes are used, which x86 cannot select: LLVM aborts.)
+    a = opaque(fx, pop_as(fx, "double", 2), "<2 x double>")
     r = fx.value(f"fptrunc <2 x double> {a} to <2 x float>")
-    r = fx.value(f"shufflevector <2 x float> {r}, <2 x float> zeroinitializer, <4 x i32> {_mask(range(4))}")
-    push_vec(fx, fx.value(f"call <4 x float> @llvm.canonicalize.v4f32(<4 x float> {r})"), "float", 4)
+    push_vec(fx, fx.value(f"shufflevector <2 x float> {r}, <2 x float> zeroinitializer, <4 x i32> {_mask(range(4))}"),
+             "float", 4)
 
 
 def _promote(fx, code, imm):
@@ -471,44 +474,27 @@ def _promote(fx, code, imm):
 
 # --- memory ---------------------------------------------------------------------------------
 
-def _remember_load(fx, line: int) -> None:
-    """The value just pushed comes from the load on ``line``.
-
-    With guard pages only the access itself traps, so every byte must really be read:
-    the vector goes through the asm barrier (LLVM may not narrow ``extract_lane(load)`` to a
-    scalar load of one lane, even at -O0, nor drop a lane load whose lane is unused), and a
-    ``drop`` of it makes the load volatile (see FunctionTranslator._drop).
-    """
-    if fx.env.guard_pages:
-        fx.push(opaque(fx, fx.pop(), V128), V128)
-        fx.load_lines[fx.stack[-1][0]] = line
-
-
 def _load(fx, code, imm):
     rest = op.NAME[code].partition(".")[2]
     if rest == "load":
         ptr = effective_address(fx, fx.pop(), imm.offset, 16, imm.memory)
-        fx.push(fx.value(f"load {V128}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}"), V128)
-        _remember_load(fx, len(fx.lines) - 1)
+        fx.push(memory.load(fx, V128, ptr, imm.memory), V128)
         return
     digits = rest[4:].partition("_")[0]
     if "x" in digits:                                       # load8x8_s: 8 lanes, extended
         bits, n = map(int, digits.split("x"))
         lane = _INT_OF_WIDTH[bits]
         ptr = effective_address(fx, fx.pop(), imm.offset, 8, imm.memory)
-        raw = fx.value(f"load {vtype(lane, n)}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-        line = len(fx.lines) - 1
+        raw = memory.load(fx, vtype(lane, n), ptr, imm.memory)
         ext = "sext" if rest.endswith("_s") else "zext"
         wide = _INT_OF_WIDTH[2 * bits]
         push_vec(fx, fx.value(f"{ext} {vtype(lane, n)} {raw} to {vtype(wide, n)}"), wide, n)
-        _remember_load(fx, line)
         return
     bits = int(digits)
     lane, n = _INT_OF_WIDTH[bits], 128 // bits
     vec = pop_as(fx, lane, n) if rest.endswith("_lane") else None
     ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8, imm.memory)
-    x = fx.value(f"load {lane}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
-    line = len(fx.lines) - 1
+    x = memory.load(fx, lane, ptr, imm.memory)
     if rest.endswith("_splat"):
         r = _splat_value(fx, x, lane, n)
     elif rest.endswith("_zero"):
@@ -516,7 +502,6 @@ def _load(fx, code, imm):
     else:
         r = fx.value(f"insertelement {vtype(lane, n)} {vec}, {lane} {x}, i32 {imm.lane}")
     push_vec(fx, r, lane, n)
-    _remember_load(fx, line)
 
 
 def _store(fx, code, imm):
@@ -524,14 +509,14 @@ def _store(fx, code, imm):
     if rest == "store":
         v = fx.pop()
         ptr = effective_address(fx, fx.pop(), imm.offset, 16, imm.memory)
-        fx.emit(f"store {V128} {v}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+        memory.store(fx, V128, v, ptr, imm.memory)
         return
     bits = int(rest[5:].partition("_")[0])
     lane, n = _INT_OF_WIDTH[bits], 128 // bits
     v = pop_as(fx, lane, n)
     x = fx.value(f"extractelement {vtype(lane, n)} {v}, i32 {imm.lane}")
     ptr = effective_address(fx, fx.pop(), imm.offset, bits // 8, imm.memory)
-    fx.emit(f"store {lane} {x}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+    memory.store(fx, lane, x, ptr, imm.memory)
 
 
 # --- the dispatch table ---------------------------------------------------------------------
