@@ -15,19 +15,11 @@ from runner.binary.module import FuncType, I32
 from runner.errors import Trap, TrapKind, WasmException
 from runner.runtime.exceptions import Tag
 from runner.runtime.instance import host_function
+from .wat import wasm_tools_parse as wat
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def wat(text: str) -> bytes:
-    exe = shutil.which("wasm-tools")
-    if exe is None:
-        pytest.skip("wasm-tools is not installed")
-    with tempfile.TemporaryDirectory() as d:
-        src, out = Path(d) / "m.wat", Path(d) / "m.wasm"
-        src.write_text(text)
-        subprocess.run([exe, "parse", str(src), "-o", str(out)], check=True, capture_output=True)
-        return out.read_bytes()
 
 
 # (opt_level, tiering, debug_info): first tier only, top tier only, tiered, -g

@@ -7,7 +7,7 @@ import pytest
 from runner.api import Config, Engine
 from runner.binary.decode import decode
 from runner.binary.module import (EXTERNREF, FUNCREF, HT_EXN, HT_EXTERN, HT_FUNC, HT_NOEXN, HT_NOEXTERN,
-                                  HT_NOFUNC, I32, I64, FuncType, RefType)
+                                  HT_NOFUNC, I32, I64, RefType)
 from runner.binary.subtype import HT_BOT, canonical, matches
 from runner.errors import LinkError, Trap, ValidationError
 from runner.validate import validate

@@ -20,6 +20,7 @@ from runner.binary.decode import decode
 from runner.errors import LinkError, Trap, TrapKind, ValidationError
 from runner.runtime.store import MEMORY64_MAX_PAGES
 from runner.translate.module import translate_module
+from .wat import wasm_tools_parse as assemble
 
 REPO = Path(__file__).resolve().parents[1]
 WASM_TOOLS = shutil.which("wasm-tools")
@@ -27,12 +28,6 @@ pytestmark = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools is not in
 U64 = (1 << 64) - 1
 
 
-def assemble(text: str, tmp_path: Path) -> bytes:
-    src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
-    src.write_text(text)
-    r = subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return out.read_bytes()
 
 
 @pytest.fixture(scope="module", params=[0, 2], ids=["O0", "O2"])

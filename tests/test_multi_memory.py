@@ -7,8 +7,6 @@ test runs at -O0 and -O2.
 from __future__ import annotations
 
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -16,17 +14,12 @@ from runner.api import Config, Engine
 from runner.errors import LinkError, Trap, TrapKind, ValidationError
 from runner.translate.module import translate_module
 from runner.binary.decode import decode
+from .wat import wasm_tools_parse as assemble
 
 WASM_TOOLS = shutil.which("wasm-tools")
 pytestmark = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools is not installed")
 
 
-def assemble(text: str, tmp_path: Path) -> bytes:
-    src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
-    src.write_text(text)
-    r = subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return out.read_bytes()
 
 
 @pytest.fixture(scope="module", params=[0, 2], ids=["O0", "O2"])

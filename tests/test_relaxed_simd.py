@@ -29,6 +29,7 @@ from runner.binary import opcodes as op
 from runner.binary.decode import decode, iter_instructions
 from runner.errors import DecodeError, ValidationError
 from runner.translate import relaxed, simd
+from .wat import wasm_tools_parse as assemble
 
 REPO = Path(__file__).resolve().parents[1]
 WASM_TOOLS = shutil.which("wasm-tools")
@@ -54,11 +55,6 @@ MODULE = "(module\n" + "".join(
     for name, (instr, n) in OPS.items()) + ")"
 
 
-def assemble(text: str, tmp_path: Path) -> bytes:
-    src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
-    src.write_text(text)
-    subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], check=True, capture_output=True)
-    return out.read_bytes()
 
 
 def body_module(body: bytes) -> bytes:

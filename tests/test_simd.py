@@ -21,6 +21,7 @@ from runner.binary.decode import decode, iter_instructions
 from runner.binary.features import WASM2
 from runner.binary.module import V128
 from runner.errors import DecodeError, Trap, ValidationError
+from .wat import wasm_tools_parse as assemble
 
 REPO = Path(__file__).resolve().parents[1]
 WASM_TOOLS = shutil.which("wasm-tools")
@@ -29,11 +30,6 @@ needs_wasm_tools = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools is 
 M32 = (1 << 32) - 1
 
 
-def assemble(text: str, tmp_path: Path) -> bytes:
-    src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
-    src.write_text(text)
-    subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], check=True, capture_output=True)
-    return out.read_bytes()
 
 
 def lanes32(*values: int) -> int:

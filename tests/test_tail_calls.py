@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,11 @@ from runner.binary.decode import decode
 from runner.errors import Trap
 from runner.translate.module import translate_module
 from runner.translate.options import TranslateOptions
+from .wat import wasm_tools_parse as wat
 
 N = 1_000_000
 
 
-def wat(text: str) -> bytes:
-    exe = shutil.which("wasm-tools")
-    if exe is None:
-        pytest.skip("wasm-tools is not installed")
-    with tempfile.TemporaryDirectory() as d:
-        src, out = Path(d) / "m.wat", Path(d) / "m.wasm"
-        src.write_text(text)
-        subprocess.run([exe, "parse", str(src), "-o", str(out)], check=True, capture_output=True)
-        return out.read_bytes()
 
 
 # Mutual recursion three ways: direct, through a table (different signatures, one with
