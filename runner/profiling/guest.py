@@ -125,7 +125,7 @@ class Symbolizer:
                 # In a prologue (before `mov rsp, rbp`) or at `ret`, rbp is the caller's: its
                 # return address is on the stack, not in the chain.
                 offset = s.pc - hit[0]
-                if offset == 0 or self._code_byte(s.pc) == _RET:
+                if offset == 0 or self._code_byte(s.pc) == _RET or self._at_tail_jump(s, hit):
                     addrs.append((s.sp_words[0], False))
                 elif offset == 1:
                     addrs.append((s.sp_words[1], False))
@@ -153,6 +153,28 @@ class Symbolizer:
             if r[0] <= pc < r[1] and r[3]() is not None:
                 return r
         return None
+
+    def _at_tail_jump(self, s: RawSample, hit) -> bool:
+        """At a tail call's `jmp`, after the epilogue: rbp is the caller's, as at `ret`.
+
+        A `jmp` out of the function (direct), or an indirect `jmp` (a tail call or a br_table's
+        jump table), counts only when the word at rsp is a return address into JIT code: inside
+        a function body that slot is a spill, never a return site."""
+        code = ctypes.string_at(s.pc, min(6, hit[1] - s.pc)).ljust(6, b"\0")   # never past the code
+        i = 1 if 0x40 <= code[0] <= 0x4F else 0        # REX prefix
+        op = code[i]
+        if op == 0xE9:
+            target = s.pc + i + 5 + int.from_bytes(code[i + 1:i + 5], "little", signed=True)
+        elif op == 0xEB:
+            target = s.pc + i + 2 + int.from_bytes(code[i + 1:i + 2], "little", signed=True)
+        elif op == 0xFF and (code[i + 1] >> 3) & 7 == 4:
+            target = None
+        else:
+            return False
+        if target is not None and hit[0] <= target < hit[1]:
+            return False                                 # a branch inside the function
+        back = self._range(s.sp_words[0] - 1)
+        return back is not None and s.sp_words[0] > back[0]
 
     @staticmethod
     def _code_byte(pc: int) -> int:
