@@ -25,6 +25,7 @@ from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE,
 from ..profiling.base import NullAgent
 from .library import resolver
 from .context import ExecContext
+from .hostcall import needs_adapter, slot_host_function
 from .exceptions import Tag, deregister_image, exception_from_native, native_from_exception, register_image
 from .native import DEFAULT_STACK_BUDGET, NativeRuntime
 from .store import GlobalCell, Memory, Table
@@ -221,13 +222,12 @@ def _ctype(t):
 def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
     """Wrap a Python callable as a wasm function. Exceptions stop the wasm code and re-raise
     in the caller of the wasm entry point (see NativeRuntime.set_pending)."""
-    if len(ft.results) > 1:
-        raise LinkError(f"host function {name}: multiple results are not supported")
-    if V128 in ft.params or V128 in ft.results:
-        raise LinkError(f"host function {name}: v128 parameters and results are not supported")
+    rt = NativeRuntime.get()
+    if needs_adapter(ft):   # several results or a v128: ctypes cannot say it (runtime/hostcall.py)
+        code, keep = slot_host_function(ft, fn, name, rt.set_pending)
+        return Function(ft, code, None, None, name, keepalive=keep)
     restype = _ctype(ft.results[0]) if ft.results else None
     cfunctype = ctypes.CFUNCTYPE(restype, *[_ctype(t) for t in ft.params])
-    rt = NativeRuntime.get()
     if ft.results:
         mask = 0xFFFFFFFF if ft.results[0] == I32 else 0xFFFFFFFFFFFFFFFF
         is_int = ft.results[0] in (I32, I64)
