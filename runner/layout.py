@@ -124,6 +124,7 @@ class ThreadState(ctypes.Structure):
         ("backtrace_len", ctypes.c_int32),
         ("_spare", ctypes.c_int32),
         ("exn_host", ctypes.c_void_p),      # a WasmException a host function raised, for its import thunk to throw
+        ("exn_trace", ctypes.c_void_p),     # the exception whose throw the backtrace buffer holds (wr_throw), or NULL
     ]
 
 

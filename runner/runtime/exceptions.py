@@ -73,6 +73,11 @@ entry:
   %keep = icmp ne i64 %esc, 0
   br i1 %keep, label %out, label %release
 release:
+  ; a later object at the same address must not inherit this one's backtrace
+  %traced = load ptr, ptr {thread_field("exn_trace")}
+  %was = icmp eq ptr %traced, %e
+  %keept = select i1 %was, ptr null, ptr %traced
+  store ptr %keept, ptr {thread_field("exn_trace")}
   call void @free(ptr %e)
   br label %out
 out:
@@ -81,7 +86,19 @@ out:
 
 ; Throw (or rethrow) %e: returns only when no frame has a handler, which wr_enter's landing
 ; pad rules out unless unwind tables are missing: then it is a trap.
+; The first throw of an exception on this thread records the backtrace (wr_walk, as a trap does)
+; for the host to show if nothing catches it; a rethrow of the same one (throw_ref) keeps it.
 define void @wr_throw(ptr %e) #1 {{
+entry:
+  %last = load ptr, ptr {thread_field("exn_trace")}
+  %same = icmp eq ptr %last, %e
+  br i1 %same, label %raise, label %trace
+trace:
+  %fp = call ptr @llvm.frameaddress.p0(i32 0)
+  call void @wr_walk(ptr %fp, i32 0)
+  store ptr %e, ptr {thread_field("exn_trace")}
+  br label %raise
+raise:
   %rc = call i32 @_Unwind_RaiseException(ptr %e)
   call void @wr_trap(i32 {int(TrapKind.THROW_FAILED)})
   unreachable

@@ -259,15 +259,27 @@ _serial = iter(range(1 << 62))
 def raise_trap(code: int, instance: "Instance | None", slots=None) -> None:
     """Raise what a non-zero wr_enter result means: the Trap, the host's exception, or the wasm
     exception that left the code (EXCEPTION_RETURN: the object is in ``slots[0]``)."""
-    if code == EXCEPTION_RETURN and slots is not None:
-        raise exception_from_native(slots[0])
     rt = NativeRuntime.get()
+    if code == EXCEPTION_RETURN and slots is not None:
+        exc = exception_from_native(slots[0])
+        state = rt.thread().state
+        traced = state.exn_trace == slots[0]     # wr_throw walked this exception's throw
+        pcs = rt.take_backtrace()
+        state.exn_trace = None
+        if traced:
+            exc.frames = wasm_frames(pcs)
+        raise exc
     pcs = rt.take_backtrace()
     if code == TrapKind.HOST_EXCEPTION:
         exc = rt.take_pending()
         if exc is not None:
             raise exc
     rt.take_pending()
+    raise Trap(TrapKind(code), wasm_frames(pcs))
+
+
+def wasm_frames(pcs: list[int]) -> list[Frame]:
+    """The wasm frames of these return addresses (runtime and host frames left out)."""
     frames = []
     with _code_lock:
         ranges = list(_code_ranges)
@@ -279,7 +291,7 @@ def raise_trap(code: int, instance: "Instance | None", slots=None) -> None:
             inst = inst_ref()
             if start <= pc - 1 < end and inst is not None:
                 frames.append(inst.frame_for(idx, unit, pc - 1 - start))
-    raise Trap(TrapKind(code), frames)
+    return frames
 
 
 # --- runtime helpers called from generated code -------------------------------------------
@@ -447,6 +459,8 @@ class Instance:
                 if not isinstance(ext, Tag) or ext.type_key != canonical(m, imp.desc):
                     got = ext.type if isinstance(ext, Tag) else _kind_of(ext)
                     raise LinkError(f"incompatible import type for `{what}`: expected tag of type {want}, found {got}")
+                if not ext.name:   # a Tag made by the embedder: messages name it by this import
+                    ext.name = f"`{imp.module}::{imp.name}`"
                 self.tags.append(ext)
 
         # 2. Defined memories, tables, global cells.

@@ -178,6 +178,7 @@ define ptr @wr_thread_state() #0 {{
 ; backtrace[%first...], stopping at the entry trampoline's frame.
 define void @wr_walk(ptr %fp0, i32 %first) #0 {{
 entry:
+  store ptr null, ptr {T("exn_trace")}   ; the buffer no longer holds a throw's backtrace
   %stop = load ptr, ptr {T("entry_fp")}
   %bt = load ptr, ptr {T("backtrace")}
   %none = icmp eq ptr %bt, null
