@@ -23,7 +23,7 @@ from ..layout import (EXCEPTION_RETURN, FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE,
                       PROF_HEADER_WORDS, PROF_MAX_DEPTH, PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO,
                       SIGINFO_SI_ADDR, SIGSEGV, THREAD_STATE_DECL, THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE,
                       UCONTEXT_RBP, UCONTEXT_RIP, UCONTEXT_RSP, SigAction, ThreadState, thread_field)
-from .exceptions import EXCEPTIONS_IR, native_from_exception, register_image, unwind_symbols
+from .exceptions import EXCEPTIONS_IR, HEAP, native_from_exception, register_image, unwind_symbols
 from .library import native_library, resolver
 
 T = thread_field   # T("jmpbuf"): this thread's field, as an IR constant pointer
@@ -517,6 +517,7 @@ class _Thread:
         self.state.backtrace = ctypes.addressof(self.backtrace)
         self.state.stack_floor = _stack_floor()
         self.pending_exception: BaseException | None = None
+        HEAP.wasm_threads.add(threading.get_ident())   # exnref collection needs to know (runtime/exceptions.py)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -559,7 +560,8 @@ class NativeRuntime:
                "wr_guard_count", "wr_code_ranges", "wr_code_count", "wr_prev_handler", "wr_prev_siginfo",
                "wr_lazy_entry", "wr_lazy_hook", "wr_prof", "wr_prof_buf", "wr_prof_cap", "wr_prof_len",
                "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count", "wr_tail_gen", "wr_tail_code",
-               "wr_throw", "wr_exn_alloc", "wr_host_raise", "wr_personality", "wr_exn_drop")
+               "wr_throw", "wr_exn_alloc", "wr_host_raise", "wr_personality", "wr_exn_drop", "wr_exn_escape",
+               "wr_exn_list", "wr_exn_count", "wr_exn_cap", "wr_exn_gc")
 
     def __init__(self):
         check_host()
@@ -586,6 +588,7 @@ class NativeRuntime:
         self._tail_count = ctypes.c_int32.from_address(self.symbols["wr_tail_count"])
         self._tail_gen = ctypes.c_int32.from_address(self.symbols["wr_tail_gen"])
         self._install_segv_handler()
+        HEAP.install(self.symbols)
         self._lazy_targets: dict[int, Any] = {}
         self._lazy_hook = LAZY_HOOK(self._on_lazy_call)
         ctypes.c_void_p.from_address(self.symbols["wr_lazy_hook"]).value = \
