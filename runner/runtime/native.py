@@ -517,7 +517,7 @@ class _Thread:
         self.state.backtrace = ctypes.addressof(self.backtrace)
         self.state.stack_floor = _stack_floor()
         self.pending_exception: BaseException | None = None
-        HEAP.wasm_threads.add(threading.get_ident())   # exnref collection needs to know (runtime/exceptions.py)
+        self.entered = False      # has run wasm (exnref collection needs to know: runtime/exceptions.py)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -709,9 +709,12 @@ class NativeRuntime:
         bytes of stack below this frame, at most down to the thread's stack floor, may be
         used when this is the thread's outermost wasm call."""
         try:
-            self._local.thread
+            t = self._local.thread
         except AttributeError:
-            self.thread()
+            t = self.thread()
+        if not t.entered:
+            t.entered = True
+            HEAP.wasm_threads.add(threading.get_ident())
         return self.enter(fn_address, slots_address, stack_budget)
 
     def take_backtrace(self) -> list[int]:
