@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterable
 from .binary.module import EXNREF, EXTERNREF, F32, F64, FUNCREF, HT_EXTERN, HT_NOEXTERN, I32, I64, KIND_FUNC, V128, FuncType, is_ref
 from .errors import LinkError, WasmError, WasmException
 from .runtime.exceptions import exception_from_native, native_from_exception
-from .runtime.instance import Function, FuncRef, externref_handle, externref_object, host_function, is_exn_ref
+from .runtime.instance import Function, FuncRef, externref_handle, externref_object, host_function
+from .runtime.values import is_exn_ref
 
 class ValType:
     """wasmtime-py's value type constructors (the values are runner/binary/module.py's)."""
