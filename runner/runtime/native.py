@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import weakref
 from typing import Any
 
 from ..errors import TrapKind, WasmException
@@ -712,9 +713,11 @@ class NativeRuntime:
             t = self._local.thread
         except AttributeError:
             t = self.thread()
-        if not t.entered:
+        if not t.entered:   # until the thread ends (its thread-local record dies): idents are reused
             t.entered = True
-            HEAP.wasm_threads.add(threading.get_ident())
+            ident = threading.get_ident()
+            HEAP.wasm_threads.add(ident)
+            weakref.finalize(t, HEAP.wasm_threads.discard, ident)
         return self.enter(fn_address, slots_address, stack_budget)
 
     def take_backtrace(self) -> list[int]:
