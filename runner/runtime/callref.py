@@ -84,14 +84,14 @@ def _entry(ft: FuncType) -> tuple[int, int]:
 def type_of_record(address: int) -> FuncType:
     """The function type of a record, for marshalling: a canonical form that names other
     types (``subtype.canonical``) becomes a FuncType whose typed references are funcrefs."""
-    from .instance import _type_ids
+    from ..typeids import form_of
     tid = ctypes.c_uint64.from_address(address + 8 * FUNCREF_TYPE_ID_FIELD).value
-    for key, i in _type_ids.items():
-        if i == tid:
-            if isinstance(key, FuncType):
-                return key
-            _, params, results = key
-            return FuncType(tuple(map(_marshalled, params)), tuple(map(_marshalled, results)))
+    key = form_of(tid)
+    if isinstance(key, FuncType):
+        return key
+    if key is not None:
+        _, params, results = key
+        return FuncType(tuple(map(_marshalled, params)), tuple(map(_marshalled, results)))
     raise ValueError(f"funcref {address:#x} has an unknown type id {tid}")
 
 

@@ -22,6 +22,7 @@ from ..binary.subtype import canonical, canonical_functype, equivalent, matches
 from ..errors import Frame, LinkError, Trap, TrapKind
 from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
                       memory_symbol, slot_offsets, slot_words)
+from .. import typeids
 from ..profiling.base import NullAgent
 from .library import resolver
 from .context import ExecContext
@@ -30,16 +31,15 @@ from .native import DEFAULT_STACK_BUDGET, NativeRuntime
 from .store import GlobalCell, Memory, Table
 
 # --- type ids for call_indirect: equivalent types share an id across all instances ----------
-_type_ids: dict[object, int] = {}
-
 
 def type_id(key) -> int:
     """The id of a function type's canonical form (``subtype.canonical``: a ``FuncType`` when
-    it names no other type), the same for equivalent types of any module."""
-    tid = _type_ids.get(key)
-    if tid is None:
-        tid = _type_ids[key] = len(_type_ids) + 1
-    return tid
+    it names no other type), the same for equivalent types of any module: a hash of the
+    form, which the translator also writes into call_indirect (runner/typeids.py)."""
+    try:
+        return typeids.register(key)
+    except typeids.TypeIdCollision as exc:
+        raise LinkError(str(exc)) from None
 
 
 # --- externref values: host objects behind small integer handles (0 = null) ---------------
@@ -480,7 +480,7 @@ class Instance:
         self.funcrefs = (ctypes.c_uint64 * (FUNCREF_RECORD_WORDS * max(nfuncs, 1)))()
         self.funcrefs_address = ctypes.addressof(self.funcrefs)
         for i in range(nfuncs):
-            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = type_id(canonical(m, m.func_types[i]))
+            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = self.typeids[m.func_types[i]]
         # A tail module's tailcc code pointers, beside its records (runner/translate/tailcalls.py)
         self.tailcode = (ctypes.c_void_p * max(nfuncs, 1))()
         code = compiled.code
