@@ -94,7 +94,8 @@ def _try_table(t, code, imm):
     res_slots = [t.alloca(r) for r in results]
     targets = [t.frames[-1 - c.label] for c in imm.catches]   # labels count from outside the try_table
     handler = Handler(list(imm.catches), targets, t.alloca("ptr"), t.label("catch"))
-    frame = Frame(OP_TRY_TABLE, end, end, params, results, res_slots, res_slots, height)
+    frame = Frame(OP_TRY_TABLE, end, end, params, results, res_slots, res_slots, height,
+                  bounds_mark=t.bounds.snapshot())
     frame.handler = handler
     t.frames.append(frame)
 
