@@ -117,8 +117,20 @@ class CompilerPool:
             except BaseException as exc:  # noqa: BLE001
                 job.future.set_exception(CompileError(f"{type(exc).__name__}: {exc}"))
 
+    def _new_worker(self) -> subprocess.Popen:
+        proc = _spawn()
+        with self._lock:
+            self._procs.append(proc)
+        return proc
+
     def _feed(self) -> None:
-        proc = None
+        # The process starts now, not with the first job: its start-up (Python, llvmlite,
+        # LLVM's target: ~0.11 s CPU) then overlaps the first tier's compile instead of
+        # delaying the first tier-up (fib.wasm cold: the hot unit waited for it).
+        try:
+            proc = self._new_worker()
+        except OSError:
+            proc = None   # tried again (and reported) with the first job
         held: set[str] = set()      # modules this worker has decoded
         while True:
             job = self._queue.get()
@@ -126,9 +138,7 @@ class CompilerPool:
                 continue
             try:
                 if proc is None or proc.poll() is not None:
-                    proc, held = _spawn(), set()
-                    with self._lock:
-                        self._procs.append(proc)
+                    proc, held = self._new_worker(), set()
                 if job.module_key is not None and job.module_key not in held:
                     write_message(proc.stdin, (-1, "module", (job.module_key, *self._modules[job.module_key])))
                     answer = read_message(proc.stdout)
