@@ -9,6 +9,10 @@ error_text)``.  Kinds:
   later jobs on it send function indices
 * ``"validate"``: ``(key, first_body, end_body)`` -> None, or ``(message, offset, func_index)``
   of the first invalid body in that range
+* ``"unit"``: ``(key, UnitJob)`` -> ``(object, line rows or None)``: the worker translates
+  those functions of the module itself, then compiles them (tier-up: the parent's Python
+  thread would otherwise translate while the wasm thread needs the GIL for host calls and
+  lazy compiles)
 
 The worker ends at end of input.
 """
@@ -17,6 +21,21 @@ from __future__ import annotations
 import pickle
 import struct
 import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """Translate ``functions`` of a registered module (as ``translate_module`` would in the
+    parent) and compile them at ``level``."""
+    functions: tuple[int, ...]
+    unit: frozenset            # the functions linked into one image with these (direct calls)
+    wrappers: bool
+    options: object            # translate.options.TranslateOptions
+    source_name: str
+    tail_calls: bool | None    # what the parent's validation found (the calling convention)
+    level: str
+    want_rows: bool
 
 
 def read_message(stream):
@@ -59,6 +78,14 @@ def compile_text(text: str, level: str, want_rows: bool):
     return obj, rows
 
 
+def translate_unit(module, job: UnitJob):
+    from .translate.module import translate_module
+    if job.tail_calls is not None:
+        module.__dict__["uses_tail_calls"] = job.tail_calls
+    ir = translate_module(module, job.options, job.source_name, list(job.functions), job.wrappers, job.unit)
+    return compile_text(ir.text(), job.level, job.want_rows)
+
+
 def serve() -> None:
     from . import jit
     jit.target_machine(0)   # initialise LLVM while the parent is still translating
@@ -79,6 +106,9 @@ def serve() -> None:
                 from .binary.features import WASM3
                 key, wasm, features = payload
                 modules[key] = decode(wasm, features or WASM3)
+            elif kind == "unit":
+                key, job = payload
+                result = translate_unit(modules[key], job)
             elif kind == "validate":
                 from .errors import ValidationError
                 from .validate import validate_bodies

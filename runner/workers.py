@@ -89,6 +89,13 @@ class CompilerPool:
             self._put(job)
         return fut
 
+    def submit_unit(self, key: str, job, priority: int = PRIORITY_TIERUP) -> Future:
+        """Translate and compile a compile_worker.UnitJob of a registered module in a worker;
+        the future gives ``(object bytes, line rows or None)``."""
+        fut: Future = Future()
+        self._put(_Job(priority, next(self._serial), "unit", (key, job), fut, key))
+        return fut
+
     def register_module(self, key: str, wasm: bytes, features=None) -> None:
         """Let workers translate and validate this module themselves (sent to each once);
         ``features`` (binary.features) is what the decoder accepts (default: 3.0)."""
