@@ -5,8 +5,9 @@ length and a pickled tuple ``(job_id, kind, payload)``; the answer is ``(job_id,
 error_text)``.  Kinds:
 
 * ``"ir"``: ``(ir_text, level, want_rows)`` -> ``(object, line rows or None)``
-* ``"module"``: ``(key, wasm_bytes, features)`` -> None; the worker decodes and keeps the module, so
-  later jobs on it send function indices
+* ``"module"``: ``(key, size, features)``, then ``size`` raw bytes of wasm after the message
+  (not pickled: a 30 MB module pickled and framed took ~100 MB of the parent's peak RSS) ->
+  None; the worker decodes and keeps the module, so later jobs on it send function indices
 * ``"validate"``: ``(key, first_body, end_body)`` -> None, or ``(message, offset, func_index)``
   of the first invalid body in that range
 * ``"unit"``: ``(key, UnitJob)`` -> ``(object, line rows or None)``: the worker translates
@@ -49,9 +50,12 @@ def read_message(stream):
     return pickle.loads(data)
 
 
-def write_message(stream, message) -> None:
+def write_message(stream, message, raw: bytes | None = None) -> None:
+    """One message, then ``raw`` (if given) as it is: the reader knows its size from the message."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(struct.pack("<I", len(data)) + data)
+    if raw is not None:
+        stream.write(raw)
     stream.flush()
 
 
@@ -104,7 +108,10 @@ def serve() -> None:
             elif kind == "module":
                 from .binary.decode import decode
                 from .binary.features import WASM3
-                key, wasm, features = payload
+                key, size, features = payload
+                wasm = inp.read(size)
+                if len(wasm) < size:
+                    return
                 modules[key] = decode(wasm, features or WASM3)
             elif kind == "unit":
                 key, job = payload

@@ -147,7 +147,8 @@ class CompilerPool:
                 if proc is None or proc.poll() is not None:
                     proc, held = self._new_worker(), set()
                 if job.module_key is not None and job.module_key not in held:
-                    write_message(proc.stdin, (-1, "module", (job.module_key, *self._modules[job.module_key])))
+                    wasm, features = self._modules[job.module_key]
+                    write_message(proc.stdin, (-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
                     answer = read_message(proc.stdout)
                     if answer is None or answer[2] is not None:
                         proc = None
