@@ -21,8 +21,9 @@ the function (and the globals and tables) and takes and returns raw bits as inte
 
 Fairness: wasmtime runs with fuel; a call that runs out of it (or overflows wasmtime's
 stack) ends the case, and only the calls before it are made on wasirun.  wasirun runs in
-a child process watched by the parent: a case that takes longer than --timeout seconds on
-wasirun although it completed on wasmtime is reported as a hang, and the child restarts.
+a child process watched by the parent: a case whose wasirun part takes longer than --timeout
+seconds is reported as a hang, and the child restarts (wasmtime's part, bounded by its fuel,
+may take up to REFERENCE_TIMEOUT: one smith case spends 70 s in it).
 Prints one JSON line per difference and a summary line `N cases, N calls, N differences`.
 """
 from __future__ import annotations
@@ -298,7 +299,10 @@ class Wasmtime:
         try:
             inst = wt.Instance(store, module, [])
         except wt.Trap as e:
-            return [Outcome("trap " + self.trap_kind(e))], 0
+            kind = self.trap_kind(e)
+            if kind in ("fuel", "stack"):
+                return [], 0         # the start function ran out of fuel: nothing is comparable
+            return [Outcome("trap " + kind)], 0
         except Exception as e:  # noqa: BLE001
             return [Outcome("link " + str(e).splitlines()[0][:80])], 0
         ex = inst.exports(store)
@@ -425,14 +429,18 @@ def compare(ref: list[Outcome], ours: list[Outcome], calls: list[Call]) -> str |
 
 
 def run_module(data: bytes, case: int, wasmtime: Wasmtime, ours: Wasirun,
-               calls: list[Call] | None = None) -> tuple[str | None, int]:
+               calls: list[Call] | None = None, on_ours=None) -> tuple[str | None, int]:
     """(first difference or None, number of calls compared); ``calls`` default to the
     case's random argument vectors for every numeric export."""
     shape = shape_of(data)
     if calls is None:
         calls = plan_calls(case, shape, initial_memory_bytes(data))
     ref, _ = wasmtime.run(data, shape, calls)
+    if not ref:
+        return None, 0
     calls = calls[:len(ref) - 1]
+    if on_ours is not None:
+        on_ours()                    # the hang clock is wasirun's alone
     mine = ours.run(data, shape, calls)
     return compare(ref, mine, calls), len(ref) - 1
 
@@ -447,12 +455,19 @@ def child(first: int, count: int, opt: int, tier: str) -> int:
         out.flush()
         try:
             data = smith(case)
-            diff, ncalls = run_module(data, case, wasmtime, ours)
+
+            def on_ours(case=case):
+                out.write(json.dumps({"ours": case}) + "\n")
+                out.flush()
+            diff, ncalls = run_module(data, case, wasmtime, ours, on_ours=on_ours)
         except Exception as e:  # noqa: BLE001 - a fuzzer reports every failure as a case result
             diff, ncalls = f"exception {type(e).__name__}: {str(e)[:300]}", 0
         out.write(json.dumps({"case": case, "calls": ncalls, "diff": diff}) + "\n")
         out.flush()
     return 0
+
+
+REFERENCE_TIMEOUT = 900.0     # seconds for wasmtime's run of a case (slow, not hung: it has fuel)
 
 
 def drive(first: int, count: int, opt: int, tier: str, timeout: float, keep: Path | None) -> dict:
@@ -493,8 +508,11 @@ def drive(first: int, count: int, opt: int, tier: str, timeout: float, keep: Pat
                     case = end
                 break
             rec = json.loads(line)
-            if "start" in rec:
-                current, deadline = rec["start"], time.monotonic() + timeout
+            if "start" in rec:                              # wasmtime's part: its fuel bounds it
+                current, deadline = rec["start"], time.monotonic() + REFERENCE_TIMEOUT
+                continue
+            if "ours" in rec:
+                deadline = time.monotonic() + timeout
                 continue
             # The clock restarts with every record: a case that finished just before its
             # deadline must not leave the next one's start message a fraction of a second.
