@@ -335,6 +335,54 @@ def cpython_build(runs: int) -> None:
         print(f"| {label} | {fmt(comp)} | {fmt(run)} | {wall:.2f}s | {rss:.0f} MiB |")
 
 
+INSTANCES_RUNNER = r"""
+import os, sys, time
+from runner.api import Config, Engine
+from runner.linker import Linker
+from wasi import ProcExit, WasiConfig
+path, count = sys.argv[1], int(sys.argv[2])
+engine = Engine(Config(tiering=False))
+compiled = engine.compile(open(path, "rb").read(), name=os.path.basename(path))
+quiet, stdout = os.open(os.devnull, os.O_WRONLY), os.dup(1)
+live = []           # every instance stays mapped, so each gets its own memory reservation
+for _ in range(count):
+    linker = Linker(engine)
+    linker.define_wasi(WasiConfig(args=[path]))
+    instance = linker.instantiate(compiled, initialize=False)
+    live.append(instance)
+    os.dup2(quiet, 1)
+    t = time.thread_time()
+    try:
+        instance.exports["_start"].call_raw([])
+    except ProcExit:
+        pass
+    seconds = time.thread_time() - t
+    os.dup2(stdout, 1)
+    print(f"BENCH-INSTANCE {seconds:.6f}", flush=True)
+"""
+
+
+def instance_variance(count: int = 10) -> None:
+    """nbody run by ``count`` instances of one compiled module in one process (top-tier code,
+    CPU time of each ``_start``): the issue's ±5 % between instances."""
+    nbody = BUILD / "nbody.wasm"
+    if not nbody.exists():
+        return
+    script = BUILD / "instances_runner.py"
+    script.write_text(INSTANCES_RUNNER)
+    p = subprocess.run([PY, str(script), str(nbody), str(count)], capture_output=True, text=True,
+                       env=dict(ENV, PYTHONPATH=str(ROOT)))     # this checkout's runner, not an installed one
+    times = [float(m) for m in re.findall(r"BENCH-INSTANCE (\S+)", p.stdout)]
+    if p.returncode != 0 or len(times) != count:
+        print(f"\ninstance variance: not measured ({p.stderr.strip()[-300:]})")
+        return
+    mean = statistics.mean(times)
+    worst = max(abs(t - mean) / mean for t in times)
+    print(f"\ninstance variance: {count} instances of nbody in one process, CPU s per run "
+          f"{min(times):.3f}–{max(times):.3f}, max/min − 1 = {100 * (max(times) / min(times) - 1):.1f} %, "
+          f"farthest from the mean {100 * worst:.1f} % (target ±5 %) {'met' if worst <= 0.05 else 'NOT met'}")
+
+
 def guest_profiler_overhead(runs: int) -> None:
     """--profile=guest at its default 1 kHz against the same warm run without it (fib.wasm,
     --no-tiering, in-engine run time from --timings)."""
@@ -484,6 +532,7 @@ def main() -> int:
             g.append(f"{geomean(ratios['wall-wasmtime-cli']):.2f}")
         print("| **geomean** | | " + " | ".join(f" | {x}" for x in g) + " | | |")
     cpu_table(rows, cli)
+    instance_variance()
     getting_to_native_code(args.runs, args.quick)
     if not args.quick:
         guest_profiler_overhead(args.runs)
