@@ -54,6 +54,8 @@ def filetype_of_mode(mode: int) -> Filetype:
 
 @dataclass(eq=False)
 class Descriptor:
+    """An open guest fd: the host fd behind it."""
+
     host_fd: int
     owned: bool = True          # close host_fd when the guest closes the descriptor
 
@@ -87,6 +89,8 @@ class Stream(Descriptor):
 
 @dataclass(eq=False)
 class File(Descriptor):
+    """A regular file opened with path_open."""
+
     readable: bool = True
     writable: bool = False
     fdflags: Fdflags = Fdflags(0)   # as the guest set them (NONBLOCK is not passed on)
@@ -104,6 +108,8 @@ class File(Descriptor):
 
 @dataclass(eq=False)
 class Dir(Descriptor):
+    """A directory: a preopen, or one opened with path_open."""
+
     preopen: str | None = None      # the guest path of a preopened directory
     perms: DirPerms = DirPerms.READ_WRITE        # inherited from the preopen (wasi/perms.py)
     file_perms: FilePerms = FilePerms.READ_WRITE  # the most a file opened beneath may do
