@@ -13,7 +13,9 @@ HELLO = REPO.parent / "shared" / "bench" / "hello.wasm"
 
 #: Machinery a run that finds its code in the cache must never load.
 NOT_ON_A_WARM_START = ("llvmlite", "runner.workers", "runner.compile_worker", "runner.jit", "runner.validate",
-                       "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle")
+                       "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle",
+                       # ctypes.util.find_library ran `ldconfig -p` in a subprocess; click cost ~8 ms
+                       "subprocess", "ctypes.util", "click")
 
 PROBE = """
 import atexit, sys
