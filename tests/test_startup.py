@@ -15,7 +15,7 @@ HELLO = REPO.parent / "shared" / "bench" / "hello.wasm"
 NOT_ON_A_WARM_START = ("llvmlite", "runner.workers", "runner.compile_worker", "runner.jit", "runner.validate",
                        "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle",
                        # ctypes.util.find_library ran `ldconfig -p` in a subprocess; click cost ~8 ms
-                       "subprocess", "ctypes.util", "click")
+                       "subprocess", "ctypes.util", "click", "_hashlib")   # OpenSSL, for sha256
 
 PROBE = """
 import atexit, sys
