@@ -2,7 +2,7 @@
 
 ``GuestProfiler`` runs a ``Sampler`` (sampler.py) while the program runs, then turns the
 raw addresses into frames through the code ranges every mapped copy of every function is
-registered under (runner/runtime/instance.py ``_code_ranges``), and writes PATH by its
+registered under (runner/runtime/coderanges.py), and writes PATH by its
 extension: ``.json`` the Firefox Profiler's processed format (fxprof.py), ``.svg`` a
 flame graph (flamegraph.py), ``.folded`` collapsed stacks (``root;...;leaf count``).
 """
@@ -106,9 +106,8 @@ class Symbolizer:
     """Addresses -> frames, through the live code ranges of every instance."""
 
     def __init__(self):
-        from ..runtime.instance import _code_lock, _code_ranges
-        with _code_lock:
-            self._ranges = list(_code_ranges)
+        from ..runtime import coderanges
+        self._ranges = coderanges.snapshot()
         self._starts = [r[0] for r in self._ranges]
         self._cache: dict[tuple[int, bool], list[GuestFrame] | None] = {}
 

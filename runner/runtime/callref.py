@@ -84,15 +84,15 @@ def _entry(ft: FuncType) -> tuple[int, int]:
 def type_of_record(address: int) -> FuncType:
     """The function type of a record, for marshalling: a canonical form that names other
     types (``subtype.canonical``) becomes a FuncType whose typed references are funcrefs."""
-    from .instance import _type_ids
+    from .values import type_of_id
     tid = ctypes.c_uint64.from_address(address + 8 * FUNCREF_TYPE_ID_FIELD).value
-    for key, i in _type_ids.items():
-        if i == tid:
-            if isinstance(key, FuncType):
-                return key
-            _, params, results = key
-            return FuncType(tuple(map(_marshalled, params)), tuple(map(_marshalled, results)))
-    raise ValueError(f"funcref {address:#x} has an unknown type id {tid}")
+    key = type_of_id(tid)
+    if key is None:
+        raise ValueError(f"funcref {address:#x} has an unknown type id {tid}")
+    if isinstance(key, FuncType):
+        return key
+    _, params, results = key
+    return FuncType(tuple(map(_marshalled, params)), tuple(map(_marshalled, results)))
 
 
 def _marshalled(t):
@@ -104,11 +104,11 @@ def _marshalled(t):
 
 def owner_of(address: int):
     """The live instance or host function that owns the record, or None."""
-    from .instance import _instances
+    from .helpers import live_instances
     host = _host_records.get(address)
     if host is not None:
         return host
-    for inst in list(_instances.values()):
+    for inst in live_instances():
         base = inst.funcrefs_address
         if base <= address < base + FUNCREF_RECORD_SIZE * len(inst.module.func_types):
             return inst
@@ -117,7 +117,7 @@ def owner_of(address: int):
 
 def call_record(address: int, args: list[int]) -> list[int]:
     """Call the function of record ``address`` with raw values (as ``Function.call_raw``)."""
-    from .instance import raise_trap
+    from .traps import raise_trap
     owner = owner_of(address)
     if owner is None:
         raise ValueError(f"funcref {address:#x} does not refer to a live function")

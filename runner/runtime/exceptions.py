@@ -317,7 +317,7 @@ _U64 = 0xFFFFFFFFFFFFFFFF
 def exception_from_native(exn: int) -> WasmException:
     """The WasmException for native object ``exn`` (which reached the host); the object is
     marked escaped (kept: the exception may be thrown into wasm again)."""
-    from .instance import from_raw
+    from .values import from_raw
     words = (ctypes.c_uint64 * 6).from_address(exn)
     identity = words[EXN_TAG_OFFSET // 8]
     words[EXN_FLAGS_OFFSET // 8] |= EXN_ESCAPED
@@ -343,7 +343,7 @@ def native_from_exception(exc: WasmException) -> int:
     """The native object to throw for ``exc``: the original one when it came from wasm."""
     if exc._exn:
         return exc._exn
-    from .instance import to_raw
+    from .values import to_raw
     tag = exc.tag
     if not isinstance(tag, Tag):
         raise TypeError(f"WasmException tag must be a Tag, not {type(tag).__name__}")

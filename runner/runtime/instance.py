@@ -1,399 +1,45 @@
 """Instantiation: link a compiled module's object with its imports, initialise, run start.
 
-Follows the spec's order: resolve and type-check imports (LinkError), allocate
-memories/tables/globals, link the native code, evaluate globals, apply element
+Follows the spec's order: resolve and type-check imports (LinkError, runtime/imports.py),
+allocate memories/tables/globals, link the native code, evaluate globals, apply element
 then data segments in order (a failing segment traps; earlier writes persist),
 then run the start function.
+
+The parts live beside it: values across the host boundary in runtime/values.py, function
+values and host-function trampolines in runtime/functions.py, trap raising in
+runtime/traps.py, the code ranges of backtraces in runtime/coderanges.py, the helpers that
+generated code calls in runtime/helpers.py.  The names other code imports from here are
+re-exported below.
 """
 from __future__ import annotations
 
-import bisect
-import functools
 import ctypes
-import operator
+import functools
 import threading
-import weakref
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
-from ..binary.module import (F32, F64, HT_EXN, HT_EXTERN, HT_NOEXN, HT_NOEXTERN, I32, I64, V128, KIND_FUNC, is_ref, KIND_GLOBAL, KIND_MEMORY, KIND_TAG,
-                             KIND_TABLE, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, FuncType, Limits)
-from ..binary.subtype import canonical, canonical_functype, equivalent, matches
+from ..binary.module import KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, KIND_TABLE, KIND_TAG, MODE_ACTIVE, MODE_PASSIVE, ConstExpr, is_ref
+from ..binary.subtype import canonical
 from ..errors import Frame, LinkError, Trap, TrapKind
-from ..layout import (EXCEPTION_RETURN, FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, FuncRefRecord,
-                      memory_symbol, slot_offsets, slot_words)
+from ..layout import FUNCREF_CODE_FIELD, FUNCREF_RECORD_SIZE, FUNCREF_RECORD_WORDS, FUNCREF_TYPE_ID_FIELD, memory_symbol
 from ..profiling.base import NullAgent
-from .library import resolver
+from . import coderanges
+from .consteval import eval_const
 from .context import ExecContext
-from .exceptions import Tag, deregister_image, exception_from_native, native_from_exception, register_image
+from .exceptions import Tag, deregister_image, register_image
+from .functions import Function, host_function
+from .helpers import helper_symbols, register_instance, register_memory, register_table
+from .imports import Extern, resolve_imports
+from .library import resolver
 from .native import DEFAULT_STACK_BUDGET, NativeRuntime
 from .store import GlobalCell, Memory, Table
+from .traps import raise_trap
+from .values import FuncRef, externref_handle, externref_object, from_raw, to_raw, type_id
 
-# --- type ids for call_indirect: equivalent types share an id across all instances ----------
-_type_ids: dict[object, int] = {}
+__all__ = ["Instance", "Extern", "Function", "FuncRef", "host_function", "raise_trap", "externref_handle",
+           "externref_object", "from_raw", "to_raw", "register_memory", "register_table", "TAIL_STUB"]
 
-
-def type_id(key) -> int:
-    """The id of a function type's canonical form (``subtype.canonical``: a ``FuncType`` when
-    it names no other type), the same for equivalent types of any module."""
-    tid = _type_ids.get(key)
-    if tid is None:
-        tid = _type_ids[key] = len(_type_ids) + 1
-    return tid
-
-
-# --- externref values: host objects behind small integer handles (0 = null) ---------------
-_extern_objects: list[Any] = []
-_extern_handles: dict[int, int] = {}
-
-
-def externref_handle(obj: Any) -> int:
-    if obj is None:
-        return 0
-    key = id(obj)
-    h = _extern_handles.get(key)
-    if h is None:
-        _extern_objects.append(obj)
-        h = _extern_handles[key] = len(_extern_objects)
-    return h
-
-
-def externref_object(handle: int) -> Any:
-    return None if handle == 0 else _extern_objects[handle - 1]
-
-
-@dataclass(frozen=True)
-class FuncRef:
-    """A non-null funcref value seen from Python: the address of its {code, type id} record.
-    Callable like a Function, exported or not (runtime/callref.py)."""
-    address: int
-
-    @property
-    def type(self) -> FuncType:
-        from .callref import type_of_record
-        return type_of_record(self.address)
-
-    def call_raw(self, args: list[int]) -> list[int]:
-        from .callref import call_record
-        return call_record(self.address, args)
-
-    def __call__(self, *args):
-        return Function.__call__(self, *args)
-
-
-_U64 = 0xFFFFFFFFFFFFFFFF
-# The arithmetic of extended constant expressions, on unsigned bits: (result mask, operation).
-_CONST_ARITH = {"i32.add": (0xFFFFFFFF, operator.add), "i32.sub": (0xFFFFFFFF, operator.sub),
-                "i32.mul": (0xFFFFFFFF, operator.mul), "i64.add": (_U64, operator.add),
-                "i64.sub": (_U64, operator.sub), "i64.mul": (_U64, operator.mul)}
 TAIL_STUB = 1 << 31   # a lazy stub's index bit: the caller wants the tailcc code (wr.tailcode)
-
-
-class Function:
-    """A function value: wasm code of an instance, or a host function."""
-
-    def __init__(self, ft: FuncType, code: int, entry: int | None = None, instance: "Instance | None" = None,
-                 name: str = "", keepalive: Any = None, record: int | None = None, type_module=None):
-        self.type = ft
-        # the module whose type indices ``ft`` uses (typed references in the signature)
-        self.type_module = type_module if type_module is not None else getattr(instance, "module", None)
-        self.code = code          # native address, wasm calling convention (for a host function)
-        self.entry = entry        # wr.call<N> wrapper, if callable from Python
-        self.instance = instance
-        self._name = name         # a str, or a callable giving it (demangling is done on demand)
-        self._keepalive = keepalive
-        self._record = None
-        self._record_address = record   # an instance's {code, type id} record: its code may change tier
-
-    @property
-    def name(self) -> str:
-        if callable(self._name):
-            self._name = self._name()
-        return self._name
-
-    def funcref_record(self) -> int:
-        """The function's {code, type id} record: what tables hold and what callers load the
-        code pointer from (so they follow a tier-up)."""
-        if self._record_address is not None:
-            return self._record_address
-        if self._record is None:
-            self._record = FuncRefRecord(self.code, type_id(self.type_key))
-            from .callref import register_host_record
-            register_host_record(ctypes.addressof(self._record), self)
-        return ctypes.addressof(self._record)
-
-    @property
-    def type_key(self):
-        """The canonical form of the function's type (compared across modules)."""
-        return canonical_functype(self.type, self.type_module)
-
-    def call_raw(self, args: list[int]) -> list[int]:
-        """Call with raw bit patterns (ints; refs as addresses/handles; a v128 as a 128-bit
-        int); returns raw results."""
-        if self.entry is None:
-            raise TypeError(f"function {self.name or '?'} cannot be called from the host")
-        ft = self.type
-        n = max(sum(map(slot_words, ft.params)), sum(map(slot_words, ft.results)), 1)
-        slots = (ctypes.c_uint64 * n)()
-        for t, v, at in zip(ft.params, args, slot_offsets(ft.params)):
-            if t == V128:
-                slots[at], slots[at + 1] = v & _U64, (v >> 64) & _U64
-            else:
-                slots[at] = v & (0xFFFFFFFF if t in (I32, F32) else _U64)
-        code = self.instance.context.call(self.entry, ctypes.addressof(slots))
-        if code:
-            raise_trap(code, self.instance, slots)
-        out = []
-        for t, at in zip(ft.results, slot_offsets(ft.results)):
-            v = slots[at]
-            if t == V128:
-                out.append(v | slots[at + 1] << 64)
-            else:
-                out.append(v & 0xFFFFFFFF if t in (I32, F32) else v)
-        return out
-
-    def __call__(self, *args):
-        ft = self.type
-        if len(args) != len(ft.params):
-            raise TypeError(f"expected {len(ft.params)} arguments, got {len(args)}")
-        raw = [to_raw(t, a) for t, a in zip(ft.params, args)]
-        res = [from_raw(t, r) for t, r in zip(ft.results, self.call_raw(raw))]
-        return res[0] if len(res) == 1 else (None if not res else res)
-
-
-def to_raw(t: int, v: Any) -> int:
-    import struct
-    if t == I32 or t == I64:
-        return int(v)
-    if t == V128:
-        return int(v) & (1 << 128) - 1
-    if t == F32:
-        return struct.unpack("<I", struct.pack("<f", v))[0] if isinstance(v, float) else int(v)
-    if t == F64:
-        return struct.unpack("<Q", struct.pack("<d", v))[0] if isinstance(v, float) else int(v)
-    if is_extern_ref(t):
-        return externref_handle(v)
-    if is_exn_ref(t):   # an exnref crosses as the WasmException it holds
-        return 0 if v is None else native_from_exception(v)
-    if is_ref(t):
-        if v is None:
-            return 0
-        return v.address if isinstance(v, FuncRef) else v.funcref_record()
-    raise TypeError(t)
-
-
-def from_raw(t: int, r: int) -> Any:
-    import struct
-    if t == I32:
-        return r - (1 << 32) if r >> 31 else r
-    if t == I64:
-        return r - (1 << 64) if r >> 63 else r
-    if t == F32:
-        return struct.unpack("<f", struct.pack("<I", r))[0]
-    if t == F64:
-        return struct.unpack("<d", struct.pack("<Q", r))[0]
-    if t == V128:
-        return r     # the unsigned 128-bit value, lane 0 in the low bits
-    if is_extern_ref(t):
-        return externref_object(r)
-    if is_exn_ref(t):
-        return None if r == 0 else exception_from_native(r)
-    return None if r == 0 else FuncRef(r)
-
-
-def is_exn_ref(t) -> bool:
-    """exnref, nullexnref and (ref exn): values are exception objects (runtime/exceptions.py)."""
-    return is_ref(t) and t.heap in (HT_EXN, HT_NOEXN)
-
-
-def is_extern_ref(t) -> bool:
-    """externref, nullexternref and (ref extern): values are host objects."""
-    return is_ref(t) and t.heap in (HT_EXTERN, HT_NOEXTERN)
-
-
-_CTYPE = {I32: ctypes.c_uint32, I64: ctypes.c_uint64, F32: ctypes.c_float, F64: ctypes.c_double}
-
-
-def _ctype(t):
-    return ctypes.c_void_p if is_ref(t) else _CTYPE[t]
-
-
-def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
-    """Wrap a Python callable as a wasm function. Exceptions stop the wasm code and re-raise
-    in the caller of the wasm entry point (see NativeRuntime.set_pending)."""
-    if len(ft.results) > 1:
-        raise LinkError(f"host function {name}: multiple results are not supported")
-    if V128 in ft.params or V128 in ft.results:
-        raise LinkError(f"host function {name}: v128 parameters and results are not supported")
-    restype = _ctype(ft.results[0]) if ft.results else None
-    cfunctype = ctypes.CFUNCTYPE(restype, *[_ctype(t) for t in ft.params])
-    rt = NativeRuntime.get()
-    if ft.results:
-        mask = 0xFFFFFFFF if ft.results[0] == I32 else 0xFFFFFFFFFFFFFFFF
-        is_int = ft.results[0] in (I32, I64)
-
-        def trampoline(*args):
-            try:
-                r = fn(*args)
-                return (r or 0) & mask if is_int else r
-            except BaseException as exc:  # noqa: BLE001 - must never propagate into native code
-                rt.set_pending(exc)
-                return 0
-    else:
-        def trampoline(*args):
-            try:
-                fn(*args)
-            except BaseException as exc:  # noqa: BLE001
-                rt.set_pending(exc)
-    cb = cfunctype(trampoline)
-    return Function(ft, ctypes.cast(cb, ctypes.c_void_p).value, None, None, name, keepalive=(cb, trampoline))
-
-
-# --- traps ------------------------------------------------------------------------------------
-# (start, end, serial, instance, func, unit): every mapped copy of every function, for backtraces
-_code_ranges: list[tuple[int, int, int, "weakref.ref[Instance]", int, Any]] = []
-_code_lock = threading.Lock()
-_serial = iter(range(1 << 62))
-
-
-def raise_trap(code: int, instance: "Instance | None", slots=None) -> None:
-    """Raise what a non-zero wr_enter result means: the Trap, the host's exception, or the wasm
-    exception that left the code (EXCEPTION_RETURN: the object is in ``slots[0]``)."""
-    if code == EXCEPTION_RETURN and slots is not None:
-        raise exception_from_native(slots[0])
-    rt = NativeRuntime.get()
-    pcs = rt.take_backtrace()
-    if code == TrapKind.HOST_EXCEPTION:
-        exc = rt.take_pending()
-        if exc is not None:
-            raise exc
-    rt.take_pending()
-    frames = []
-    with _code_lock:
-        ranges = list(_code_ranges)
-    starts = [r[0] for r in ranges]
-    for pc in pcs:
-        i = bisect.bisect_right(starts, pc - 1) - 1
-        if i >= 0:
-            start, end, _, inst_ref, idx, unit = ranges[i]
-            inst = inst_ref()
-            if start <= pc - 1 < end and inst is not None:
-                frames.append(inst.frame_for(idx, unit, pc - 1 - start))
-    raise Trap(TrapKind(code), frames)
-
-
-# --- runtime helpers called from generated code -------------------------------------------
-_memories: "weakref.WeakValueDictionary[int, Memory]" = weakref.WeakValueDictionary()
-_tables: "weakref.WeakValueDictionary[int, Table]" = weakref.WeakValueDictionary()
-_instances: "weakref.WeakValueDictionary[int, Instance]" = weakref.WeakValueDictionary()
-
-
-def register_memory(mem: Memory) -> Memory:
-    _memories[mem.address] = mem
-    return mem
-
-
-def register_table(table: Table) -> Table:
-    _tables[table.address] = table
-    return table
-
-
-def _guard(fn, failure):
-    def wrapped(*args):
-        try:
-            return fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - never into native code
-            NativeRuntime.get().set_pending(exc)
-            return failure
-    return wrapped
-
-
-def _memory_grow(record, delta):
-    return _memories[record].grow(delta)
-
-
-def _memory_init(inst, seg, dst, src, n):
-    inst = _instances[inst]
-    return inst.memory_init(inst.memories[0], seg, dst, src, n)
-
-
-def _memory_init_at(inst, record, seg, dst, src, n):
-    return _instances[inst].memory_init(_memories[record], seg, dst, src, n)
-
-
-def _data_drop(inst, seg):
-    _instances[inst].data_segments[seg] = b""
-
-
-def _table_grow(record, init, n):
-    return _tables[record].grow(n, init or 0)
-
-
-def _table_grow64(record, init, n):
-    old = _tables[record].grow(n, init or 0)
-    return old if old >= 0 else _U64   # -1 as a u64 (the ctypes return type is unsigned)
-
-
-def _table_fill(record, start, value, n):
-    t = _tables[record]
-    if start + n > t.size:
-        return int(TrapKind.TABLE_OUT_OF_BOUNDS)
-    for i in range(start, start + n):
-        t.set(i, value or 0)
-    return 0
-
-
-def _table_copy(dst_rec, src_rec, d, s, n):
-    dst, src = _tables[dst_rec], _tables[src_rec]
-    if s + n > src.size or d + n > dst.size:
-        return int(TrapKind.TABLE_OUT_OF_BOUNDS)
-    vals = [src.get(i) for i in range(s, s + n)]
-    for i, v in enumerate(vals):
-        dst.set(d + i, v)
-    return 0
-
-
-def _table_init(inst, table_rec, elem, d, s, n):
-    return _instances[inst].table_init(_tables[table_rec], elem, d, s, n)
-
-
-def _elem_drop(inst, elem):
-    _instances[inst].elem_segments[elem] = []
-
-
-_u32, _ptr, _i32, _u64, _i64 = ctypes.c_uint32, ctypes.c_void_p, ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64
-_HELPER_TYPES = {
-    "wr_memory_grow": (ctypes.CFUNCTYPE(_i32, _ptr, _u32), _memory_grow, -1),
-    "wr_memory_init": (ctypes.CFUNCTYPE(_i32, _ptr, _u32, _u32, _u32, _u32), _memory_init, int(TrapKind.HOST_EXCEPTION)),
-    # multi-memory and memory64 (translate/memory.py DECLARATIONS): u64 addresses and deltas
-    "wr_memory_grow64": (ctypes.CFUNCTYPE(_i64, _ptr, _u64), _memory_grow, -1),
-    "wr_memory_init_at": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u64, _u32, _u32), _memory_init_at,
-                          int(TrapKind.HOST_EXCEPTION)),
-    # table64 (translate/tables.py DECLARATIONS): u64 indices and lengths
-    "wr_table_grow64": (ctypes.CFUNCTYPE(_u64, _ptr, _ptr, _u64), _table_grow64, _U64),
-    "wr_table_fill64": (ctypes.CFUNCTYPE(_i32, _ptr, _u64, _ptr, _u64), _table_fill, int(TrapKind.HOST_EXCEPTION)),
-    "wr_table_copy64": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u64, _u64, _u64), _table_copy, int(TrapKind.HOST_EXCEPTION)),
-    "wr_table_init64": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u64, _u64, _u64), _table_init,
-                        int(TrapKind.HOST_EXCEPTION)),
-    "wr_data_drop": (ctypes.CFUNCTYPE(None, _ptr, _u32), _data_drop, None),
-    "wr_table_grow": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32), _table_grow, -1),
-    "wr_table_fill": (ctypes.CFUNCTYPE(_i32, _ptr, _u32, _ptr, _u32), _table_fill, int(TrapKind.HOST_EXCEPTION)),
-    "wr_table_copy": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u32, _u32), _table_copy, int(TrapKind.HOST_EXCEPTION)),
-    "wr_table_init": (ctypes.CFUNCTYPE(_i32, _ptr, _ptr, _u32, _u32, _u32, _u32), _table_init, int(TrapKind.HOST_EXCEPTION)),
-    "wr_elem_drop": (ctypes.CFUNCTYPE(None, _ptr, _u32), _elem_drop, None),
-}
-_helpers: dict[str, Any] = {}
-
-
-def helper_symbols() -> dict[str, int]:
-    if not _helpers:
-        for name, (cft, fn, failure) in _HELPER_TYPES.items():
-            _helpers[name] = cft(_guard(fn, failure))
-    return {name: ctypes.cast(cb, ctypes.c_void_p).value for name, cb in _helpers.items()}
-
-
-# --- the instance ---------------------------------------------------------------------------
-Extern = Any  # Function | Memory | Table | GlobalCell
 
 
 class Instance:
@@ -408,46 +54,14 @@ class Instance:
         # the engine's fuel, interrupt flag and stack budget (a fresh set without an engine)
         self.context = context if context is not None else ExecContext(
             getattr(limits, "max_wasm_stack", None) or DEFAULT_STACK_BUDGET)
-        self.functions: list[Function | None] = []
-        self.memories: list[Memory] = []
-        self.tables: list[Table] = []
-        self.globals: list[GlobalCell] = []
-        self.tags: list[Tag] = []
-        max_memory = getattr(limits, "max_memory", None)
-
         # 1. Imports, with the spec's subtyping rules.
-        for imp in m.imports:
-            ext = imports(imp.module, imp.name)
-            what = f"{imp.module}::{imp.name}"
-            if ext is None:
-                raise LinkError(f"unknown import: `{what}` has not been defined")
-            if imp.kind == KIND_FUNC:
-                want = m.types[imp.desc]
-                if not isinstance(ext, Function) or ext.type_key != canonical(m, imp.desc):
-                    got = ext.type if isinstance(ext, Function) else _kind_of(ext)
-                    raise LinkError(f"incompatible import type for `{what}`: expected func of type {want}, found {got}")
-                self.functions.append(ext)
-            elif imp.kind == KIND_MEMORY:
-                if (not isinstance(ext, Memory) or ext.type.is64 != imp.desc.is64
-                        or not _limits_match(ext.pages, ext.type.limits.max, imp.desc.limits)):
-                    raise LinkError(f"incompatible import type for `{what}`: memory limits or kind do not match")
-                self.memories.append(ext)
-            elif imp.kind == KIND_TABLE:
-                if (not isinstance(ext, Table) or ext.type.is64 != imp.desc.is64
-                        or not equivalent(ext.type.elem_type, ext.type_module, imp.desc.elem_type, m)
-                        or not _limits_match(ext.size, ext.type.limits.max, imp.desc.limits)):
-                    raise LinkError(f"incompatible import type for `{what}`: table type or limits do not match")
-                self.tables.append(ext)
-            elif imp.kind == KIND_GLOBAL:
-                if not isinstance(ext, GlobalCell) or not _global_matches(ext, imp.desc, m):
-                    raise LinkError(f"incompatible import type for `{what}`: global type or mutability does not match")
-                self.globals.append(ext)
-            elif imp.kind == KIND_TAG:
-                want = m.types[imp.desc]
-                if not isinstance(ext, Tag) or ext.type_key != canonical(m, imp.desc):
-                    got = ext.type if isinstance(ext, Tag) else _kind_of(ext)
-                    raise LinkError(f"incompatible import type for `{what}`: expected tag of type {want}, found {got}")
-                self.tags.append(ext)
+        imported = resolve_imports(m, imports)
+        self.functions: list[Function | None] = imported.functions
+        self.memories: list[Memory] = imported.memories
+        self.tables: list[Table] = imported.tables
+        self.globals: list[GlobalCell] = imported.globals
+        self.tags: list[Tag] = imported.tags
+        max_memory = getattr(limits, "max_memory", None)
 
         # 2. Defined memories, tables, global cells.
         for mt in m.memories[len(self.memories):]:
@@ -472,7 +86,7 @@ class Instance:
         # 3. Map the module's code, linked against this instance's state.
         self._marker = ctypes.c_uint64(0)
         self.address = ctypes.addressof(self._marker)
-        _instances[self.address] = self
+        register_instance(self)
         nfuncs = len(m.func_types)
         self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*[type_id(canonical(m, i))
                                                                   for i in range(len(m.types))])
@@ -606,46 +220,8 @@ class Instance:
                 KIND_GLOBAL: self.globals, KIND_TAG: self.tags}[kind][index]
 
     def eval_const(self, e: ConstExpr) -> int:
-        """A constant expression's value as raw bits (globals, segment offsets, element
-        expressions, table initialisers all come here)."""
-        if e.op != "seq":
-            return self._eval_instr(e)
-        # Extended constant expressions: a validated sequence, run on a small stack.
-        stack: list[int] = []
-        for ins in e.value:
-            arith = _CONST_ARITH.get(ins.op)
-            if arith is None:
-                stack.append(self._eval_instr(ins))
-            else:
-                mask, fn = arith
-                b = stack.pop()
-                stack.append(fn(stack.pop(), b) & mask)
-        return stack[-1]
-
-    def _eval_instr(self, e: ConstExpr) -> int:
-        if e.op == "global.get":
-            return self.globals[e.value].bits
-        if e.op == "ref.func":
-            return self.funcrefs_address + FUNCREF_RECORD_SIZE * e.value
-        if e.op == "ref.null":
-            return 0
-        return e.value
-
-    def memory_init(self, mem: Memory, seg: int, dst: int, src: int, n: int) -> int:
-        data = self.data_segments[seg]
-        if src + n > len(data) or dst + n > mem.size_bytes:
-            return int(TrapKind.MEMORY_OUT_OF_BOUNDS)
-        if n:
-            mem.write(dst, data[src:src + n])
-        return 0
-
-    def table_init(self, table: Table, elem: int, d: int, s: int, n: int) -> int:
-        refs = self.elem_segments[elem]
-        if s + n > len(refs) or d + n > table.size:
-            return int(TrapKind.TABLE_OUT_OF_BOUNDS)
-        for k in range(n):
-            table.set(d + k, refs[s + k])
-        return 0
+        """A constant expression's value as raw bits, in this instance."""
+        return eval_const(e, self.globals, self.funcrefs_address)
 
     # --- code ------------------------------------------------------------------------------
     def _map_unit(self, unit) -> None:
@@ -661,7 +237,7 @@ class Instance:
         ranges = []
         for i, (off, size) in unit.symbols.items():
             start = base + off
-            ranges.append((start, start + max(size, 1), next(_serial), weakref.ref(self), i, unit))
+            ranges.append(coderanges.make_range(start, size, self, i, unit))
             if unit.rank > self._code_rank[i]:
                 self._code_rank[i] = unit.rank
                 adapter = unit.adapters.get(i)
@@ -678,16 +254,7 @@ class Instance:
                 self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = start
         for i, off in unit.entries.items():
             self._entries.setdefault(i, base + off)
-        with _code_lock:
-            # Forget the code of instances that are gone: this unit may be mapped where theirs
-            # was, and a lookup that found their stale range would miss this one (a lazily
-            # compiled unit comes long after the instance's first).
-            _code_ranges[:] = [r for r in _code_ranges if r[3]() is not None]
-            if len(ranges) > 64:
-                _code_ranges[:] = sorted(_code_ranges + ranges)
-            else:
-                for r in ranges:
-                    bisect.insort(_code_ranges, r)
+        coderanges.add(ranges)
 
     def _compile_on_first_call(self, func_index: int) -> int:
         """The lazy stubs' target (on the wasm thread): the function's code, compiled now
@@ -740,7 +307,7 @@ class Instance:
             for i, off in unit.entries.items():
                 records.append((f"wasirun::entry<{compiled.display_name(i)}>", mapped.base + off,
                                 unit.entry_sizes.get(i, 1), [], None))
-        with _code_lock:
+        with coderanges.lock:
             if not getattr(agent, "runtime_announced", False):
                 # The runtime's code goes out with the first module's, not when the engine is made:
                 # perf's time window for the run starts at the first record (runner/profiling/window.py).
@@ -760,29 +327,3 @@ class Instance:
         offset = unit.wasm_offset_at(func_index, native_offset)
         return Frame(func_index, self.compiled.display_name(func_index), offset,
                      self.compiled.source_location(offset) if offset is not None else None)
-
-
-def _global_matches(ext: GlobalCell, want, m) -> bool:
-    """An imported global's type: the same mutability; a mutable one the same value type, an
-    immutable one a subtype (3.0)."""
-    have = ext.type
-    if have.mutable != want.mutable:
-        return False
-    if have.mutable:
-        return equivalent(have.val_type, ext.type_module, want.val_type, m)
-    return matches(have.val_type, want.val_type, ext.type_module, m)
-
-
-def _kind_of(ext) -> str:
-    for cls, name in ((Memory, "memory"), (Table, "table"), (GlobalCell, "global"), (Function, "func"), (Tag, "tag")):
-        if isinstance(ext, cls):
-            return name
-    return type(ext).__name__
-
-
-def _limits_match(cur_min: int, cur_max: int | None, want: Limits) -> bool:
-    if cur_min < want.min:
-        return False
-    if want.max is None:
-        return True
-    return cur_max is not None and cur_max <= want.max
