@@ -1080,8 +1080,8 @@ def _add_libm() -> bool:
         return True
     except OSError:
         pass
-    import ctypes.util
-    soname = ctypes.util.find_library("m")
+    from ctypes.util import find_library     # (`import ctypes.util` here would make ctypes a local)
+    soname = find_library("m")
     try:
         if soname:
             _process_libs.append(ctypes.CDLL(soname))
