@@ -19,7 +19,7 @@ from wasi.perms import DirPerms, FilePerms
 
 from . import __version__
 
-from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError
+from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError, WasmException
 
 EXIT_TRAP = 134
 
@@ -243,6 +243,11 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
     timer = None
     name = os.path.basename(wasm_file)
     status = 0
+    # Decoding and instantiating make long-lived objects by the hundred thousand (Yosys: a
+    # body, a Function, type records per function); the cyclic GC's collections kept walking
+    # them (~35 % of a warm Yosys run's CPU, most of it the collection at exit). Paused until
+    # the instance exists, then everything alive is moved out of the GC's sight (gc.freeze).
+    gc.disable()
     try:
         from .cwasm import CwasmError, is_cwasm
         try:
@@ -272,6 +277,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
         if unknown_imports.get("unknown-imports-default"):
             linker.define_unknown_imports_as_default_values()
         instance = linker.instantiate(compiled, initialize=False)
+        gc.enable()
         _start_up_done()
         init = instance.exports.get("_initialize")
         if init is not None and hasattr(init, "call_raw"):
@@ -303,6 +309,9 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
         bt = trap.backtrace()
         sys.stderr.write(msg + (bt + "\n" if bt else ""))
         status = EXIT_TRAP
+    except WasmException as exc:   # uncaught: the tag, the values and where it was thrown
+        bt = exc.backtrace()
+        _fail(f"failed to run main module `{name}`: {exc}" + ("\n" + bt if bt else ""))
     except (DecodeError, ValidationError) as exc:
         _fail(f"failed to compile `{name}`: {exc}")
     except UnknownImportError as exc:
