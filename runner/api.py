@@ -58,6 +58,8 @@ class Config:
 
 @dataclass
 class CompileStats:
+    """Seconds spent getting a module to native code (``--timings``)."""
+
     decode: float = 0.0
     validate: float = 0.0
     compile: float = 0.0          # translation and LLVM (overlapping, in worker processes)

@@ -35,7 +35,6 @@ Measured on a 2-core x86-64 VM, Python 3.11 (tests/test_loader.py prints the fib
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
 import os
 import struct
@@ -1056,17 +1055,37 @@ def process_symbol(name: str) -> int | None:
     """Address of a symbol of the running process (libc, libm, ...), or None."""
     global _process_libs
     if _process_libs is None:
-        libs = [ctypes.CDLL(None)]
-        libm = ctypes.util.find_library("m")
-        if libm:
-            try:
-                libs.append(ctypes.CDLL(libm))
-            except OSError:
-                pass
-        _process_libs = libs
+        _process_libs = [ctypes.CDLL(None)]
+    address = _lookup(name)
+    if address is None and len(_process_libs) == 1 and _add_libm():
+        address = _lookup(name)
+    return address
+
+
+def _lookup(name: str) -> int | None:
     for lib in _process_libs:
         try:
             return ctypes.cast(lib[name], ctypes.c_void_p).value
         except AttributeError:
             continue
     return None
+
+
+def _add_libm() -> bool:
+    """Load libm for a symbol the process lacks (Python links libm, so this is rare), by its
+    glibc soname first: ``ctypes.util.find_library`` runs ``ldconfig -p`` in a subprocess,
+    which cost every start a few ms when it was called up front."""
+    try:
+        _process_libs.append(ctypes.CDLL("libm.so.6"))
+        return True
+    except OSError:
+        pass
+    from ctypes.util import find_library     # (`import ctypes.util` here would make ctypes a local)
+    soname = find_library("m")
+    try:
+        if soname:
+            _process_libs.append(ctypes.CDLL(soname))
+            return True
+    except OSError:
+        pass
+    return False

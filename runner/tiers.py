@@ -23,7 +23,6 @@ the chunks in flight.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import sys
 import threading
@@ -32,7 +31,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from .binary.module import Module
-from .codecache import CodeCache, module_key
+from .codecache import CodeCache, hash256, module_key
 from .sourcemap import wasm_offset_at
 from .sourcemap.objrows import rows_by_function
 
@@ -421,7 +420,7 @@ class ModuleCode:
         functions = sorted(i for batch, _, _ in new for i in batch)
         objs = [o for _, batch_objs, _ in new for o in batch_objs]
         rows = [r for _, _, batch_rows in new for r in batch_rows]
-        digest = hashlib.sha256(",".join(map(str, functions)).encode()).hexdigest()[:16]
+        digest = hash256(",".join(map(str, functions)).encode()).hexdigest()[:16]
         image, unit = link_unit(f"lazy-{digest}", "base", functions, objs, rows, False,
                                 self.plan.translate_options.debug_info)
         self._store(image, unit)
@@ -453,7 +452,7 @@ class ModuleCode:
                 batch = sorted(self._pending_hot)
                 self._pending_hot.clear()
             try:
-                digest = hashlib.sha256(",".join(map(str, batch)).encode()).hexdigest()[:16]
+                digest = hash256(",".join(map(str, batch)).encode()).hexdigest()[:16]
                 # Always in the worker processes: LLVM must never be busy in this process when it
                 # exits (its C++ destructors would run under the compiling thread: it crashed), and
                 # in lazy mode this process's LLVM is busy with first calls.

@@ -41,10 +41,7 @@ def wasi_resolver(ctx: WasiCtx, fallback: Callable[[str, str], Any] | None = Non
                 if hf is None:
                     return None
                 ft = FuncType(tuple(_TYPE[t] for t in hf.params), tuple(_TYPE[t] for t in hf.results))
-                impl = functools.partial(hf.impl, ctx)
-                if fast is not None:
-                    impl = fast.following(impl)
-                f = host_function(ft, impl, f"{module}::{name}")
+                f = host_function(ft, functools.partial(hf.impl, ctx), f"{module}::{name}")
                 if fast is not None and name == "fd_write":
                     f = fast.function(ft, f)
                 bound[(module, name)] = f
@@ -154,6 +151,9 @@ class FastFdWrite:
         self.memslot = ctypes.c_void_p(0)
         self.fdmap = (ctypes.c_int32 * self.MAP_SIZE)(*([-1] * self.MAP_SIZE))
         self._version = None
+        # The table says when it changes (path_open, fd_close, fd_renumber): no wrapper around
+        # every host call (each was one more Python frame on all of them).
+        ctx.fds.listeners.append(self.refresh)
 
     def refresh(self) -> None:
         from wasi.errors import WasiError
@@ -167,16 +167,6 @@ class FastFdWrite:
             except WasiError:
                 self.fdmap[fd] = -1
         self._version = fds.version
-
-    def following(self, impl: Callable) -> Callable:
-        """``impl``, followed by a refresh of the fd map when the call changed the fd table."""
-        def call(*args):
-            try:
-                return impl(*args)
-            finally:
-                if self.ctx.fds.version != self._version:
-                    self.refresh()
-        return call
 
     def function(self, ft: FuncType, slow: Function) -> Function:
         """The native fd_write for this context, falling back to ``slow``."""

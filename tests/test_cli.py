@@ -92,11 +92,51 @@ def test_usage_errors():
     assert wasirun("/nonexistent.wasm").returncode == 1
 
 
+@pytest.mark.parametrize("args, says", [
+    ((), "required: FILE.wasm"),
+    (("--no-such-option", "M"), "unrecognized arguments: --no-such-option"),
+    (("-O", "7", "M"), "'7' is not in the range 0..3"),
+    (("--fuel", "-1", "M"), "'-1' is not a whole number"),
+    (("--timeout", "soon", "M"), "invalid value for --timeout: not a duration: 'soon'"),
+    (("compile",), "required: FILE.wasm"),
+])
+def test_usage_errors_are_one_line_with_status_2(tmp_path, args, says):
+    m = write(tmp_path, WASI_EXIT % 0)
+    r = wasirun(*(m if a == "M" else a for a in args))
+    assert r.returncode == 2, r.stderr
+    assert says in _one_error_line(r)
+
+
+def test_help_lists_the_options():
+    r = wasirun("--help")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.startswith("usage: wasirun [OPTIONS] FILE.wasm [ARGS]...")
+    for option in ("--dir HOST[::GUEST[::ro]]", "--invoke NAME", "-W KEY[=y|n]", "--no-tiering", "Examples:"):
+        assert option in r.stdout
+
+
 def test_options_stop_at_the_file(tmp_path):
     """Everything after FILE.wasm belongs to the guest, even things that look like options."""
     m = write(tmp_path, WASI_EXIT % 3)
     r = wasirun(m, "--help", "-O", "9")
     assert r.returncode == 3
+
+
+ARGC_EXIT = """(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $sizes (i32.const 0) (i32.const 4))) (call $exit (i32.load (i32.const 0)))))"""
+
+
+@pytest.mark.parametrize("args, argc", [
+    (("M", "--", "x"), 3),                  # a `--` after the file is the guest's
+    (("--", "M", "x"), 2),                  # before it, it only ends wasirun's options
+    (("-O", "1", "--", "M", "a", "--", "b"), 4),
+])
+def test_double_dash(tmp_path, args, argc):
+    m = write(tmp_path, ARGC_EXIT)
+    assert wasirun(*(m if a == "M" else a for a in args)).returncode == argc
 
 
 LOOP = """(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))"""

@@ -13,7 +13,9 @@ HELLO = REPO.parent / "shared" / "bench" / "hello.wasm"
 
 #: Machinery a run that finds its code in the cache must never load.
 NOT_ON_A_WARM_START = ("llvmlite", "runner.workers", "runner.compile_worker", "runner.jit", "runner.validate",
-                       "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle")
+                       "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle",
+                       # ctypes.util.find_library ran `ldconfig -p` in a subprocess; click cost ~8 ms
+                       "subprocess", "ctypes.util", "click", "_hashlib")   # OpenSSL, for sha256
 
 PROBE = """
 import atexit, sys
@@ -83,3 +85,22 @@ def test_source_fingerprint_covers_every_source_file():
     listed = {rel for rel, _, _ in codecache._source_files(str(here))}
     assert listed == {str(p.relative_to(here)) for p in here.rglob("*.py") if "__pycache__" not in p.parts}
     assert "translate/function.py" in listed and "codecache.py" in listed
+
+
+GC_PROBE = """
+import atexit, gc, sys
+default = gc.get_threshold()
+atexit.register(lambda: sys.stderr.write(f"gc: {gc.get_threshold() == default} {gc.get_freeze_count() > 1000}\\n"))
+sys.argv = ["wasirun", *sys.argv[1:]]
+from runner.cli import main
+main()
+"""
+
+
+@pytest.mark.skipif(not HELLO.exists(), reason="needs /work/shared/bench/hello.wasm")
+def test_the_guest_runs_with_the_default_collector_and_start_up_frozen(cache_dir):
+    """Start-up collects rarely (its objects live for the whole run); the guest's host calls get
+    Python's default thresholds back, with start-up's objects out of the collector's way."""
+    r = subprocess.run([sys.executable, "-c", GC_PROBE, str(HELLO)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout == "Hello, world!\n", r.stderr
+    assert r.stderr.endswith("gc: True True\n"), r.stderr

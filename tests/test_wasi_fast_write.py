@@ -80,3 +80,28 @@ def test_trace_wasi_goes_through_python_and_prints_each_call(tmp_path):
     assert lines[:3] == ["wasi: args_sizes_get(200, 204) -> success", "wasi: fd_write(1, 0, 1, 50) -> success",
                          "wasi: proc_exit(103)"], lines
     assert "python fd_write calls: 1" in r.stderr
+
+
+def test_every_fd_map_follows_every_change_of_the_table(tmp_path):
+    """The table tells each FastFdWrite of its context about path_open/fd_close/fd_renumber
+    (no wrapper around each host call): two on one context both follow."""
+    import os
+
+    from runner.wasi_host import FastFdWrite
+    from wasi import WasiConfig, WasiCtx
+    from wasi.fdtable import File
+
+    ctx = WasiCtx(WasiConfig(args=["t"]))
+    maps = [FastFdWrite(ctx), FastFdWrite(ctx)]
+    for m in maps:
+        m.refresh()
+    out = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT)
+    fd = ctx.fds.add(File(out, writable=True))
+    reader = ctx.fds.add(File(os.open(tmp_path / "out", os.O_RDONLY)))
+    assert all(m.fdmap[fd] == out and m.fdmap[reader] == -1 for m in maps)
+    ctx.fds.renumber(fd, reader)              # the writer now sits at `reader`; `fd` is gone
+    assert all(m.fdmap[reader] == out and m.fdmap[fd] == -1 for m in maps)
+    ctx.fds.close(reader)
+    assert all(m.fdmap[reader] == -1 for m in maps)
+    assert all(m.fdmap[1] >= 0 for m in maps)      # stdout stays writable natively
+    ctx.close()

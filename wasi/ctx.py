@@ -19,6 +19,8 @@ StdioSpec = Union[None, int, str, os.PathLike, object]
 
 @dataclass
 class WasiConfig:
+    """What a guest gets: arguments, environment, preopened directories, stdio."""
+
     args: list[str] = field(default_factory=list)            # args[0] is the program name
     env: list[tuple[str, str]] = field(default_factory=list)
     # (host dir, guest path), or (host dir, guest path, DirPerms, FilePerms) (wasi/perms.py)

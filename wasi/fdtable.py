@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .abi import RIGHTS_ALL, Errno, Fdflags, Filetype, Rights
 from .errors import WasiError
@@ -53,6 +54,8 @@ def filetype_of_mode(mode: int) -> Filetype:
 
 @dataclass(eq=False)
 class Descriptor:
+    """An open guest fd: the host fd behind it."""
+
     host_fd: int
     owned: bool = True          # close host_fd when the guest closes the descriptor
 
@@ -86,6 +89,8 @@ class Stream(Descriptor):
 
 @dataclass(eq=False)
 class File(Descriptor):
+    """A regular file opened with path_open."""
+
     readable: bool = True
     writable: bool = False
     fdflags: Fdflags = Fdflags(0)   # as the guest set them (NONBLOCK is not passed on)
@@ -103,6 +108,8 @@ class File(Descriptor):
 
 @dataclass(eq=False)
 class Dir(Descriptor):
+    """A directory: a preopen, or one opened with path_open."""
+
     preopen: str | None = None      # the guest path of a preopened directory
     perms: DirPerms = DirPerms.READ_WRITE        # inherited from the preopen (wasi/perms.py)
     file_perms: FilePerms = FilePerms.READ_WRITE  # the most a file opened beneath may do
@@ -127,6 +134,13 @@ class FdTable:
     _used: dict[int, Descriptor] = field(default_factory=dict)
     _free: set[int] = field(default_factory=set)
     version: int = 0   # bumped on every change, so caches of the table (the native fd_write) can follow
+    #: Called after every change (each native fd_write's map of writable fds follows the table).
+    listeners: list[Callable[[], None]] = field(default_factory=list, repr=False, compare=False)
+
+    def _changed(self) -> None:
+        self.version += 1
+        for listener in self.listeners:
+            listener()
 
     def add(self, desc: Descriptor) -> int:
         if self._free:
@@ -137,7 +151,7 @@ class FdTable:
         if fd >= 2**31:                 # path_open promises fds below 2**31
             raise WasiError(Errno.NFILE)
         self._used[fd] = desc
-        self.version += 1
+        self._changed()
         return fd
 
     def get(self, fd: int) -> Descriptor:
@@ -166,7 +180,7 @@ class FdTable:
         desc = self.get(fd)
         del self._used[fd]
         self._free.add(fd)
-        self.version += 1
+        self._changed()
         desc.close()
 
     def renumber(self, src: int, dst: int) -> None:
@@ -177,7 +191,7 @@ class FdTable:
         del self._used[src]
         self._free.add(src)
         self._used[dst] = desc
-        self.version += 1
+        self._changed()
         old.close()
 
     def close_all(self) -> None:

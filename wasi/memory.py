@@ -61,12 +61,15 @@ class GuestMemory:
             raise WasiError(Errno.ILSEQ) from None
 
     # ---- structs and integers --------------------------------------------------
+    # unpack/pack check the bounds themselves: they are on every host call's path (one frame less).
     def unpack(self, layout: struct.Struct, ptr: int) -> tuple:
-        self.check(ptr, layout.size)
+        if ptr < 0 or ptr + layout.size > self._size:
+            raise WasiError(Errno.FAULT)
         return layout.unpack_from(self._view, ptr)
 
     def pack(self, layout: struct.Struct, ptr: int, *values) -> None:
-        self.check(ptr, layout.size)
+        if ptr < 0 or ptr + layout.size > self._size:
+            raise WasiError(Errno.FAULT)
         layout.pack_into(self._view, ptr, *values)
 
     def read_u8(self, ptr: int) -> int:

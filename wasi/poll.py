@@ -24,6 +24,8 @@ _MAX_WAIT_S = 86400.0
 
 @dataclass
 class _Sub:
+    """One subscription of a poll_oneoff call, decoded."""
+
     userdata: int
     type: Eventtype
     deadline: int | None = None        # clock: on the context's monotonic clock, in ns

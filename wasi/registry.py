@@ -35,6 +35,8 @@ _WASM_TYPES = {I32: "i32", Ptr: "i32", Fd: "i32", I64: "i64"}
 
 @dataclass(frozen=True)
 class HostFunc:
+    """One WASI function: its wasm signature and implementation."""
+
     module: str                 # "wasi_snapshot_preview1"
     name: str                   # "fd_write"
     params: tuple[str, ...]     # wasm types: "i32" | "i64" | "f32" | "f64"

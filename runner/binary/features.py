@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Features:
+    """The proposals a module may use (the decoder and the validator follow it)."""
+
     multi_memory: bool = True
     memory64: bool = True
     exceptions: bool = True

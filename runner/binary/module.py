@@ -57,6 +57,8 @@ def type_name(t) -> str:
 
 @dataclass(frozen=True)
 class FuncType:
+    """A function type: parameter and result value types."""
+
     params: tuple[int, ...]
     results: tuple[int, ...]
 
@@ -68,12 +70,16 @@ class FuncType:
 
 @dataclass(frozen=True)
 class Limits:
+    """Size limits of a table (elements) or memory (pages); ``max`` None: unbounded."""
+
     min: int
     max: int | None
 
 
 @dataclass(frozen=True)
 class TableType:
+    """A table: element reference type and limits."""
+
     elem_type: RefType
     limits: Limits
     is64: bool = False      # table64: i64 indices
@@ -81,12 +87,16 @@ class TableType:
 
 @dataclass(frozen=True)
 class MemoryType:
+    """A linear memory: limits in 64 KiB pages."""
+
     limits: Limits  # in 64 KiB pages
     is64: bool = False      # memory64: i64 addresses
 
 
 @dataclass(frozen=True)
 class GlobalType:
+    """A global: value type and mutability."""
+
     val_type: int
     mutable: bool
 
@@ -99,6 +109,8 @@ KIND_NAMES = {KIND_FUNC: "func", KIND_TABLE: "table", KIND_MEMORY: "memory", KIN
 
 @dataclass
 class Import:
+    """One entry of the import section."""
+
     module: str
     name: str
     kind: int
@@ -108,6 +120,8 @@ class Import:
 
 @dataclass
 class Export:
+    """One entry of the export section: ``index`` into the ``kind``'s index space."""
+
     name: str
     kind: int
     index: int
@@ -132,6 +146,8 @@ class ConstExpr:
 
 @dataclass
 class Global:
+    """A defined global: its type and initializer."""
+
     type: GlobalType
     init: ConstExpr
 
@@ -152,6 +168,8 @@ MODE_ACTIVE, MODE_PASSIVE, MODE_DECLARATIVE = "active", "passive", "declarative"
 
 @dataclass
 class ElementSegment:
+    """One entry of the element section."""
+
     mode: str
     elem_type: int
     init: list[ConstExpr]      # one ref-producing constant expression per element
@@ -161,6 +179,8 @@ class ElementSegment:
 
 @dataclass
 class DataSegment:
+    """One entry of the data section."""
+
     mode: str
     data: bytes
     memory_index: int = 0
@@ -169,6 +189,8 @@ class DataSegment:
 
 @dataclass
 class CustomSection:
+    """A custom section, kept whole."""
+
     name: str
     payload_offset: int   # where the payload starts in the module bytes
     payload: bytes
@@ -176,6 +198,8 @@ class CustomSection:
 
 @dataclass
 class Module:
+    """A decoded module: every section, byte offsets kept for errors and DWARF."""
+
     types: list[FuncType] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
     # Index spaces: imported entities come first, as in the spec.
