@@ -92,29 +92,6 @@ def test_usage_errors():
     assert wasirun("/nonexistent.wasm").returncode == 1
 
 
-@pytest.mark.parametrize("args, says", [
-    ((), "required: FILE.wasm"),
-    (("--no-such-option", "M"), "unrecognized arguments: --no-such-option"),
-    (("-O", "7", "M"), "'7' is not in the range 0..3"),
-    (("--fuel", "-1", "M"), "'-1' is not a whole number"),
-    (("--timeout", "soon", "M"), "invalid value for --timeout: not a duration: 'soon'"),
-    (("compile",), "required: FILE.wasm"),
-])
-def test_usage_errors_are_one_line_with_status_2(tmp_path, args, says):
-    m = write(tmp_path, WASI_EXIT % 0)
-    r = wasirun(*(m if a == "M" else a for a in args))
-    assert r.returncode == 2, r.stderr
-    assert says in _one_error_line(r)
-
-
-def test_help_lists_the_options():
-    r = wasirun("--help")
-    assert r.returncode == 0 and r.stderr == ""
-    assert r.stdout.startswith("usage: wasirun [OPTIONS] FILE.wasm [ARGS]...")
-    for option in ("--dir HOST[::GUEST[::ro]]", "--invoke NAME", "-W KEY[=y|n]", "--no-tiering", "Examples:"):
-        assert option in r.stdout
-
-
 def test_options_stop_at_the_file(tmp_path):
     """Everything after FILE.wasm belongs to the guest, even things that look like options."""
     m = write(tmp_path, WASI_EXIT % 3)
