@@ -125,10 +125,9 @@ def run_parser() -> _Parser:
                 usage="wasirun [OPTIONS] FILE.wasm [ARGS]...", epilog=EXAMPLES,
                 description="Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.\n\n"
                             "Options go before FILE.wasm; everything after it is passed to the program.")
-    # One REMAINDER for the file and the program's arguments: a FILE.wasm positional of its own
-    # would swallow a `--` right after it (`wasirun m.wasm -- x` must pass `--` to the guest).
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="FILE.wasm [ARGS]...",
-                   help="the program and its arguments")
+    p.add_argument("wasm_file", metavar="FILE.wasm")
+    rest = p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the program's arguments")
+    rest.required = False     # argparse counts an empty REMAINDER as missing
     p.add_argument("--dir", dest="dirs", action="append", default=[], metavar="HOST[::GUEST[::ro]]",
                    help="Preopen host directory HOST for the guest, as GUEST (default: the same path); "
                         "::ro makes it read-only, with everything beneath it.")
@@ -168,18 +167,6 @@ def run_parser() -> _Parser:
                    help="Print every WASI call, its arguments and its result to stderr.")
     p.add_argument("--version", action="version", version=f"wasirun, version {__version__}")
     return p
-
-
-def parse_run_args(argv: list[str]) -> dict:
-    """``run``'s keyword arguments from the command line (UsageError when it is wrong)."""
-    parser = run_parser()
-    opts = vars(parser.parse_args(argv))
-    command = opts.pop("command")
-    if command[:1] == ["--"]:          # `--` before the file only ends the options
-        command = command[1:]
-    if not command:
-        parser.error("the following arguments are required: FILE.wasm")
-    return dict(opts, wasm_file=command[0], args=command[1:])
 
 
 def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
@@ -475,7 +462,7 @@ def main(argv: list[str] | None = None):
             return compile_command(**vars(compile_parser().parse_args(argv[1:])))
         if argv and argv[0] == "run":
             argv = argv[1:]
-        return run(**parse_run_args(argv))
+        return run(**vars(run_parser().parse_args(argv)))
     except UsageError as exc:
         _fail(str(exc), 2)
     except SystemExit:

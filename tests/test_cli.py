@@ -99,23 +99,6 @@ def test_options_stop_at_the_file(tmp_path):
     assert r.returncode == 3
 
 
-ARGC_EXIT = """(module
-  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (func (export "_start") (drop (call $sizes (i32.const 0) (i32.const 4))) (call $exit (i32.load (i32.const 0)))))"""
-
-
-@pytest.mark.parametrize("args, argc", [
-    (("M", "--", "x"), 3),                  # a `--` after the file is the guest's
-    (("--", "M", "x"), 2),                  # before it, it only ends wasirun's options
-    (("-O", "1", "--", "M", "a", "--", "b"), 4),
-])
-def test_double_dash(tmp_path, args, argc):
-    m = write(tmp_path, ARGC_EXIT)
-    assert wasirun(*(m if a == "M" else a for a in args)).returncode == argc
-
-
 LOOP = """(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))"""
 
 
