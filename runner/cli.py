@@ -9,11 +9,12 @@ for exit codes >= 126, 2 for usage errors.
 """
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import re
 import sys
+
+import click
 
 from wasi.perms import DirPerms, FilePerms
 
@@ -29,6 +30,7 @@ EXIT_TRAP = 134
 START_GC_THRESHOLD = 50_000
 
 EXAMPLES = """
+\b
 Examples:
   wasirun examples/fib.wasm                      run a WASI command
   wasirun --dir data::/data prog.wasm in.txt     preopen ./data as /data for the guest
@@ -48,24 +50,10 @@ def _fail(message: str, status: int = 1) -> "None":
     os._exit(status) if os.environ.get("WASIRUN_HARD_EXIT") else sys.exit(status)
 
 
-class UsageError(Exception):
-    """A bad command line: one ``Error:`` line, exit status 2."""
-
-    def __init__(self, message: str, option: str | None = None):
-        super().__init__(f"invalid value for {option}: {message}" if option else message)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse (click cost ~8 ms of every start to import) with wasirun's one-line errors."""
-
-    def error(self, message: str) -> "None":
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-def parse_size(text: str, option: str = "--max-memory") -> int:
+def parse_size(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?i?b?)?\s*", text, re.I)
     if not m:
-        raise UsageError(f"not a size: {text!r} (use e.g. 64MiB, 1G, 65536)", option)
+        raise click.BadParameter(f"not a size: {text!r} (use e.g. 64MiB, 1G, 65536)")
     unit = (m.group(2) or "").lower().rstrip("b").rstrip("i")
     return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
 
@@ -73,7 +61,7 @@ def parse_size(text: str, option: str = "--max-memory") -> int:
 def parse_duration(text: str) -> float:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
     if not m:
-        raise UsageError(f"not a duration: {text!r} (use e.g. 2s, 500ms, 1m)", "--timeout")
+        raise click.BadParameter(f"not a duration: {text!r} (use e.g. 2s, 500ms, 1m)", param_hint="--timeout")
     return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
 
 
@@ -100,77 +88,56 @@ def parse_w(specs) -> dict[str, bool]:
         for item in spec.split(","):
             key, sep, val = item.partition("=")
             if key not in W_OPTIONS:
-                raise UsageError(f"unknown -W option {key!r}: wasirun supports {', '.join(W_OPTIONS)}", "-W")
+                raise click.BadParameter(f"unknown -W option {key!r}: wasirun supports {', '.join(W_OPTIONS)}",
+                                         param_hint="-W")
             if sep and val not in ("y", "n", "yes", "no", "true", "false"):
-                raise UsageError(f"-W {key} takes y or n, not {val!r}", "-W")
+                raise click.BadParameter(f"-W {key} takes y or n, not {val!r}", param_hint="-W")
             out[key] = not sep or val in ("y", "yes", "true")
     return out
 
 
-def _opt_level(text: str) -> int:
-    if text not in ("0", "1", "2", "3"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not in the range 0..3")
-    return int(text)
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
-    return int(text)
-
-
-def run_parser() -> _Parser:
-    """``wasirun [run] [OPTIONS] FILE.wasm [ARGS]...``: options stop at the file, as wasmtime's."""
-    p = _Parser(prog="wasirun", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
-                usage="wasirun [OPTIONS] FILE.wasm [ARGS]...", epilog=EXAMPLES,
-                description="Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.\n\n"
-                            "Options go before FILE.wasm; everything after it is passed to the program.")
-    p.add_argument("wasm_file", metavar="FILE.wasm")
-    rest = p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the program's arguments")
-    rest.required = False     # argparse counts an empty REMAINDER as missing
-    p.add_argument("--dir", dest="dirs", action="append", default=[], metavar="HOST[::GUEST[::ro]]",
-                   help="Preopen host directory HOST for the guest, as GUEST (default: the same path); "
-                        "::ro makes it read-only, with everything beneath it.")
-    p.add_argument("--env", dest="envs", action="append", default=[], metavar="NAME[=VAL]",
-                   help="Set NAME=VAL in the guest's environment; a bare NAME inherits the host's value.")
-    p.add_argument("--argv0", metavar="NAME", help="argv[0] for the guest (default: the file's name).")
-    p.add_argument("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the "
-                   "results (after `_initialize`, when the module exports it).")
-    p.add_argument("-W", dest="wasm_opts", action="append", default=[], metavar="KEY[=y|n]",
-                   help="unknown-imports-default: function imports nothing defines return zeros/null; "
-                        "unknown-imports-trap: they fail when called (as wasmtime -W).")
-    p.add_argument("-O", "--opt-level", dest="opt_level", type=_opt_level, default=2, metavar="N",
-                   help="The top tier's LLVM optimisation level, 0..3 (0: first-tier code only; default: 2).")
-    p.add_argument("--no-tiering", action="store_true",
-                   help="Compile every function at the top tier before running (benchmarks, profiles); "
-                        "default: start on first-tier code, hot functions tier up in the background.")
-    p.add_argument("-g", "--debug-info", action="store_true",
-                   help="Line tables for JIT code: perf srcline/annotate show source lines; traps show file:line.")
-    p.add_argument("--jitdump", action="store_true",
-                   help="Write jit-<pid>.dump for `perf inject --jit` (same as --profile=jitdump).")
-    p.add_argument("--perfmap", action="store_true", help="Write /tmp/perf-<pid>.map (same as --profile=perfmap).")
-    p.add_argument("--profile", metavar="jitdump|perfmap|guest[,PATH[,INTERVAL]]",
-                   help="Profiling agent to enable; guest: sample wasm stacks in-process every INTERVAL "
-                        "(default 1ms) into PATH (.json Firefox Profiler, .svg, .folded; "
-                        "default wasirun-guest-profile.json).")
-    p.add_argument("--max-memory", metavar="SIZE", help="Largest size a linear memory may grow to, e.g. 512MiB.")
-    p.add_argument("--max-wasm-stack", metavar="SIZE", default="4MiB",
-                   help="Native stack wasm code may use before trapping with 'call stack exhausted' "
-                        "(default: 4MiB).")
-    p.add_argument("--fuel", type=_count, metavar="N", help="Trap with 'all fuel consumed' after about N wasm instructions.")
-    p.add_argument("--timeout", metavar="DURATION", help="Trap with 'interrupt' after DURATION (e.g. 2s, 500ms, 1m).")
-    p.add_argument("--inline", action="store_true",
-                   help="Let LLVM inline wasm functions into each other (faster, coarser profiles).")
-    p.add_argument("--no-cache", action="store_true", help="Do not read or write the compiled-code cache.")
-    p.add_argument("--timings", action="store_true", help="Print compile and run times to stderr.")
-    p.add_argument("--trace-wasi", action="store_true",
-                   help="Print every WASI call, its arguments and its result to stderr.")
-    p.add_argument("--version", action="version", version=f"wasirun, version {__version__}")
-    return p
-
-
+@click.command(context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]},
+               epilog=EXAMPLES)
+@click.argument("wasm_file", metavar="FILE.wasm", type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--dir", "dirs", multiple=True, metavar="HOST[::GUEST[::ro]]",
+              help="Preopen host directory HOST for the guest, as GUEST (default: the same path); "
+                   "::ro makes it read-only, with everything beneath it.")
+@click.option("--env", "envs", multiple=True, metavar="NAME[=VAL]",
+              help="Set NAME=VAL in the guest's environment; a bare NAME inherits the host's value.")
+@click.option("--argv0", metavar="NAME", help="argv[0] for the guest (default: the file's name).")
+@click.option("--invoke", metavar="NAME", help="Call export NAME with ARGS parsed by its signature; print the results "
+              "(after `_initialize`, when the module exports it).")
+@click.option("-W", "wasm_opts", multiple=True, metavar="KEY[=y|n]",
+              help="unknown-imports-default: function imports nothing defines return zeros/null; "
+                   "unknown-imports-trap: they fail when called (as wasmtime -W).")
+@click.option("-O", "--opt-level", "opt_level", type=click.IntRange(0, 3), default=2, show_default=True,
+              help="The top tier's LLVM optimisation level (0: first-tier code only).")
+@click.option("--no-tiering", "no_tiering", is_flag=True,
+              help="Compile every function at the top tier before running (benchmarks, profiles); "
+                   "default: start on first-tier code, hot functions tier up in the background.")
+@click.option("-g", "--debug-info", "debug_info", is_flag=True,
+              help="Line tables for JIT code: perf srcline/annotate show source lines; traps show file:line.")
+@click.option("--jitdump", is_flag=True, help="Write jit-<pid>.dump for `perf inject --jit` (same as --profile=jitdump).")
+@click.option("--perfmap", is_flag=True, help="Write /tmp/perf-<pid>.map (same as --profile=perfmap).")
+@click.option("--profile", metavar="jitdump|perfmap|guest[,PATH[,INTERVAL]]",
+              help="Profiling agent to enable; guest: sample wasm stacks in-process every INTERVAL "
+                   "(default 1ms) into PATH (.json Firefox Profiler, .svg, .folded; "
+                   "default wasirun-guest-profile.json).")
+@click.option("--max-memory", "max_memory", metavar="SIZE", help="Largest size a linear memory may grow to, e.g. 512MiB.")
+@click.option("--max-wasm-stack", "max_wasm_stack", metavar="SIZE", default="4MiB", show_default=True,
+              help="Native stack wasm code may use before trapping with 'call stack exhausted'.")
+@click.option("--fuel", type=click.IntRange(min=0), metavar="N",
+              help="Trap with 'all fuel consumed' after about N wasm instructions.")
+@click.option("--timeout", metavar="DURATION", help="Trap with 'interrupt' after DURATION (e.g. 2s, 500ms, 1m).")
+@click.option("--inline", is_flag=True, help="Let LLVM inline wasm functions into each other (faster, coarser profiles).")
+@click.option("--no-cache", "no_cache", is_flag=True, help="Do not read or write the compiled-code cache.")
+@click.option("--timings", is_flag=True, help="Print compile and run times to stderr.")
+@click.option("--trace-wasi", "trace_wasi", is_flag=True,
+              help="Print every WASI call, its arguments and its result to stderr.")
+@click.version_option(__version__, prog_name="wasirun")
 def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tiering, debug_info, jitdump, perfmap, profile,
-        max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings, trace_wasi):
+         max_memory, max_wasm_stack, fuel, timeout, inline, no_cache, timings, trace_wasi):
     """Run a WebAssembly (WASI preview1) program compiled to native code through LLVM.
 
     Options go before FILE.wasm; everything after it is passed to the program.
@@ -183,19 +150,20 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
         try:
             guest_spec = ProfileSpec.parse(profile)
         except ValueError as exc:
-            raise UsageError(str(exc), "--profile") from None
+            raise click.BadParameter(str(exc), param_hint="--profile") from None
         profile = "guest"
     elif profile not in (None, "jitdump", "perfmap"):
-        raise UsageError(f"unknown profiler {profile!r}: use jitdump, perfmap or guest[,PATH[,INTERVAL]]", "--profile")
+        raise click.BadParameter(f"unknown profiler {profile!r}: use jitdump, perfmap or guest[,PATH[,INTERVAL]]",
+                                 param_hint="--profile")
     profiler = profile or ("jitdump" if jitdump else "perfmap" if perfmap else None)
     if jitdump and perfmap:
-        raise UsageError("--jitdump and --perfmap are exclusive")
+        raise click.UsageError("--jitdump and --perfmap are exclusive")
 
     env: list[tuple[str, str]] = []
     for e in envs:
         name, sep, val = e.partition("=")
         if not name:
-            raise UsageError(f"bad --env {e!r}", "--env")
+            raise click.BadParameter(f"bad --env {e!r}", param_hint="--env")
         if not sep:
             if name not in os.environ:
                 continue  # like wasmtime: inheriting an unset variable sets nothing
@@ -221,7 +189,7 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
 
     config = Config(opt_level=opt_level, profiler=profiler, debug_info=debug_info, cache=not no_cache,
                     inline=inline, max_memory=parse_size(max_memory) if max_memory else None,
-                    max_wasm_stack=parse_size(max_wasm_stack, "--max-wasm-stack"), fuel=fuel,
+                    max_wasm_stack=parse_size(max_wasm_stack), fuel=fuel,
                     interruptible=timeout is not None, tiering=not no_tiering, progress=True)
     if guest_spec is not None:
         config.guest_profile, config.guest_interval = guest_spec.path, guest_spec.interval
@@ -400,21 +368,15 @@ def _parse_arg(t: int, text: str):
     _fail("--invoke supports only numeric parameters", 2)
 
 
-def compile_parser() -> _Parser:
-    p = _Parser(prog="wasirun compile", allow_abbrev=False, usage="wasirun compile [OPTIONS] FILE.wasm",
-                description="Compile FILE.wasm ahead of time: every function at the top tier, into the code "
-                            "cache (later `wasirun FILE.wasm` runs start on it at once) or into FILE.cwasm.")
-    p.add_argument("wasm_file", metavar="FILE.wasm")
-    p.add_argument("-o", "--output", metavar="FILE.cwasm",
-                   help="Write the compiled module to FILE.cwasm (run it with `wasirun FILE.cwasm`) "
-                        "instead of into the cache.")
-    p.add_argument("-O", "--opt-level", dest="opt_level", type=_opt_level, default=2, metavar="N",
-                   help="LLVM optimisation level, 0..3 (default: 2).")
-    p.add_argument("-g", "--debug-info", action="store_true", help="Line tables for the code (as `wasirun -g`).")
-    p.add_argument("--inline", action="store_true", help="Let LLVM inline wasm functions into each other.")
-    return p
-
-
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("wasm_file", metavar="FILE.wasm", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", metavar="FILE.cwasm",
+              help="Write the compiled module to FILE.cwasm (run it with `wasirun FILE.cwasm`) "
+                   "instead of into the cache.")
+@click.option("-O", "--opt-level", "opt_level", type=click.IntRange(0, 3), default=2, show_default=True,
+              help="LLVM optimisation level.")
+@click.option("-g", "--debug-info", "debug_info", is_flag=True, help="Line tables for the code (as `wasirun -g`).")
+@click.option("--inline", is_flag=True, help="Let LLVM inline wasm functions into each other.")
 def compile_command(wasm_file, output, opt_level, debug_info, inline):
     """Compile FILE.wasm ahead of time: every function at the top tier, into the code cache
     (later `wasirun FILE.wasm` runs start on it at once) or into FILE.cwasm."""
@@ -448,8 +410,8 @@ def compile_command(wasm_file, output, opt_level, debug_info, inline):
 def main(argv: list[str] | None = None):
     """``wasirun [run] [OPTIONS] FILE.wasm [ARGS]...`` or ``wasirun compile [OPTIONS] FILE.wasm``.
 
-    Every way out is an exit status with at most one line on stderr: what the parser and
-    the commands do not handle is a wasirun bug, reported by _internal_error."""
+    Every way out is an exit status with at most one line on stderr: what click and the
+    commands do not handle is a wasirun bug, reported by _internal_error."""
     argv = list(sys.argv[1:] if argv is None else argv)
     gc.set_threshold(START_GC_THRESHOLD, *_default_gc_threshold[1:])
     try:
@@ -459,12 +421,10 @@ def main(argv: list[str] | None = None):
         except UnsupportedHost as exc:
             _fail(str(exc))
         if argv and argv[0] == "compile":
-            return compile_command(**vars(compile_parser().parse_args(argv[1:])))
+            return compile_command.main(argv[1:], prog_name="wasirun compile")
         if argv and argv[0] == "run":
             argv = argv[1:]
-        return run(**vars(run_parser().parse_args(argv)))
-    except UsageError as exc:
-        _fail(str(exc), 2)
+        return run.main(argv, prog_name="wasirun")
     except SystemExit:
         raise
     except KeyboardInterrupt:
