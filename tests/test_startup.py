@@ -14,8 +14,8 @@ HELLO = REPO.parent / "shared" / "bench" / "hello.wasm"
 #: Machinery a run that finds its code in the cache must never load.
 NOT_ON_A_WARM_START = ("llvmlite", "runner.workers", "runner.compile_worker", "runner.jit", "runner.validate",
                        "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle",
-                       # ctypes.util.find_library ran `ldconfig -p` in a subprocess; click cost ~8 ms
-                       "subprocess", "ctypes.util", "click", "_hashlib")   # OpenSSL, for sha256
+                       # ctypes.util.find_library ran `ldconfig -p` in a subprocess
+                       "subprocess", "ctypes.util", "_hashlib")   # OpenSSL, for sha256
 
 PROBE = """
 import atexit, sys
