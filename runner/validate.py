@@ -2,9 +2,10 @@
 
 ``validate(module)`` returns None or raises ``ValidationError(message, offset,
 func_index)``; messages follow the spec interpreter's wording ("type mismatch",
-"unknown local", ...).  A few rules the spec classes as *malformed* (a body
-that does not end exactly at its last byte, memory.init/data.drop without a
-data count section) raise ``DecodeError`` instead.
+"unknown local", ...).  The bodies are read here, by the decoder's
+``iter_instructions``: what the spec classes as *malformed* in them (an unknown
+opcode, a body that does not end exactly at its last byte, memory.init/data.drop
+without a data count section) is its ``DecodeError``, raised through ``validate``.
 
 Function bodies follow the algorithm of the spec's appendix ("Validation
 Algorithm"): an operand stack of value types, where ``UNKNOWN`` stands for the
@@ -26,7 +27,7 @@ from .binary.decode import iter_instructions
 from .binary.module import (EXNREF, F32, F64, FUNCREF, HT_EXN, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                             KIND_TABLE, KIND_TAG, MODE_ACTIVE, ConstExpr, Module, RefType, type_name)
 from .binary.subtype import HT_BOT, matches, matches_all
-from .errors import DecodeError, ValidationError
+from .errors import ValidationError
 
 __all__ = ["validate", "validate_bodies"]
 
@@ -39,11 +40,6 @@ _NUM = frozenset((I32, I64, F32, F64, V128, UNKNOWN))
 
 class _Invalid(Exception):
     """Raised by the rules; the body loop adds the instruction offset."""
-
-
-class _Malformed(Exception):
-    """Raised by the rules for what the spec calls malformed; the body loop makes it a
-    ``DecodeError`` at the instruction's offset."""
 
 
 # --- stack effects from the opcode table -----------------------------------------------------
@@ -152,6 +148,23 @@ def _check_limits(limits, bound: int, offset=None) -> None:
 _CONST_ARITH = {"i32.add": I32, "i32.sub": I32, "i32.mul": I32, "i64.add": I64, "i64.sub": I64, "i64.mul": I64}
 
 
+def _check_const_shapes(m: Module) -> None:
+    """Every constant expression, in the order of the binary (tables, globals, elements,
+    data): only constant instructions, and one of them unless extended constants are on."""
+    exprs = [e for e in m.table_inits if e is not None] + [g.init for g in m.global_inits]
+    for seg in m.elements:
+        exprs += ([seg.offset] if seg.offset is not None else []) + list(seg.init)
+    exprs += [seg.offset for seg in m.data if seg.offset is not None]
+    for e in exprs:
+        if e.op != "seq":
+            continue
+        for ins in e.value:
+            if ins.op == "non-constant":
+                _fail("constant expression required", ins.offset)
+        if not m.features.extended_const:
+            _fail("type mismatch: constant expression must produce exactly one value", e.offset)
+
+
 def _const_type(m: Module, e: ConstExpr, visible_globals: int):
     """The type of a constant expression whose ``global.get`` may read globals
     ``0 .. visible_globals - 1`` (2.0: the imported ones; 3.0: also the defined ones before
@@ -197,7 +210,7 @@ def _const_instr_type(m: Module, e: ConstExpr, num_imported_globals: int):
         if g.mutable:
             _fail("constant expression required", e.offset)
         return g.val_type
-    _fail("constant expression required", e.offset)  # pragma: no cover - the decoder filters
+    _fail("constant expression required", e.offset)  # "non-constant" (``_check_const_shapes`` saw it first)
 
 
 def _check_const(m: Module, e: ConstExpr, expect, nig: int) -> None:
@@ -214,7 +227,8 @@ def _check_value_type(t, ntypes: int, offset: int | None = None) -> None:
 
 
 def validate(module: Module, bodies: bool = True) -> None:
-    """Validate a decoded module; raise ValidationError (or DecodeError) if it is not valid.
+    """Validate a decoded module; raise ValidationError if it is not valid (DecodeError if a
+    function body is malformed: see the module docstring).
     ``bodies=False`` leaves the function bodies to ``validate_bodies``."""
     m = module
     ntypes = len(m.types)
@@ -224,6 +238,8 @@ def validate(module: Module, bodies: bool = True) -> None:
     # immutable global defined before it (all of them, in a segment); 2.0: imported ones only.
     later = m.features.extended_const
     all_globals = len(m.globals) if later else nig
+
+    _check_const_shapes(m)
 
     # Types: a type index inside a type may name an earlier type or itself (without GC's
     # rec groups, every type is its own recursion group).
@@ -493,8 +509,7 @@ class _Body:
             raise _Invalid(f"unknown elem segment {index}")
 
     def check_data(self, index: int) -> None:
-        if self.ctx.data_count is None:
-            raise _Malformed("data count section required")
+        # (without a data count section iter_instructions has rejected the instruction)
         if index >= self.ctx.data_count:
             raise _Invalid(f"unknown data segment {index}")
 
@@ -770,8 +785,6 @@ class _Body:
 
     def memory_init(self, imm) -> None:
         data_index, mem = imm
-        if self.ctx.data_count is None:
-            raise _Malformed("data count section required")
         at = self.check_memory(mem)
         self.check_data(data_index)
         self.pop_vals([at, I32, I32])
@@ -927,10 +940,12 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
     numeric = NUMERIC_SIGS
     rules = _RULES
     local_get = _LOCAL_GET
+    has_data_count = m.data_count is not None
     height = 0
     at = body.code_start
     try:
-        for at, code, imm in iter_instructions(m.raw, body.code_start, body.code_end, features=m.features):
+        for at, code, imm in iter_instructions(m.raw, body.code_start, body.code_end, features=m.features,
+                                               has_data_count=has_data_count):
             sig = numeric.get(code)
             if sig is not None:
                 pops, push = sig
@@ -946,13 +961,8 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                 stack.append(locals_[imm])
                 continue
             rules[code](b, imm)
-            if not ctrls:                           # the function's end
-                if at != body.code_end - 1:
-                    raise DecodeError("section size mismatch: instructions after the function's final end", at + 1)
-                return
-            height = ctrls[-1].height
+            if ctrls:
+                height = ctrls[-1].height
+            # else: the body's final end (iter_instructions sees that nothing follows it)
     except _Invalid as e:
         raise ValidationError(e.args[0], at, func_index) from None
-    except _Malformed as e:
-        raise DecodeError(e.args[0], at) from None
-    raise DecodeError("END opcode expected: function body ends inside a block", body.code_end)

@@ -310,3 +310,45 @@ def test_try_table_resets_the_locals_it_initialised():
         validate(decode(data))
     assert info.value.message == "uninitialized local" and info.value.func_index == 1
     assert data[info.value.offset] == 0x20                 # at the local.get
+
+
+def _module_of_bodies(bodies: list[bytes]) -> bytes:
+    """A module of functions () -> () with these bodies (locals and code)."""
+    n = len(bodies)
+    code = bytes([n]) + b"".join(bytes([len(b)]) + b for b in bodies)
+    return (b"\0asm\1\0\0\0" + bytes([1, 4, 1, 0x60, 0, 0]) + bytes([3, n + 1, n] + [0] * n)
+            + bytes([10, len(code)]) + code)
+
+
+def test_decode_and_validate_raise_their_own_errors():
+    from runner.errors import ModuleError
+    # A global initialised by a non-constant instruction decodes; validation rejects it.
+    data = wasm_tools_parse("(module (global i32 (i32.const 1)) (global i32 (i32.const 1) (i32.const 2) (drop)))")
+    m = decode(data, WASM2)
+    with pytest.raises(ValidationError) as info:
+        validate(m)
+    assert info.value.message == "constant expression required" and data[info.value.offset] == 0x1A
+    data = wasm_tools_parse("(module (global i32 (i32.const 1) (i32.const 2)))")
+    with pytest.raises(ValidationError, match="exactly one value"):
+        validate(decode(data, WASM2))
+    # A body's format errors are the decoder's, met while validate walks the body.
+    with pytest.raises(DecodeError) as bad:
+        validate(decode(_module_of_bodies([bytes([0, 0x0B, 0x01])])))
+    assert isinstance(bad.value, ModuleError) and isinstance(info.value, ModuleError)
+    assert not isinstance(bad.value, ValidationError) and not isinstance(info.value, DecodeError)
+
+
+def test_parallel_validation_keeps_the_error_class(monkeypatch):
+    """Bodies validated in a worker process report a malformed body as a DecodeError and an
+    invalid one as a ValidationError, as in one process (a DecodeError once became an
+    internal CompileError)."""
+    from runner.api import Config, Engine
+    monkeypatch.setattr(Engine, "PARALLEL_VALIDATE_BYTES", 0)
+    engine = Engine(Config(jobs=2, cache=False))
+    ok = [bytes([0, 0x0B])] * 11
+    with pytest.raises(DecodeError) as bad:
+        engine.compile(_module_of_bodies(ok + [bytes([0, 0x0B, 0x01])]))    # a nop after the end
+    assert "instructions after the function's final end" in bad.value.message
+    with pytest.raises(ValidationError) as invalid:
+        engine.compile(_module_of_bodies(ok + [bytes([0, 0x1A, 0x0B])]))    # drop on an empty stack
+    assert invalid.value.func_index == 11 and invalid.value.message.startswith("type mismatch")
