@@ -460,6 +460,7 @@ def drive(first: int, count: int, opt: int, tier: str, timeout: float, keep: Pat
     stats = {"opt": opt, "tier": tier, "cases": 0, "calls": 0, "differences": 0, "hangs": 0}
     case = first
     end = first + count
+    silent = 0                                              # restarts of a child that said nothing
     while case < end:
         proc = subprocess.Popen([sys.executable, __file__, "_child", str(case), str(end - case), str(opt), tier],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO))
@@ -469,8 +470,16 @@ def drive(first: int, count: int, opt: int, tier: str, timeout: float, keep: Pat
             if not ready:                                   # the case ran over its time
                 proc.kill()
                 proc.wait()
-                report(stats, current, f"hang: no result within {timeout:.0f} s", keep)
                 stats["hangs"] += 1
+                if current is None:                         # between cases: start again there
+                    silent += 1
+                    if silent > 3:
+                        raise SystemExit(f"fuzz-smith: the child never started case {case} ({silent} tries)")
+                    print(json.dumps({"case": case, "opt": opt, "tier": tier,
+                                      "note": f"child silent for {timeout:.0f} s between cases; restarted"}),
+                          flush=True)
+                    break
+                report(stats, current, f"hang: no result within {timeout:.0f} s", keep)
                 case = current + 1
                 break
             line = proc.stdout.readline()
@@ -487,7 +496,9 @@ def drive(first: int, count: int, opt: int, tier: str, timeout: float, keep: Pat
             if "start" in rec:
                 current, deadline = rec["start"], time.monotonic() + timeout
                 continue
-            current = None
+            # The clock restarts with every record: a case that finished just before its
+            # deadline must not leave the next one's start message a fraction of a second.
+            current, deadline = None, time.monotonic() + timeout
             stats["cases"] += 1
             stats["calls"] += rec["calls"]
             case = rec["case"] + 1
