@@ -103,7 +103,7 @@ def memarg(imm) -> tuple[int, int]:
     return imm.offset, imm.memory
 
 
-# With guard pages a 32-bit memory's access is its own bounds check: it
+# With guard pages (the default) a 32-bit memory's access is its own bounds check: it
 # faults, and the fault is the trap.  LLVM does not know that an access can trap, so it
 # would delete a load whose value is unused, narrow one whose value is partly used (an
 # i64.load that is wrapped, one lane of a v128), merge adjacent stores, delete a store a
@@ -114,7 +114,7 @@ def memarg(imm) -> tuple[int, int]:
 #   * preceded by BARRIER, an empty asm that may read all memory and may not return,
 #     as a trap may not: nothing stored before the access can be delayed past it (or
 #     deleted as dead), and no access after it can be hoisted above it.
-# A 64-bit memory's access is checked explicitly
+# A 64-bit memory's access (and every access without guard pages) is checked explicitly
 # before it, and the check's trap call orders it, so it stays a plain access.
 # The cost, and the alternatives measured (explicit checks, a keep-alive asm on the
 # value, volatile alone), are in docs/ARCHITECTURE.md, "Memory accesses".
