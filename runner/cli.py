@@ -19,7 +19,7 @@ from wasi.perms import DirPerms, FilePerms
 
 from . import __version__
 
-from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError
+from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError, WasmException
 
 EXIT_TRAP = 134
 
@@ -251,6 +251,9 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
         bt = trap.backtrace()
         sys.stderr.write(msg + (bt + "\n" if bt else ""))
         status = EXIT_TRAP
+    except WasmException as exc:   # uncaught: the tag, the values and where it was thrown
+        bt = exc.backtrace()
+        _fail(f"failed to run main module `{name}`: {exc}" + ("\n" + bt if bt else ""))
     except (DecodeError, ValidationError) as exc:
         _fail(f"failed to compile `{name}`: {exc}")
     except UnknownImportError as exc:

@@ -133,7 +133,12 @@ class WasmException(WasmError):
         self.tag = tag
         self.values = list(values)
         self.raw = raw            # list[int] bit patterns, when it came from wasm
+        self.frames: list = []    # Frame rows from its throw, innermost first, when it left wasm uncaught
         self._exn = 0             # the native exception object it came from (0: made in Python)
+
+    def backtrace(self) -> str:
+        """The wasm frames of its throw, as a trap's backtrace ("" when unknown)."""
+        return format_backtrace(self.frames)
 
     def __str__(self) -> str:
         name = getattr(self.tag, "name", None) or "?"
@@ -167,23 +172,28 @@ class Trap(WasmError):
 
     def backtrace(self) -> str:
         """wasmtime-style frames, innermost first; runs of one recursive function are folded."""
-        if not self.frames:
-            return ""
-        lines = ["wasm backtrace:"]
-        i = 0
-        while i < len(self.frames):
-            fr = self.frames[i]
-            run = 1
-            while i + run < len(self.frames) and self.frames[i + run].func_index == fr.func_index:
-                run += 1
-            shown = run if run <= 3 else 2
-            for k in range(i, i + shown):
-                f = self.frames[k]
-                off = f"{f.wasm_offset:#8x}" if f.wasm_offset is not None else " " * 8
-                lines.append(f"  {k:>3}: {off} - {f.name}")
-                if f.location:
-                    lines.append(f"                    at {f.location}")
-            if shown < run:
-                lines.append(f"       ... {run - shown} more frames of {fr.name}")
-            i += run
-        return "\n".join(lines)
+        return format_backtrace(self.frames)
+
+
+def format_backtrace(frames: list[Frame]) -> str:
+    """The ``wasm backtrace:`` block of a trap or an uncaught exception ("" when no frames)."""
+    if not frames:
+        return ""
+    lines = ["wasm backtrace:"]
+    i = 0
+    while i < len(frames):
+        fr = frames[i]
+        run = 1
+        while i + run < len(frames) and frames[i + run].func_index == fr.func_index:
+            run += 1
+        shown = run if run <= 3 else 2
+        for k in range(i, i + shown):
+            f = frames[k]
+            off = f"{f.wasm_offset:#8x}" if f.wasm_offset is not None else " " * 8
+            lines.append(f"  {k:>3}: {off} - {f.name}")
+            if f.location:
+                lines.append(f"                    at {f.location}")
+        if shown < run:
+            lines.append(f"       ... {run - shown} more frames of {fr.name}")
+        i += run
+    return "\n".join(lines)

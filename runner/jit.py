@@ -38,12 +38,25 @@ def _initialize() -> None:
             _initialized = True
 
 
+# Host features LLVM 14's x86 lowering uses to wasm code's cost (docs/PERFORMANCE.md, simd):
+# VNNI folds `pmaddwd` + `paddd` into `vpdpwssd`, putting the 5-cycle multiply on a
+# reduction's loop-carried chain (rustc's i16 dot loop: -20 % without it); VBMI lowers
+# rustc's byte-to-i64 widening shuffles to `vpermt2b` + a copy of its table per use
+# instead of `vpmovzxbq` (the u8 sum loop: -40 %). No wasm instruction needs either.
+MASKED_FEATURES = ("-avxvnni", "-avx512vnni", "-avx512vbmi")
+
+
+def cpu_features() -> str:
+    """The feature string code is compiled for: the host's, minus MASKED_FEATURES."""
+    return ",".join((llvm.get_host_cpu_features().flatten(), *MASKED_FEATURES))
+
+
 @lru_cache(maxsize=None)
 def target_machine(codegen_opt: int) -> llvm.TargetMachine:
     _initialize()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+        cpu=llvm.get_host_cpu_name(), features=cpu_features(),
         opt=codegen_opt, reloc="pic", codemodel="small", jit=True)
 
 

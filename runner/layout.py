@@ -124,6 +124,7 @@ class ThreadState(ctypes.Structure):
         ("backtrace_len", ctypes.c_int32),
         ("_spare", ctypes.c_int32),
         ("exn_host", ctypes.c_void_p),      # a WasmException a host function raised, for its import thunk to throw
+        ("exn_trace", ctypes.c_void_p),     # the exception whose throw the backtrace buffer holds (wr_throw), or NULL
     ]
 
 
@@ -227,7 +228,8 @@ def slot_offsets(types) -> list[int]:
 EXN_CLASS = int.from_bytes(b"WASIRUN\0", "little")   # _Unwind_Exception.exception_class of ours
 EXN_HEADER_SIZE = 32              # sizeof(struct _Unwind_Exception) on x86-64 (16-byte aligned)
 EXN_TAG_OFFSET = 32               # tag identity (a pointer-sized integer)
-EXN_FLAGS_OFFSET = 40             # EXN_ESCAPED once an exnref to it exists: never freed then
+EXN_FLAGS_OFFSET = 40             # EXN_ESCAPED | payload words << EXN_WORDS_SHIFT
 EXN_VALUES_OFFSET = 48            # payload words
-EXN_ESCAPED = 1
+EXN_ESCAPED = 1                  # flags bit: an exnref to it exists, the collector (runtime/exceptions.py ExnHeap) owns it
+EXN_WORDS_SHIFT = 32             # flags bits 32..63: the payload's size in words (what the collector scans)
 EXCEPTION_RETURN = 64             # wr_enter's result when a wasm exception left the entry: slots[0] = the object

@@ -9,16 +9,20 @@
 
 Host functions see and return Python values, as in wasmtime-py: i32/i64 as signed ints,
 f32/f64 as floats, an externref as the Python object it wraps (None = null), a funcref as
-a callable ``FuncRef`` (None = null).  A host function that raises stops the wasm code; the
+a callable ``FuncRef`` (None = null), an exnref as a ``WasmException`` (None = null), a v128
+as an unsigned 128-bit int, lane 0 in the low bits (wasmtime-py has no v128 host values).
+A function with several results returns a tuple or list of them.  A host function that raises stops the wasm code; the
 exception reaches the caller of the export unchanged, with a note naming the host function.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from .binary.module import EXTERNREF, F32, F64, FUNCREF, HT_EXTERN, HT_NOEXTERN, I32, I64, KIND_FUNC, V128, FuncType, is_ref
-from .errors import LinkError, WasmError
+from .binary.module import EXNREF, EXTERNREF, F32, F64, FUNCREF, HT_EXTERN, HT_NOEXTERN, I32, I64, KIND_FUNC, V128, FuncType, is_ref
+from .errors import LinkError, WasmError, WasmException
+from .runtime.exceptions import exception_from_native, native_from_exception
 from .runtime.instance import Function, FuncRef, externref_handle, externref_object, host_function
+from .runtime.values import is_exn_ref
 
 class ValType:
     """wasmtime-py's value type constructors (the values are runner/binary/module.py's)."""
@@ -51,9 +55,14 @@ class ValType:
     def externref():
         return EXTERNREF
 
+    @staticmethod
+    def exnref():
+        """Not in wasmtime-py: an exnref value crosses as a ``WasmException``."""
+        return EXNREF
+
 
 _NAMED = {"i32": I32, "i64": I64, "f32": F32, "f64": F64, "v128": V128, "funcref": FUNCREF,
-          "externref": EXTERNREF}
+          "externref": EXTERNREF, "exnref": EXNREF}
 
 
 def func_type(params: Iterable, results: Iterable) -> FuncType:
@@ -75,10 +84,12 @@ def from_native(t, v) -> Any:
         return v - (1 << 32) if v >> 31 else v
     if t == I64:
         return v - (1 << 64) if v >> 63 else v
-    if t in (F32, F64):
+    if t in (F32, F64, V128):   # a v128: an unsigned 128-bit int, lane 0 in the low bits
         return v
     if is_externref(t):
         return externref_object(v or 0)
+    if is_exn_ref(t):
+        return exception_from_native(v) if v else None
     return FuncRef(v) if v else None
 
 
@@ -93,10 +104,18 @@ def to_native(t, v, what: str) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise TypeError(f"{what} returned {v!r}, expected a float for {_name(t)}")
         return float(v)
+    if t == V128:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{what} returned {v!r}, expected an int for v128")
+        return v & (1 << 128) - 1
     if is_externref(t):
         return externref_handle(v) or None
     if v is None:
         return None
+    if is_exn_ref(t):
+        if not isinstance(v, WasmException):
+            raise TypeError(f"{what} returned {v!r}, expected a WasmException (or None) for exnref")
+        return native_from_exception(v)
     if isinstance(v, FuncRef):
         return v.address
     if isinstance(v, Function):
@@ -111,8 +130,6 @@ def _name(t) -> str:
 def wrap_host(ft: FuncType, fn: Callable, what: str, caller: "Caller | None" = None) -> Callable:
     """``fn`` taking and returning Python values, as the raw callable ``host_function`` binds."""
     params, results = ft.params, ft.results
-    if len(results) > 1:
-        raise LinkError(f"{what}: host functions with several results are not supported")
 
     def call(*raw):
         args = [from_native(t, v) for t, v in zip(params, raw)]
@@ -120,6 +137,10 @@ def wrap_host(ft: FuncType, fn: Callable, what: str, caller: "Caller | None" = N
             r = fn(caller, *args) if caller is not None else fn(*args)
             if not results:
                 return None
+            if len(results) > 1:   # wasmtime-py: a tuple or list of the results, in order
+                if not isinstance(r, (tuple, list)) or len(r) != len(results):
+                    raise TypeError(f"{what} returned {r!r}, expected {len(results)} results")
+                return tuple(to_native(t, v, what) for t, v in zip(results, r))
             if isinstance(r, (tuple, list)) and len(r) == 1:
                 r = r[0]
             return to_native(results[0], r, what)
@@ -161,20 +182,14 @@ class UnknownImportError(WasmError):
 
 def default_value_stub(ft: FuncType, what: str) -> Function:
     """wasmtime's default-values stand-in: ignore the arguments, return zeros / nulls."""
-    if len(ft.results) > 1 or V128 in ft.results:
-        raise LinkError(f"unknown import: `{what}` cannot get a default implementation "
-                        f"(its results {ft} are not supported for host functions)")
-    zero = None if ft.results and is_ref(ft.results[0]) else 0.0 if ft.results and ft.results[0] in (F32, F64) else 0
+    zeros = tuple(None if is_ref(t) else 0.0 if t in (F32, F64) else 0 for t in ft.results)
+    zero = zeros if len(zeros) > 1 else zeros[0] if zeros else None
     return host_function(ft, lambda *args: zero, what)
 
 
 def trap_stub(ft: FuncType, what: str) -> Function:
     def fail(*args):
         raise UnknownImportError(f"unknown import: `{what}` has not been defined")
-    if len(ft.results) > 1 or V128 in ft.results:
-        ft_native = FuncType(ft.params, ())   # never returns: the result type does not matter
-        f = host_function(ft_native, fail, what)
-        return Function(ft, f.code, None, None, what, keepalive=f)
     return host_function(ft, fail, what)
 
 
@@ -203,8 +218,6 @@ class Linker:
         """A Python function as import ``module::name`` of type ``ty`` (a FuncType, or a
         (params, results) pair of value types)."""
         ft = ty if isinstance(ty, FuncType) else func_type(*ty)
-        if V128 in ft.params or V128 in ft.results:
-            raise LinkError(f"host function `{module}::{name}`: v128 parameters and results are not supported")
         self._check_new(module, name)
         what = f"host function `{module}::{name}`"
         if access_caller:

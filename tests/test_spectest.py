@@ -52,7 +52,7 @@ def test_script(script: Path, results) -> None:
     r = results[script]
     if r.failed:
         shown = r.failures[:25]
-        lines = [f"{script.stem}.wast:{line} {kind}: {reason}" for line, kind, reason in shown]
+        lines = [f"{script.stem}.wast:{f.line} {f.kind}: {f.reason}" for f in shown]
         if len(r.failures) > len(shown):
             lines.append(f"... and {len(r.failures) - len(shown)} more")
         pytest.fail(f"{r.failed} of {r.passed + r.failed} commands failed"

@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from ..binary.module import F32, F64, I32, I64, V128, FuncType, is_ref
 from ..binary.subtype import canonical_functype
-from ..errors import LinkError
 from ..layout import FuncRefRecord, slot_offsets, slot_words
+from .hostcall import needs_adapter, slot_host_function
 from .native import NativeRuntime
 from .traps import raise_trap
 from .values import U64, call_with_values, type_id
@@ -91,13 +91,12 @@ def _ctype(t):
 def host_function(ft: FuncType, fn: Callable, name: str = "host") -> Function:
     """Wrap a Python callable as a wasm function. Exceptions stop the wasm code and re-raise
     in the caller of the wasm entry point (see NativeRuntime.set_pending)."""
-    if len(ft.results) > 1:
-        raise LinkError(f"host function {name}: multiple results are not supported")
-    if V128 in ft.params or V128 in ft.results:
-        raise LinkError(f"host function {name}: v128 parameters and results are not supported")
+    rt = NativeRuntime.get()
+    if needs_adapter(ft):   # several results or a v128: ctypes cannot say it (runtime/hostcall.py)
+        code, keep = slot_host_function(ft, fn, name, rt.set_pending)
+        return Function(ft, code, None, None, name, keepalive=keep)
     restype = _ctype(ft.results[0]) if ft.results else None
     cfunctype = ctypes.CFUNCTYPE(restype, *[_ctype(t) for t in ft.params])
-    rt = NativeRuntime.get()
     if ft.results:
         mask = 0xFFFFFFFF if ft.results[0] == I32 else 0xFFFFFFFFFFFFFFFF
         is_int = ft.results[0] in (I32, I64)

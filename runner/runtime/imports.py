@@ -59,6 +59,8 @@ def resolve_imports(m: Module, imports: Callable[[str, str], Extern | None]) -> 
             if not isinstance(ext, Tag) or ext.type_key != canonical(m, imp.desc):
                 have = ext.type if isinstance(ext, Tag) else kind_of(ext)
                 raise LinkError(f"incompatible import type for `{what}`: expected tag of type {want}, found {have}")
+            if not ext.name:   # a Tag made by the embedder: messages name it by this import
+                ext.name = f"`{imp.module}::{imp.name}`"
             got.tags.append(ext)
     return got
 

@@ -94,7 +94,7 @@ class Instance:
         self.funcrefs = (ctypes.c_uint64 * (FUNCREF_RECORD_WORDS * max(nfuncs, 1)))()
         self.funcrefs_address = ctypes.addressof(self.funcrefs)
         for i in range(nfuncs):
-            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = type_id(canonical(m, m.func_types[i]))
+            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = self.typeids[m.func_types[i]]
         # A tail module's tailcc code pointers, beside its records (runner/translate/tailcalls.py)
         self.tailcode = (ctypes.c_void_p * max(nfuncs, 1))()
         code = compiled.code

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import weakref
 from typing import Any
 
 from ..errors import TrapKind, WasmException
@@ -23,7 +24,7 @@ from ..layout import (EXCEPTION_RETURN, FCONSTS_IR, JMP_BUF_SIZE, MAX_BACKTRACE,
                       PROF_HEADER_WORDS, PROF_MAX_DEPTH, PROF_SAMPLE_MAX_WORDS, SA_ONSTACK, SA_SIGINFO,
                       SIGINFO_SI_ADDR, SIGSEGV, THREAD_STATE_DECL, THREAD_STATE_SYMBOL, THREAD_STATE_TLS_SIZE,
                       UCONTEXT_RBP, UCONTEXT_RIP, UCONTEXT_RSP, SigAction, ThreadState, thread_field)
-from .exceptions import EXCEPTIONS_IR, native_from_exception, register_image, unwind_symbols
+from .exceptions import EXCEPTIONS_IR, HEAP, native_from_exception, register_image, unwind_symbols
 from .library import native_library, resolver
 
 T = thread_field   # T("jmpbuf"): this thread's field, as an IR constant pointer
@@ -178,6 +179,7 @@ define ptr @wr_thread_state() #0 {{
 ; backtrace[%first...], stopping at the entry trampoline's frame.
 define void @wr_walk(ptr %fp0, i32 %first) #0 {{
 entry:
+  store ptr null, ptr {T("exn_trace")}   ; the buffer no longer holds a throw's backtrace
   %stop = load ptr, ptr {T("entry_fp")}
   %bt = load ptr, ptr {T("backtrace")}
   %none = icmp eq ptr %bt, null
@@ -516,6 +518,7 @@ class _Thread:
         self.state.backtrace = ctypes.addressof(self.backtrace)
         self.state.stack_floor = _stack_floor()
         self.pending_exception: BaseException | None = None
+        self.entered = False      # has run wasm (exnref collection needs to know: runtime/exceptions.py)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -558,7 +561,8 @@ class NativeRuntime:
                "wr_guard_count", "wr_code_ranges", "wr_code_count", "wr_prev_handler", "wr_prev_siginfo",
                "wr_lazy_entry", "wr_lazy_hook", "wr_prof", "wr_prof_buf", "wr_prof_cap", "wr_prof_len",
                "wr_prof_dropped", "wr_tail_ranges", "wr_tail_count", "wr_tail_gen", "wr_tail_code",
-               "wr_throw", "wr_exn_alloc", "wr_host_raise", "wr_personality", "wr_exn_drop")
+               "wr_throw", "wr_exn_alloc", "wr_host_raise", "wr_personality", "wr_exn_drop", "wr_exn_escape",
+               "wr_exn_list", "wr_exn_count", "wr_exn_cap", "wr_exn_gc")
 
     def __init__(self):
         check_host()
@@ -585,6 +589,7 @@ class NativeRuntime:
         self._tail_count = ctypes.c_int32.from_address(self.symbols["wr_tail_count"])
         self._tail_gen = ctypes.c_int32.from_address(self.symbols["wr_tail_gen"])
         self._install_segv_handler()
+        HEAP.install(self.symbols)
         self._lazy_targets: dict[int, Any] = {}
         self._lazy_hook = LAZY_HOOK(self._on_lazy_call)
         ctypes.c_void_p.from_address(self.symbols["wr_lazy_hook"]).value = \
@@ -705,9 +710,14 @@ class NativeRuntime:
         bytes of stack below this frame, at most down to the thread's stack floor, may be
         used when this is the thread's outermost wasm call."""
         try:
-            self._local.thread
+            t = self._local.thread
         except AttributeError:
-            self.thread()
+            t = self.thread()
+        if not t.entered:   # until the thread ends (its thread-local record dies): idents are reused
+            t.entered = True
+            ident = threading.get_ident()
+            HEAP.wasm_threads.add(ident)
+            weakref.finalize(t, HEAP.wasm_threads.discard, ident)
         return self.enter(fn_address, slots_address, stack_budget)
 
     def take_backtrace(self) -> list[int]:

@@ -9,8 +9,13 @@ from __future__ import annotations
 import ctypes
 import mmap
 
-from ..binary.module import F32, I32, V128, GlobalType, MemoryType, TableType
+from ..binary.module import F32, HT_EXN, HT_NOEXN, I32, V128, GlobalType, MemoryType, RefType, TableType
 from ..layout import GLOBAL_CELL, TABLE_ELEMENT_SIZE, MemoryRecord, TableRecord
+from .exceptions import HEAP
+
+
+def _holds_exnrefs(t) -> bool:
+    return type(t) is RefType and t.heap in (HT_EXN, HT_NOEXN)
 
 PAGE = 65536
 MAX_PAGES = 65536
@@ -141,6 +146,8 @@ class Table:
         self._capacity = 0
         if self.grow(table_type.limits.min, init) < 0:
             raise MemoryError("table too large")
+        if _holds_exnrefs(table_type.elem_type):
+            HEAP.tables.add(self)     # a root of the exnref collector
 
     @property
     def size(self) -> int:
@@ -203,6 +210,8 @@ class GlobalCell:
         self._owners: dict[int, object] = {}   # instances whose funcrefs this cell may hold
         self.type_module = None                # the module whose type indices ``type`` uses
         self.bits = bits
+        if _holds_exnrefs(global_type.val_type):
+            HEAP.globals.add(self)    # a root of the exnref collector
 
     @property
     def bits(self) -> int:

@@ -12,29 +12,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..binary.module import F32, F64, HT_EXN, HT_EXTERN, HT_NOEXN, HT_NOEXTERN, I32, I64, V128, FuncType, is_ref
+from .. import typeids
+from ..errors import LinkError
 from .exceptions import exception_from_native, native_from_exception
 
 U64 = 0xFFFFFFFFFFFFFFFF
 
 # --- type ids for call_indirect: equivalent types share an id across all instances ----------
-_type_ids: dict[object, int] = {}
-
-
 def type_id(key) -> int:
     """The id of a function type's canonical form (``subtype.canonical``: a ``FuncType`` when
-    it names no other type), the same for equivalent types of any module."""
-    tid = _type_ids.get(key)
-    if tid is None:
-        tid = _type_ids[key] = len(_type_ids) + 1
-    return tid
+    it names no other type), the same for equivalent types of any module: a hash of the
+    form, which the translator also writes into call_indirect (runner/typeids.py)."""
+    try:
+        return typeids.register(key)
+    except typeids.TypeIdCollision as exc:
+        raise LinkError(str(exc)) from None
 
 
 def type_of_id(tid: int):
     """The canonical form whose id is ``tid``, or None."""
-    for key, i in _type_ids.items():
-        if i == tid:
-            return key
-    return None
+    return typeids.form_of(tid)
 
 
 # --- externref values: host objects behind small integer handles (0 = null) ---------------

@@ -13,14 +13,15 @@ function, then out of it through ``wr_throw`` again.
 The exception object (layout.py EXN_*): ``wr_exn_alloc`` makes it, the payload is stored at
 EXN_VALUES_OFFSET in the entry wrappers' slot layout; an exnref is its address.  ``catch`` and
 ``catch_all`` free it unless an exnref to it was ever made (``catch_ref``, ``catch_all_ref``,
-the host): those are flagged EXN_ESCAPED and live on (exnrefs are not garbage collected).
+the host): those are registered with ``wr_exn_escape`` and freed by the collector
+(runtime/exceptions.py ``ExnHeap``) once no exnref to them is left.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import TrapKind
-from ..layout import EXN_ESCAPED, EXN_FLAGS_OFFSET, EXN_TAG_OFFSET, EXN_VALUES_OFFSET, slot_offsets, slot_words
+from ..layout import EXN_TAG_OFFSET, EXN_VALUES_OFFSET, slot_offsets, slot_words
 from .types import IR_TYPE
 
 OP_THROW, OP_THROW_REF, OP_TRY_TABLE = 0x08, 0x0A, 0x1F
@@ -35,6 +36,7 @@ def declarations(module) -> str:
     lines = ["declare ptr @wr_exn_alloc(ptr, i32)",
              "declare void @wr_throw(ptr) noreturn cold",
              "declare void @wr_exn_drop(ptr)",
+             "declare void @wr_exn_escape(ptr)",
              "declare i32 @wr_personality(...)"]
     lines += [f"@wr.tag{i} = external global i8" for i in range(len(getattr(module, "tags", ())))]
     return "\n".join(lines)
@@ -92,7 +94,8 @@ def _try_table(t, code, imm):
     res_slots = [t.alloca(r) for r in results]
     targets = [t.frames[-1 - c.label] for c in imm.catches]   # labels count from outside the try_table
     handler = Handler(list(imm.catches), targets, t.alloca("ptr"), t.label("catch"))
-    frame = Frame(OP_TRY_TABLE, end, end, params, results, res_slots, res_slots, height)
+    frame = Frame(OP_TRY_TABLE, end, end, params, results, res_slots, res_slots, height,
+                  bounds_mark=t.bounds.snapshot())
     frame.handler = handler
     t.frames.append(frame)
 
@@ -134,8 +137,7 @@ def _deliver(t, exn: str, c, target) -> None:
             ptr = t.value(f"getelementptr i8, ptr {exn}, i64 {EXN_VALUES_OFFSET + 8 * at}")
             values.append((t.value(f"load {ty}, ptr {ptr}, align 8"), ty))
     if c.kind in (CATCH_REF, CATCH_ALL_REF):
-        flags = t.value(f"getelementptr i8, ptr {exn}, i64 {EXN_FLAGS_OFFSET}")
-        t.emit(f"store i64 {EXN_ESCAPED}, ptr {flags}")
+        t.emit(f"call void @wr_exn_escape(ptr {exn})")   # registered with the collector
         values.append((exn, "ptr"))
     else:
         t.emit(f"call void @wr_exn_drop(ptr {exn})")

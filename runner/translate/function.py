@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from ..binary import opcodes as op
 from ..binary.decode import BLOCKTYPE_EMPTY, iter_instructions
 from ..binary.module import V128, FuncType, Module
+from ..binary.subtype import canonical
 from ..errors import TrapKind
+from ..typeids import structural_id
 from ..layout import (FCONST_SLOT, FUEL_SYMBOL, FUNCREF_RECORD_IR, FUNCREF_TYPE_ID_FIELD, INTERRUPT_SYMBOL,
                       INVARIANT_LOAD, MEMORY_RECORD_IR, MEMORY_SIZE_FIELD, TBAA_VM_TAG, UNLIKELY_BRANCH, thread_field,
                       memory_symbol)
 from . import exceptions, funcref, memory, numeric, simd, tables, tailcalls
+from .bounds import KnownBounds
 from .types import IR_TYPE, ZERO, ir_result_type
 
 TIERUP_THRESHOLD = 1000   # entries plus loop iterations before a first-tier function asks for tier-up
@@ -39,6 +42,7 @@ class Frame:
     else_label: str | None = None
     param_values: list[tuple[str, str]] = field(default_factory=list)  # for `if`: re-pushed at `else`
     handler: "exceptions.Handler | None" = None   # a try_table's catches (translate/exceptions.py)
+    bounds_mark: int = 0      # what KnownBounds knew at the block's start (restored at else/end)
 
 
 class FunctionTranslator:
@@ -68,6 +72,8 @@ class FunctionTranslator:
         self.fuel_pending = 0
         self.cur_offset = 0
         self.float_arith: set[str] = set()  # SSA names of quieting float results (see numeric.py)
+        self.bounds = KnownBounds()         # accesses earlier ones proved in bounds (bounds.py)
+        self.in_bounds: set[str] = set()    # pointers of accesses that cannot fault (memory.py)
 
     # --- emission helpers --------------------------------------------------------------
     def tmp(self) -> str:
@@ -328,7 +334,9 @@ class FunctionTranslator:
         if code == op.LOOP:
             header = self.label("loop")
             param_slots = [self.alloca(t) for t in params]
-            frame = Frame(op.LOOP, header, end, params, results, param_slots, res_slots, height)
+            frame = Frame(op.LOOP, header, end, params, results, param_slots, res_slots, height,
+                          bounds_mark=self.bounds.snapshot())
+            self.bounds.loop_header()
             self.frames.append(frame)
             self._branch_values(frame)
             self.emit(f"br label %{header}")
@@ -339,7 +347,8 @@ class FunctionTranslator:
             for t, s in zip(params, param_slots):
                 self.push(self.value(f"load {t}, ptr {s}"), t)
         else:
-            frame = Frame(code, end, end, params, results, res_slots, res_slots, height)
+            frame = Frame(code, end, end, params, results, res_slots, res_slots, height,
+                          bounds_mark=self.bounds.snapshot())
             self.frames.append(frame)
 
     def _if(self, code, imm):
@@ -351,7 +360,7 @@ class FunctionTranslator:
         els = self.label("else")
         res_slots = [self.alloca(t) for t in results]
         frame = Frame(op.IF, end, end, params, results, res_slots, res_slots, height, else_label=els,
-                      param_values=list(self.stack[height:]))
+                      param_values=list(self.stack[height:]), bounds_mark=self.bounds.snapshot())
         self.frames.append(frame)
         c = self.value(f"icmp ne i32 {cond}, 0")
         self.emit(f"br i1 {c}, label %{then}, label %{els}")
@@ -364,6 +373,7 @@ class FunctionTranslator:
             self.emit(f"br label %{frame.end_label}")
         self.start_block(frame.else_label)
         frame.else_label = None
+        self.bounds.restore(frame.bounds_mark)
         self.unreachable = False
         del self.stack[frame.height:]
         self.stack.extend(frame.param_values)
@@ -386,6 +396,7 @@ class FunctionTranslator:
         self.frames.pop()
         if frame.kind == 0:
             return
+        self.bounds.restore(frame.bounds_mark)
         if frame.handler is not None:
             exceptions.finish_try(self, frame)
         self.start_block(frame.end_label)
@@ -492,8 +503,8 @@ class FunctionTranslator:
         self.trap_if(self.value(f"icmp eq ptr {ref}, null"), TrapKind.INDIRECT_CALL_NULL)
         tid_p = self.value(f"getelementptr {FUNCREF_RECORD_IR}, ptr {ref}, i32 0, i32 {FUNCREF_TYPE_ID_FIELD}")
         tid = self.value(f"load i64, ptr {tid_p}, {TBAA_VM_TAG}")
-        want_p = self.value(f"getelementptr i64, ptr @wr.typeids, i32 {type_index}")
-        want = self.value(f"load i64, ptr {want_p}, {TBAA_VM_TAG}")
+        # The expected id is a constant: ids are hashes of the type's structure (runner/typeids.py).
+        want = structural_id(canonical(self.module, type_index))
         self.trap_if(self.value(f"icmp ne i64 {tid}, {want}"), TrapKind.INDIRECT_CALL_TYPE_MISMATCH)
         return ref
 
@@ -510,14 +521,18 @@ class FunctionTranslator:
 
     def _local_get(self, code, imm):
         slot, t = self.locals[imm]
-        self.push(self.value(f"load {t}, ptr {slot}"), t)
+        v = self.value(f"load {t}, ptr {slot}")
+        self.bounds.local_read(v, imm)
+        self.push(v, t)
 
     def _local_set(self, code, imm):
         slot, t = self.locals[imm]
+        self.bounds.local_written(imm)
         self.emit(f"store {t} {self.pop()}, ptr {slot}")
 
     def _local_tee(self, code, imm):
         slot, t = self.locals[imm]
+        self.bounds.local_written(imm)
         self.emit(f"store {t} {self.stack[-1][0]}, ptr {slot}")
 
     def _global_get(self, code, imm):

@@ -95,7 +95,21 @@ def effective_address(fx, addr: str, offset: int, size: int, mem: int = 0) -> st
     ea = fx.value(f"zext i32 {addr} to i64")
     if offset:
         ea = fx.value(f"add i64 {ea}, {offset}")
-    return fx.value(f"getelementptr i8, ptr {fx.memory_base(mem)}, i64 {ea}")
+    ptr = fx.value(f"getelementptr i8, ptr {fx.memory_base(mem)}, i64 {ea}")
+    end = offset + size
+    if fx.bounds.covers(mem, addr, end) or _constant_in_bounds(fx, addr, end, mem):
+        fx.in_bounds.add(ptr)
+    else:
+        fx.bounds.learn(mem, addr, end)
+    return ptr
+
+
+def _constant_in_bounds(fx, addr: str, end: int, mem: int) -> bool:
+    """A constant address whose access ends within the memory's minimum size (an imported
+    memory is at least its import's minimum: the linker checks its current size)."""
+    if not addr.lstrip("-").isdigit():
+        return False
+    return (int(addr) & 0xFFFFFFFF) + end <= fx.module.memories[mem].limits.min * 65536
 
 
 def memarg(imm) -> tuple[int, int]:
@@ -103,19 +117,26 @@ def memarg(imm) -> tuple[int, int]:
     return imm.offset, imm.memory
 
 
-# With guard pages (the default) a 32-bit memory's access is its own bounds check: it
+# With guard pages a 32-bit memory's access is its own bounds check: it
 # faults, and the fault is the trap.  LLVM does not know that an access can trap, so it
 # would delete a load whose value is unused, narrow one whose value is partly used (an
 # i64.load that is wrapped, one lane of a v128), merge adjacent stores, delete a store a
 # later one overwrites, hoist a loop-invariant load above the loop's stores and sink a
 # global.set below it: each of these moves or loses the trap, or changes what memory and
-# the globals hold when it happens (tests/fuzz_regressions/).  So every such access is
-#   * volatile: never deleted, narrowed, widened, merged or duplicated;
-#   * preceded by BARRIER, an empty asm that may read all memory and may not return,
-#     as a trap may not: nothing stored before the access can be delayed past it (or
-#     deleted as dead), and no access after it can be hoisted above it.
-# A 64-bit memory's access (and every access without guard pages) is checked explicitly
-# before it, and the check's trap call orders it, so it stays a plain access.
+# the globals hold when it happens (tests/fuzz_regressions/).  The rule, per access:
+#   * an access that may fault is volatile (never deleted, narrowed, widened, merged or
+#     duplicated) and preceded by BARRIER, an empty asm that may read all memory and may
+#     not return, as a trap may not: nothing stored before the access can be delayed past
+#     it (or deleted as dead), and no access after it can be hoisted above it;
+#   * an access that cannot fault (``fx.in_bounds``: a constant address within the minimum
+#     size, or one an earlier access from the same address already proved, bounds.py) has
+#     no trap to keep: a load is plain (LLVM may delete, narrow, fold, combine or move it:
+#     it can only move as far as the BARRIER before the access that proved it, and if
+#     that one would trap the state there is the same); a store keeps BARRIER, so it is
+#     still not moved above an earlier access that may trap (LangRef lets LLVM move plain
+#     code across volatile accesses), but is plain (stores that cannot fault may merge);
+#   * a 64-bit memory's access is checked
+#     explicitly before it, and the check's trap call orders it, so it stays plain.
 # The cost, and the alternatives measured (explicit checks, a keep-alive asm on the
 # value, volatile alone), are in docs/ARCHITECTURE.md, "Memory accesses".
 BARRIER = 'call void asm sideeffect "", ""() #2'   # attributes #2 (module.py): nounwind memory(read)
@@ -128,7 +149,7 @@ def _faults(fx, mem: int) -> bool:
 
 def load(fx, t: str, ptr: str, mem: int = 0) -> str:
     """The value of IR type ``t`` at ``ptr`` in memory ``mem``, read as a wasm access (see above)."""
-    if not _faults(fx, mem):
+    if not _faults(fx, mem) or ptr in fx.in_bounds:
         return fx.value(f"load {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
     fx.emit(BARRIER)
     return fx.value(f"load volatile {t}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
@@ -140,7 +161,8 @@ def store(fx, t: str, value: str, ptr: str, mem: int = 0) -> None:
         fx.emit(f"store {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
         return
     fx.emit(BARRIER)
-    fx.emit(f"store volatile {t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
+    volatile = "" if ptr in fx.in_bounds else "volatile "
+    fx.emit(f"store {volatile}{t} {value}, ptr {ptr}, align 1, {TBAA_HEAP_TAG}")
 
 
 def _load(fx, code, imm):

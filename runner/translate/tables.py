@@ -13,7 +13,7 @@ have such a table.
 from __future__ import annotations
 
 from ..errors import TrapKind
-from ..layout import FUNCREF_RECORD_IR, TABLE_RECORD_IR, TABLE_SIZE_FIELD, TBAA_VM_TAG
+from ..layout import FUNCREF_RECORD_IR, INVARIANT_LOAD, TABLE_RECORD_IR, TABLE_SIZE_FIELD, TBAA_VM_TAG
 
 
 DECLARATIONS = """\
@@ -36,12 +36,30 @@ def _wide(fx, value: str, wide: bool) -> str:
 def element_pointer(fx, table: int, index: str, kind: TrapKind) -> str:
     """Bounds-check ``index`` against table ``table`` and return a pointer to its slot."""
     rec = f"@wr.table{table}"
-    size_p = fx.value(f"getelementptr {TABLE_RECORD_IR}, ptr {rec}, i32 0, i32 {TABLE_SIZE_FIELD}")
-    size = fx.value(f"load i64, ptr {size_p}, {TBAA_VM_TAG}")
     idx = _wide(fx, index, is64(fx, table))
-    fx.trap_if(fx.value(f"icmp uge i64 {idx}, {size}"), kind)
-    elems = fx.value(f"load ptr, ptr {rec}, {TBAA_VM_TAG}")   # the elements: field 0, at the record's address
+    fixed = fixed_size(fx, table)
+    if fixed is None:
+        size_p = fx.value(f"getelementptr {TABLE_RECORD_IR}, ptr {rec}, i32 0, i32 {TABLE_SIZE_FIELD}")
+        size = fx.value(f"load i64, ptr {size_p}, {TBAA_VM_TAG}")
+        fx.trap_if(fx.value(f"icmp uge i64 {idx}, {size}"), kind)
+        elems = fx.value(f"load ptr, ptr {rec}, {TBAA_VM_TAG}")   # the elements: field 0, at the record's address
+    else:
+        # Nothing moves a table that cannot grow: the bound is a constant and the elements'
+        # address one load LLVM may keep across calls (hoisted out of call_indirect loops).
+        fx.trap_if(fx.value(f"icmp uge i64 {idx}, {fixed}"), kind)
+        elems = fx.value(f"load ptr, ptr {rec}, {TBAA_VM_TAG}, {INVARIANT_LOAD}")
     return fx.value(f"getelementptr ptr, ptr {elems}, i64 {idx}")
+
+
+def fixed_size(fx, table: int) -> int | None:
+    """The size of table ``table`` when it can never change, else None: a table this module
+    defines whose maximum is its minimum (rustc's and clang's tables are).  runtime/store.py
+    sets its size and elements once, before any code runs; only a grow would move them.
+    (An imported table's own limits may differ from the import's: not assumed.)"""
+    if table < fx.module.num_imported_tables:
+        return None
+    limits = fx.module.tables[table].limits
+    return limits.min if limits.max == limits.min else None
 
 
 def _table_get(fx, code, imm):
