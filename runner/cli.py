@@ -192,6 +192,12 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
     timer = None
     name = os.path.basename(wasm_file)
     status = 0
+    # Decoding and instantiating make long-lived objects by the hundred thousand (Yosys: a
+    # body, a Function, type records per function); the cyclic GC's collections kept walking
+    # them (~35 % of a warm Yosys run's CPU, most of it the collection at exit). Paused until
+    # the instance exists, then everything alive is moved out of the GC's sight (gc.freeze).
+    import gc
+    gc.disable()
     try:
         from .cwasm import CwasmError, is_cwasm
         try:
@@ -221,6 +227,8 @@ def run(wasm_file, args, dirs, envs, argv0, invoke, wasm_opts, opt_level, no_tie
         if unknown_imports.get("unknown-imports-default"):
             linker.define_unknown_imports_as_default_values()
         instance = linker.instantiate(compiled, initialize=False)
+        gc.enable()
+        gc.freeze()
         init = instance.exports.get("_initialize")
         if init is not None and hasattr(init, "call_raw"):
             init.call_raw([])    # as wasmtime run: a reactor's (or a command's) _initialize first

@@ -5,10 +5,15 @@ length and a pickled tuple ``(job_id, kind, payload)``; the answer is ``(job_id,
 error_text)``.  Kinds:
 
 * ``"ir"``: ``(ir_text, level, want_rows)`` -> ``(object, line rows or None)``
-* ``"module"``: ``(key, wasm_bytes, features)`` -> None; the worker decodes and keeps the module, so
-  later jobs on it send function indices
+* ``"module"``: ``(key, size, features)``, then ``size`` raw bytes of wasm after the message
+  (not pickled: a 30 MB module pickled and framed took ~100 MB of the parent's peak RSS) ->
+  None; the worker decodes and keeps the module, so later jobs on it send function indices
 * ``"validate"``: ``(key, first_body, end_body)`` -> None, or ``(message, offset, func_index)``
   of the first invalid body in that range
+* ``"unit"``: ``(key, UnitJob)`` -> ``(object, line rows or None)``: the worker translates
+  those functions of the module itself, then compiles them (tier-up: the parent's Python
+  thread would otherwise translate while the wasm thread needs the GIL for host calls and
+  lazy compiles)
 
 The worker ends at end of input.
 """
@@ -17,6 +22,21 @@ from __future__ import annotations
 import pickle
 import struct
 import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """Translate ``functions`` of a registered module (as ``translate_module`` would in the
+    parent) and compile them at ``level``."""
+    functions: tuple[int, ...]
+    unit: frozenset            # the functions linked into one image with these (direct calls)
+    wrappers: bool
+    options: object            # translate.options.TranslateOptions
+    source_name: str
+    tail_calls: bool | None    # what the parent's validation found (the calling convention)
+    level: str
+    want_rows: bool
 
 
 def read_message(stream):
@@ -30,9 +50,12 @@ def read_message(stream):
     return pickle.loads(data)
 
 
-def write_message(stream, message) -> None:
+def write_message(stream, message, raw: bytes | None = None) -> None:
+    """One message, then ``raw`` (if given) as it is: the reader knows its size from the message."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(struct.pack("<I", len(data)) + data)
+    if raw is not None:
+        stream.write(raw)
     stream.flush()
 
 
@@ -59,6 +82,14 @@ def compile_text(text: str, level: str, want_rows: bool):
     return obj, rows
 
 
+def translate_unit(module, job: UnitJob):
+    from .translate.module import translate_module
+    if job.tail_calls is not None:
+        module.__dict__["uses_tail_calls"] = job.tail_calls
+    ir = translate_module(module, job.options, job.source_name, list(job.functions), job.wrappers, job.unit)
+    return compile_text(ir.text(), job.level, job.want_rows)
+
+
 def serve() -> None:
     from . import jit
     jit.target_machine(0)   # initialise LLVM while the parent is still translating
@@ -77,8 +108,14 @@ def serve() -> None:
             elif kind == "module":
                 from .binary.decode import decode
                 from .binary.features import WASM3
-                key, wasm, features = payload
+                key, size, features = payload
+                wasm = inp.read(size)
+                if len(wasm) < size:
+                    return
                 modules[key] = decode(wasm, features or WASM3)
+            elif kind == "unit":
+                key, job = payload
+                result = translate_unit(modules[key], job)
             elif kind == "validate":
                 from .errors import ModuleError
                 from .validate import validate_bodies

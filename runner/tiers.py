@@ -158,13 +158,17 @@ def chunks_of(module: Module, functions: list[int], jobs: int) -> list[list[int]
 
 
 def compile_objects(module: Module, plan: CodePlan, level: str, functions: list[int], translate_options,
-                    wrappers: bool, priority: int, progress: Progress | None = None, where: str = "auto"):
+                    wrappers: bool, priority: int, progress: Progress | None = None, where: str = "auto",
+                    module_key: str | None = None):
     """Translate and compile the functions of one unit; returns ``(objects, their line rows)``.
 
     ``where``: "here" compiles on the calling thread (a function's first call: no hand-off
     to another thread, which costs a GIL switch interval per LLVM call while another Python
     thread runs); "workers" in the worker processes; "auto" in the in-process compile thread
-    when the job is small, else in the workers.
+    when the job is small, else in the workers; "remote" has the workers translate too
+    (``module_key``: the module they were given), so this process spends no Python time on it
+    (tier-up: a translating thread here delays every host call and lazy compile of the wasm
+    thread by up to a GIL switch interval).
     """
     from .translate.module import translate_module
     from .workers import LOCAL_SECONDS, cpu_count, estimated_seconds, pool
@@ -176,17 +180,30 @@ def compile_objects(module: Module, plan: CodePlan, level: str, functions: list[
         obj = jit.compile_ir(ir.text(), level, exact_lines=translate_options.debug_info)
         return [obj], [line_rows(obj) if translate_options.debug_info else []]
     workers = pool()
-    local = where == "auto" and estimated_seconds(unit_cost(module, functions), level) < LOCAL_SECONDS
-    jobs = 1 if local else plan.jobs or cpu_count()
-    chunks = chunks_of(module, functions, jobs)
-    if not local:
+    if where == "remote":
+        from .compile_worker import UnitJob
+        jobs = plan.jobs or cpu_count()
+        chunks = chunks_of(module, functions, jobs)
         workers.start(min(jobs, len(chunks)))
-    unit_set = frozenset(functions)
-    debug = translate_options.debug_info
-    futures = []
-    for k, chunk in enumerate(chunks):
-        ir = translate_module(module, translate_options, plan.source_name, chunk, wrappers and k == 0, unit_set)
-        futures.append((chunk, workers.submit(ir.text(), level, want_rows=debug, priority=priority, local=local)))
+        unit_set = frozenset(functions)
+        tail = module.__dict__.get("uses_tail_calls")
+        futures = [(chunk, workers.submit_unit(module_key, UnitJob(
+            tuple(chunk), unit_set, wrappers and k == 0, translate_options, plan.source_name, tail, level,
+            translate_options.debug_info), priority)) for k, chunk in enumerate(chunks)]
+    else:
+        futures = None
+    local = where == "auto" and estimated_seconds(unit_cost(module, functions), level) < LOCAL_SECONDS
+    if futures is None:
+        jobs = 1 if local else plan.jobs or cpu_count()
+        chunks = chunks_of(module, functions, jobs)
+        if not local:
+            workers.start(min(jobs, len(chunks)))
+        unit_set = frozenset(functions)
+        debug = translate_options.debug_info
+        futures = []
+        for k, chunk in enumerate(chunks):
+            ir = translate_module(module, translate_options, plan.source_name, chunk, wrappers and k == 0, unit_set)
+            futures.append((chunk, workers.submit(ir.text(), level, want_rows=debug, priority=priority, local=local)))
     objs, obj_rows = [], []
     for chunk, fut in futures:
         obj, rows = fut.result()
@@ -440,9 +457,11 @@ class ModuleCode:
                 # Always in the worker processes: LLVM must never be busy in this process when it
                 # exits (its C++ destructors would run under the compiling thread: it crashed), and
                 # in lazy mode this process's LLVM is busy with first calls.
+                from .workers import pool
+                pool().register_module(self.key, self.module.raw, self.module.features)
                 objs, rows = compile_objects(self.module, self.plan, self.plan.top_level, batch,
                                              self.plan.translate_options, False, PRIORITY_TIERUP,
-                                             where="workers")
+                                             where="remote", module_key=self.key)
                 image, unit = link_unit(f"hot-{digest}", self.plan.top_level, batch, objs, rows, False,
                                         self.plan.translate_options.debug_info)
                 unit = self._store(image, unit)

@@ -89,6 +89,13 @@ class CompilerPool:
             self._put(job)
         return fut
 
+    def submit_unit(self, key: str, job, priority: int = PRIORITY_TIERUP) -> Future:
+        """Translate and compile a compile_worker.UnitJob of a registered module in a worker;
+        the future gives ``(object bytes, line rows or None)``."""
+        fut: Future = Future()
+        self._put(_Job(priority, next(self._serial), "unit", (key, job), fut, key))
+        return fut
+
     def register_module(self, key: str, wasm: bytes, features=None) -> None:
         """Let workers translate and validate this module themselves (sent to each once);
         ``features`` (binary.features) is what the decoder accepts (default: 3.0)."""
@@ -117,8 +124,20 @@ class CompilerPool:
             except BaseException as exc:  # noqa: BLE001
                 job.future.set_exception(CompileError(f"{type(exc).__name__}: {exc}"))
 
+    def _new_worker(self) -> subprocess.Popen:
+        proc = _spawn()
+        with self._lock:
+            self._procs.append(proc)
+        return proc
+
     def _feed(self) -> None:
-        proc = None
+        # The process starts now, not with the first job: its start-up (Python, llvmlite,
+        # LLVM's target: ~0.11 s CPU) then overlaps the first tier's compile instead of
+        # delaying the first tier-up (fib.wasm cold: the hot unit waited for it).
+        try:
+            proc = self._new_worker()
+        except OSError:
+            proc = None   # tried again (and reported) with the first job
         held: set[str] = set()      # modules this worker has decoded
         while True:
             job = self._queue.get()
@@ -126,11 +145,10 @@ class CompilerPool:
                 continue
             try:
                 if proc is None or proc.poll() is not None:
-                    proc, held = _spawn(), set()
-                    with self._lock:
-                        self._procs.append(proc)
+                    proc, held = self._new_worker(), set()
                 if job.module_key is not None and job.module_key not in held:
-                    write_message(proc.stdin, (-1, "module", (job.module_key, *self._modules[job.module_key])))
+                    wasm, features = self._modules[job.module_key]
+                    write_message(proc.stdin, (-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
                     answer = read_message(proc.stdout)
                     if answer is None or answer[2] is not None:
                         proc = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.profiling.guest import GuestFrame, ProfileSpec, fold
+from runner.profiling.guest import RUNTIME_FRAME, GuestFrame, ProfileSpec, fold
 from runner.profiling.fxprof import processed_profile
 from runner.profiling.sampler import previous_sigprof_handler
 from tests.wat import wat2wasm
@@ -38,6 +38,16 @@ def _folded(path: Path) -> Counter[tuple[str, ...]]:
     return out
 
 
+def _in_wasm(stacks: Counter) -> int:
+    """Samples with a wasm leaf.  The wall-clock timer also samples the run's Python edges
+    (entry, exit) as the runtime frame: their share grows with the machine's load, so they
+    are bounded apart rather than counted against the guest."""
+    total = sum(stacks.values())
+    runtime = sum(n for st, n in stacks.items() if st[-1] == RUNTIME_FRAME)
+    assert runtime <= 0.5 * total, stacks.most_common(5)
+    return total - runtime
+
+
 def test_profile_spec_parsing():
     assert ProfileSpec.parse("guest") == ProfileSpec("wasirun-guest-profile.json", 0.001)
     assert ProfileSpec.parse("guest,p.folded,500us") == ProfileSpec("p.folded", 0.0005)
@@ -54,7 +64,7 @@ def test_fib_folded_is_fib_under_main(tmp_path):
     total = sum(stacks.values())
     assert total >= 50, stacks           # fib(42) runs for ~0.4 s: ~400 samples at 1 ms
     fib = sum(n for st, n in stacks.items() if st[-1] == "fib::fib")
-    assert fib >= 0.95 * total, stacks.most_common(5)
+    assert fib >= 0.95 * _in_wasm(stacks), stacks.most_common(5)
     for st, n in stacks.items():
         if st[-1] == "fib::fib":
             below = st[:st.index("fib::fib")]
@@ -90,7 +100,9 @@ def test_fib_json_has_what_the_firefox_profiler_needs(tmp_path):
         return out[::-1]
 
     leaves = Counter(names(s)[-1] for s in samples["stack"] if s is not None)
-    assert leaves["fib::fib"] >= 0.95 * sum(leaves.values())
+    runtime = leaves.pop(RUNTIME_FRAME, 0)
+    assert runtime <= 0.5 * (runtime + sum(leaves.values())), leaves
+    assert leaves["fib::fib"] >= 0.95 * sum(leaves.values()), leaves.most_common(5)
 
 
 def test_fib_svg_flame_graph(tmp_path):
@@ -274,7 +286,7 @@ def test_fib_g_frames_have_source_lines(fib_g_wasm, tmp_path):
     stacks = _folded(tmp_path / "g.folded")
     total = sum(stacks.values())
     fib = sum(n for st, n in stacks.items() if st[-1].startswith("fib::fib fib.rs:"))
-    assert fib >= 0.95 * total
+    assert fib >= 0.95 * _in_wasm(stacks), stacks.most_common(5)
     assert all(any(f.startswith("fib::main fib.rs:3") for f in st) for st in stacks if st[-1].startswith("fib::fib"))
 
 

@@ -29,6 +29,7 @@ exported functions (and the start function), calling through ``wr.funcrefs``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..binary.module import KIND_FUNC, FuncType, Module
@@ -179,6 +180,7 @@ class ModuleTranslator:
             if self.tail:
                 text += "\n" + tailcalls.adapter(i, ft)
             out.append(IRFunction(i, text, cost))
+        header = [_used_lines("\n".join(header), self._used_symbols(out))]
         defined = set(functions)
         for i in sorted(self.direct_callees - defined):   # defined in another part of the unit
             ft = m.func_type(i)
@@ -198,6 +200,15 @@ class ModuleTranslator:
             trailer.append(f"!llvm.module.flags = !{{!{flags_a}, !{flags_b}}}")
             trailer.extend(self._md)
         return IRModule("\n".join(header), out, entry_text, "\n".join(trailer))
+
+    def _used_symbols(self, out: list["IRFunction"]) -> set[str]:
+        """The symbols the functions and the entry wrappers refer to."""
+        used: set[str] = set()
+        for f in out:
+            used.update(_SYMBOL.findall(f.text))
+        # The entry wrappers reach their functions through wr.funcrefs.
+        used.add("wr.funcrefs")
+        return used
 
     def callee(self, func_index: int, caller: "FunctionTranslator") -> str:
         """The IR callee operand for a call of ``func_index``: the function itself when it is
@@ -278,6 +289,30 @@ class ModuleTranslator:
         lines.append("  ret void")
         lines.append("}")
         return "\n".join(lines)
+
+
+_SYMBOL = re.compile(r"@([-\w.$]+)")
+_DECLARED = re.compile(r"(?:declare [^@]*|)@([-\w.$]+)(?:\(| = external )")
+
+
+_declared_lines: dict[str, list[tuple[str | None, str]]] = {}   # a module's header, split once
+
+
+def _used_lines(text: str, used: set[str]) -> str:
+    """The header ``text`` without the function declarations and external globals whose
+    symbol is not in ``used`` (LLVM parses every declaration of every unit: a lazily compiled
+    or tier-up unit of a function or two spent a fifth of its LLVM time on the ~150 nobody
+    calls — Yosys: ~0.5 ms of ~2.5 ms per lazy batch)."""
+    rows = _declared_lines.get(text)
+    if rows is None:
+        rows = []
+        for line in text.split("\n"):
+            m = _DECLARED.match(line)
+            rows.append((m and m.group(1), line))
+        if len(_declared_lines) >= 8:     # one module's units share one header: keep a few
+            _declared_lines.clear()
+        _declared_lines[text] = rows
+    return "\n".join(line for name, line in rows if name is None or name in used)
 
 
 def translate_module(module: Module, options: TranslateOptions | None = None,
