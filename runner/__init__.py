@@ -16,9 +16,9 @@ With imports by name, WASI and a reactor's _initialize (runner/linker.py):
 """
 __version__ = "0.1.0"
 
-from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError, WasmException  # noqa: E402
+from .errors import DecodeError, LinkError, ModuleError, Trap, TrapKind, ValidationError, WasmError, WasmException  # noqa: E402
 
-__all__ = ["Config", "Engine", "CompiledModule", "DecodeError", "ValidationError", "LinkError", "Trap",
+__all__ = ["Config", "Engine", "CompiledModule", "DecodeError", "ValidationError", "ModuleError", "LinkError", "Trap",
            "TrapKind", "WasmError", "WasmException", "Tag", "run_wasi", "__version__", "Linker", "ValType", "FuncType", "FuncRef", "Caller",
            "UnknownImportError", "WasiConfig", "DirPerms", "FilePerms"]
 

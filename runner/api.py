@@ -208,8 +208,8 @@ class Engine:
         for fut in futures:
             found = fut.result()
             if isinstance(found, tuple):
-                from .errors import ValidationError
-                raise ValidationError(*found)
+                from .errors import module_error
+                raise module_error(*found)
             tail_calls = tail_calls or found
         module.uses_tail_calls = tail_calls   # the translator's calling convention (translate/tailcalls.py)
 

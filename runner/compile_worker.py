@@ -117,14 +117,14 @@ def serve() -> None:
                 key, job = payload
                 result = translate_unit(modules[key], job)
             elif kind == "validate":
-                from .errors import ValidationError
+                from .errors import ModuleError
                 from .validate import validate_bodies
                 key, first, end = payload
                 try:
                     validate_bodies(modules[key], first, end)
                     result = bool(modules[key].__dict__.get("_tail_calls_seen"))   # valid: any tail call?
-                except ValidationError as exc:
-                    result = (exc.message, exc.offset, exc.func_index)
+                except ModuleError as exc:     # invalid, or a body malformed (errors.module_error)
+                    result = (type(exc).__name__, exc.message, exc.offset, getattr(exc, "func_index", None))
             else:
                 raise ValueError(f"unknown job kind {kind!r}")
             answer = (job_id, result, None)

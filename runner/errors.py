@@ -1,6 +1,6 @@
 """Every error wasirun reports, in one place.
 
-The CLI maps them to exit codes: DecodeError/ValidationError/LinkError -> 1,
+The CLI maps them to exit codes: DecodeError/ValidationError (ModuleError)/LinkError -> 1,
 Trap -> 134, wasi's ProcExit -> its status.  Their ``str()`` is the one line
 the user sees.
 """
@@ -14,31 +14,45 @@ class WasmError(Exception):
     """Base class of everything a module or its execution can raise."""
 
 
-class DecodeError(WasmError):
-    """The bytes are not a well-formed WebAssembly binary."""
+class ModuleError(WasmError):
+    """The module is rejected before it runs: ``message`` (the spec's wording) at byte
+    ``offset`` of the binary (None where no single byte is to blame)."""
 
-    def __init__(self, message: str, offset: int):
+    def __init__(self, message: str, offset: int | None):
         super().__init__(message, offset)
         self.message = message
         self.offset = offset
+
+
+class DecodeError(ModuleError):
+    """The bytes are not a well-formed WebAssembly binary (runner/binary/decode.py: the
+    sections, and the instructions of a body as ``iter_instructions`` reads them)."""
+
+    def __init__(self, message: str, offset: int):
+        super().__init__(message, offset)
 
     def __str__(self) -> str:
         return f"malformed module at byte offset {self.offset:#x}: {self.message}"
 
 
-class ValidationError(WasmError):
-    """The module decodes but breaks a validation rule."""
+class ValidationError(ModuleError):
+    """The module decodes but breaks a validation rule (runner/validate.py)."""
 
     def __init__(self, message: str, offset: int | None = None, func_index: int | None = None):
         super().__init__(message, offset)
-        self.message = message
-        self.offset = offset
         self.func_index = func_index
 
     def __str__(self) -> str:
         where = f" at byte offset {self.offset:#x}" if self.offset is not None else ""
         func = f" in function {self.func_index}" if self.func_index is not None else ""
         return f"invalid module{func}{where}: {self.message}"
+
+
+def module_error(kind: str, message: str, offset: int | None, func_index: int | None) -> ModuleError:
+    """The error a compile worker reported as ``(class name, message, offset, func_index)``."""
+    if kind == "DecodeError":
+        return DecodeError(message, offset)
+    return ValidationError(message, offset, func_index)
 
 
 class LinkError(WasmError):

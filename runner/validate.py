@@ -2,33 +2,34 @@
 
 ``validate(module)`` returns None or raises ``ValidationError(message, offset,
 func_index)``; messages follow the spec interpreter's wording ("type mismatch",
-"unknown local", ...).  A few rules the spec classes as *malformed* (a body
-that does not end exactly at its last byte, memory.init/data.drop without a
-data count section) raise ``DecodeError`` instead.
+"unknown local", ...).  The bodies are read here, by the decoder's
+``iter_instructions``: what the spec classes as *malformed* in them (an unknown
+opcode, a body that does not end exactly at its last byte, memory.init/data.drop
+without a data count section) is its ``DecodeError``, raised through ``validate``.
 
 Function bodies follow the algorithm of the spec's appendix ("Validation
 Algorithm"): an operand stack of value types, where ``UNKNOWN`` stands for the
 bottom type of polymorphic (unreachable) code, and a stack of control frames
-``[opcode, params, results, height, unreachable]``.
-
-Performance: this runs on every module before compilation, so the
-per-instruction path is a dict lookup for the numeric/memory instructions
-(precomputed signatures, derived from the opcode names in ``opcodes.py``)
-with an inline fast path when the stack holds exactly the expected types,
-and a short if-chain for the rest.  The slow helpers (underflow inside
-unreachable code, unknown operands) raise ``_Invalid`` which the loop turns
-into a ``ValidationError`` carrying the current instruction's offset.
+(``Frame``).  The opcode table (runner/binary/opcodes.py) gives each operator's
+stack effect: the numeric ones are checked inline by the body loop (a dict lookup,
+with a fast path when the stack holds exactly the expected types), loads/stores and
+lane instructions by one rule each made from their rows, and every other operator by
+the ``_Body`` method named after it (``local_get``, ``br_table``, ``if_``, ...).
+The rules raise ``_Invalid``, which the loop turns into a ``ValidationError``
+carrying the current instruction's offset.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .binary import opcodes as op
 from .binary.decode import iter_instructions
-from .binary.module import (EXNREF, F32, F64, FUNCREF, HT_EXN, HT_NOEXN, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
+from .binary.module import (EXNREF, F32, F64, FUNCREF, HT_EXN, I32, I64, V128, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY,
                             KIND_TABLE, KIND_TAG, MODE_ACTIVE, ConstExpr, Module, RefType, type_name)
 from .binary.subtype import HT_BOT, matches, matches_all
-from .errors import DecodeError, ValidationError
+from .errors import ValidationError
 
-__all__ = ["validate"]
+__all__ = ["validate", "validate_bodies"]
 
 UNKNOWN = 0                 # the bottom type of unreachable code; matches every value type
 MAX_PAGES = 65536
@@ -38,269 +39,55 @@ _NUM = frozenset((I32, I64, F32, F64, V128, UNKNOWN))
 
 
 class _Invalid(Exception):
-    """Raised by the helpers; the body loop adds the instruction offset."""
+    """Raised by the rules; the body loop adds the instruction offset."""
 
 
-# --- instruction signatures, derived from the opcode table ---------------------------------
+# --- stack effects from the opcode table -----------------------------------------------------
 
-_TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
-_SIZES = {I32: 4, I64: 8, F32: 4, F64: 8}
-_CMP = frozenset(("eq", "ne", "lt", "gt", "le", "ge"))
-_UNARY = frozenset(("clz", "ctz", "popcnt", "abs", "neg", "ceil", "floor", "trunc", "nearest",
-                    "sqrt", "extend8", "extend16", "extend32"))
-_BINARY = frozenset(("add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr", "rotl",
-                     "rotr", "min", "max", "copysign"))
-
-
-def _derive_signatures():
-    """``{code: (pops, push)}`` for every numeric instruction (push 0 = nothing),
-    and ``{code: (pops, push, max_align_log2)}`` for loads and stores."""
-    simple: dict[int, tuple[list[int], int]] = {}
-    memory: dict[int, tuple[list[int], int, int]] = {}
-    for code, name, kind in op.OPCODES:
-        tname, _, rest = name.partition(".")
-        if op.is_simd(code):
-            _simd_signature(code, tname, rest, kind, simple, memory, SIMD_LANES)
+def _signatures():
+    """From the table's stack effects: ``{code: (pops, push)}`` for the instructions the body
+    loop checks inline (push 0 = nothing), ``{code: (pops, push, max_align_log2)}`` for loads
+    and stores (pops[0] the address: i32, i64 for memory64), ``{code: lane count}``.  Lists,
+    not tuples: the fast path compares them with slices of the operand stack."""
+    simple: dict[int, tuple[list, int]] = {}
+    memory: dict[int, tuple[list, int, int]] = {}
+    lanes: dict[int, int] = {}
+    for code, o in op.OPERATORS.items():
+        if o.pops is None:
             continue
-        t = _TYPES.get(tname)
-        if t is None:
-            continue
-        if kind == op.MEMARG:
-            digits = "".join(ch for ch in rest if ch.isdigit())
-            size = int(digits) // 8 if digits else _SIZES[t]
-            align = size.bit_length() - 1
-            if rest.startswith("load"):
-                memory[code] = ([I32], t, align)
-            else:
-                assert rest.startswith("store"), name
-                memory[code] = ([I32, t], 0, align)
-            continue
-        if kind in (op.I32, op.I64, op.F32, op.F64):      # t.const
-            simple[code] = ([], t)
-            continue
-        assert kind == op.NONE, name
-        parts = rest.split("_")
-        src = next((_TYPES[p] for p in parts[1:] if p in _TYPES), None)
-        if src is not None:                                # conversions: t.op_src[_sx]
-            simple[code] = ([src], t)
-        elif rest == "eqz":
-            simple[code] = ([t], I32)
-        elif parts[0] in _CMP:
-            simple[code] = ([t, t], I32)
-        elif parts[0] in _UNARY:
-            simple[code] = ([t], t)
-        elif parts[0] in _BINARY:
-            simple[code] = ([t, t], t)
-        else:  # pragma: no cover - a new opcode the rules above do not know
-            raise AssertionError(f"no signature rule for {name}")
-    return simple, memory
-
-
-# SIMD: the scalar type of a shape's lanes, and its lane count.
-SHAPES = {"i8x16": (I32, 16), "i16x8": (I32, 8), "i32x4": (I32, 4), "i64x2": (I64, 2),
-          "f32x4": (F32, 4), "f64x2": (F64, 2)}
-_V_UNARY = frozenset(("not", "abs", "neg", "popcnt", "sqrt", "ceil", "floor", "trunc", "nearest",
-                      "extend", "convert", "demote", "promote", "extadd"))
-_V_TEST = frozenset(("any_true", "all_true", "bitmask"))
-_V_TERNARY = frozenset(("bitselect", "madd", "nmadd", "laneselect"))
-SIMD_LANES: dict[int, int] = {}   # code -> lane count, for the instructions with a lane immediate
-
-
-def _simd_memory(rest: str) -> tuple[int, int]:
-    """(bytes accessed, lane count or 0) of a v128 load/store name such as ``load16x4_s``."""
-    if rest in ("load", "store"):
-        return 16, 0
-    digits = rest[4:] if rest.startswith("load") else rest[5:]
-    width = int(digits.partition("x")[0].partition("_")[0])
-    if "x" in digits:                                  # load8x8_s: 8 lanes of 8 bits
-        return 8, 0
-    lanes = 128 // width if rest.endswith("_lane") else 0
-    return width // 8, lanes
-
-
-def _simd_signature(code, shape, rest, kind, simple, memory, lanes) -> None:
-    """One SIMD instruction's signature, from its name (``shape.op_...``; a relaxed
-    instruction's ``shape.relaxed_op_...`` has the signature of ``op``)."""
-    base = rest.removeprefix("relaxed_")
-    opname = base.split("_")[0]
-    if kind in (op.MEMARG, op.MEMARG_LANE):
-        size, n = _simd_memory(rest)
-        align = size.bit_length() - 1
-        if rest.startswith("load"):
-            memory[code] = ([I32, V128] if n else [I32], V128, align)
+        assert len(o.pushes) <= 1, o.name
+        push = o.pushes[0] if o.pushes else 0
+        if o.access:
+            memory[code] = ([I32, *o.pops[1:]], push, o.access.bit_length() - 1)
         else:
-            memory[code] = ([I32, V128], 0, align)
-        if n:
-            lanes[code] = n
-        return
-    scalar, count = SHAPES.get(shape, (None, 16))
-    if kind == op.V128_CONST:
-        simple[code] = ([], V128)
-    elif kind == op.SHUFFLE:
-        lanes[code] = 32
-        simple[code] = ([V128, V128], V128)
-    elif kind == op.LANE:
-        lanes[code] = count
-        if opname == "extract":
-            simple[code] = ([V128], scalar)
-        else:
-            simple[code] = ([V128, scalar], V128)
-    elif opname == "splat":
-        simple[code] = ([scalar], V128)
-    elif rest in _V_TEST:
-        simple[code] = ([V128], I32)
-    elif opname in ("shl", "shr"):
-        simple[code] = ([V128, I32], V128)
-    elif opname in _V_TERNARY or opname == "dot" and "add" in base.split("_"):
-        simple[code] = ([V128, V128, V128], V128)     # bitselect, madd, laneselect, dot..._add_s
-    elif opname in _V_UNARY:                           # (trunc: also trunc_sat and relaxed_trunc)
-        simple[code] = ([V128], V128)
-    else:
-        simple[code] = ([V128, V128], V128)
+            simple[code] = (list(o.pops), push)
+        if o.lanes:
+            lanes[code] = o.lanes
+    return simple, memory, lanes
 
 
-NUMERIC_SIGS, MEMORY_SIGS = _derive_signatures()
-# Lane-immediate instructions (not loads/stores) leave the fast path: the body loop checks the lane.
+NUMERIC_SIGS, MEMORY_SIGS, SIMD_LANES = _signatures()
+# Lane-immediate instructions (not loads/stores) leave the fast path: their rule checks the lane.
 _LANE_SIGS = {c: NUMERIC_SIGS.pop(c) for c in SIMD_LANES if c in NUMERIC_SIGS}
-_C = op.CODE
-
-# The remaining instructions, each handled by one branch of the body loop.
-(_K_LOCAL_GET, _K_LOCAL_SET, _K_LOCAL_TEE, _K_GLOBAL_GET, _K_GLOBAL_SET, _K_CALL, _K_BR_IF,
- _K_BLOCK, _K_LOOP, _K_IF, _K_ELSE, _K_END, _K_BR, _K_BR_TABLE, _K_RETURN, _K_UNREACHABLE,
- _K_NOP, _K_DROP, _K_SELECT, _K_SELECT_T, _K_CALL_INDIRECT, _K_MEMORY, _K_MEMORY_SIZE,
- _K_MEMORY_GROW, _K_REF_NULL, _K_REF_IS_NULL, _K_REF_FUNC, _K_TABLE_GET, _K_TABLE_SET,
- _K_TABLE_SIZE, _K_TABLE_GROW, _K_TABLE_FILL, _K_TABLE_COPY, _K_TABLE_INIT, _K_ELEM_DROP,
- _K_MEMORY_INIT, _K_DATA_DROP, _K_MEMORY_COPY, _K_MEMORY_FILL, _K_LANE, _K_NOT_YET, _K_EXN) = range(1, 43)
-
-_KIND_OF = {
-    _C["local.get"]: _K_LOCAL_GET, _C["local.set"]: _K_LOCAL_SET, _C["local.tee"]: _K_LOCAL_TEE,
-    _C["global.get"]: _K_GLOBAL_GET, _C["global.set"]: _K_GLOBAL_SET, _C["call"]: _K_CALL,
-    _C["br_if"]: _K_BR_IF, _C["block"]: _K_BLOCK, _C["loop"]: _K_LOOP, _C["if"]: _K_IF,
-    _C["else"]: _K_ELSE, _C["end"]: _K_END, _C["br"]: _K_BR, _C["br_table"]: _K_BR_TABLE,
-    _C["return"]: _K_RETURN, _C["unreachable"]: _K_UNREACHABLE, _C["nop"]: _K_NOP,
-    _C["drop"]: _K_DROP, _C["select"]: _K_SELECT, _C["select_t"]: _K_SELECT_T,
-    _C["call_indirect"]: _K_CALL_INDIRECT, _C["memory.size"]: _K_MEMORY_SIZE,
-    _C["memory.grow"]: _K_MEMORY_GROW, _C["ref.null"]: _K_REF_NULL,
-    _C["ref.is_null"]: _K_REF_IS_NULL, _C["ref.func"]: _K_REF_FUNC,
-    _C["table.get"]: _K_TABLE_GET, _C["table.set"]: _K_TABLE_SET,
-    _C["table.size"]: _K_TABLE_SIZE, _C["table.grow"]: _K_TABLE_GROW,
-    _C["table.fill"]: _K_TABLE_FILL, _C["table.copy"]: _K_TABLE_COPY,
-    _C["table.init"]: _K_TABLE_INIT, _C["elem.drop"]: _K_ELEM_DROP,
-    _C["memory.init"]: _K_MEMORY_INIT, _C["data.drop"]: _K_DATA_DROP,
-    _C["memory.copy"]: _K_MEMORY_COPY, _C["memory.fill"]: _K_MEMORY_FILL,
-}
-for _code in MEMORY_SIGS:
-    _KIND_OF[_code] = _K_MEMORY
-for _code in _LANE_SIGS:
-    _KIND_OF[_code] = _K_LANE
-for _code in (_C["throw"], _C["throw_ref"], _C["try_table"]):
-    _KIND_OF[_code] = _K_EXN
-for _code in op.NEW_IN_3:     # 3.0 instructions whose rules have not landed yet
-    _KIND_OF.setdefault(_code, _K_NOT_YET)
-# Typed function references and tail calls.
-(_K_CALL_REF, _K_RETURN_CALL, _K_RETURN_CALL_INDIRECT, _K_RETURN_CALL_REF, _K_REF_AS_NON_NULL,
- _K_BR_ON_NULL, _K_BR_ON_NON_NULL) = range(100, 107)
-_KIND_OF.update({
-    _C["call_ref"]: _K_CALL_REF, _C["return_call"]: _K_RETURN_CALL,
-    _C["return_call_indirect"]: _K_RETURN_CALL_INDIRECT, _C["return_call_ref"]: _K_RETURN_CALL_REF,
-    _C["ref.as_non_null"]: _K_REF_AS_NON_NULL, _C["br_on_null"]: _K_BR_ON_NULL,
-    _C["br_on_non_null"]: _K_BR_ON_NON_NULL,
-})
-_missing = [n for c, n, _ in op.OPCODES if c not in _KIND_OF and c not in NUMERIC_SIGS]
-assert not _missing, f"validator does not handle {_missing}"
-del _code, _missing
 
 
+# --- control frames ---------------------------------------------------------------------------
 
-# --- operand stack helpers (the slow path) ------------------------------------------------
+@dataclass(slots=True)
+class Frame:
+    """One entry of the control stack (the spec's ``ctrl_frame``)."""
 
-def _pop(stack: list, ctrls: list) -> int:
-    frame = ctrls[-1]
-    if len(stack) == frame[3]:
-        if frame[4]:
-            return UNKNOWN
-        raise _Invalid("type mismatch")
-    return stack.pop()
-
-
-def _pop_expect(stack: list, ctrls: "_Ctrls", expect: int) -> int:
-    frame = ctrls[-1]
-    if len(stack) == frame[3]:
-        if frame[4]:
-            return UNKNOWN
-        raise _Invalid("type mismatch")
-    actual = stack.pop()
-    if actual != expect and not matches(actual, expect, ctrls.module):
-        raise _Invalid("type mismatch")
-    return actual
+    kind: int                   # the opcode that opened it (block, loop, if, else, try_table)
+    params: list                # start types
+    results: list               # end types
+    labels: list                # what a branch to it carries: params for a loop, else results
+    height: int                 # the operand stack's height at its start
+    init_height: int            # len(inits) at its start (3.0: locals to reset at its end)
+    unreachable: bool = False
 
 
-def _pop_ref(stack: list, ctrls: "_Ctrls"):
-    """Pop a reference; unknown in unreachable code is ``(ref bot)`` (matches every reference)."""
-    t = _pop(stack, ctrls)
-    if t == UNKNOWN:
-        return RefType(False, HT_BOT)
-    if type(t) is not RefType:
-        raise _Invalid("type mismatch: a reference is expected")
-    return t
-
-
-class _Ctrls(list):
-    """The control stack; carries the module, for subtype checks of type indices."""
-
-    __slots__ = ("module",)
-
-
-def _pop_vals(stack: list, ctrls: list, types) -> None:
-    """Pop ``types`` (last one on top); fast when the stack holds exactly them."""
-    n = len(types)
-    if not n:
-        return
-    if len(stack) - n >= ctrls[-1][3] and stack[-n:] == types:
-        del stack[-n:]
-        return
-    for t in reversed(types):
-        _pop_expect(stack, ctrls, t)
-
-
-def _pop_vals_keep(stack: list, ctrls: list, types) -> list:
-    """Pop ``types`` and return what was popped (Unknown stays Unknown, as in the spec)."""
-    n = len(types)
-    if not n:
-        return []
-    if len(stack) - n >= ctrls[-1][3] and stack[-n:] == types:
-        popped = stack[-n:]
-        del stack[-n:]
-        return popped
-    popped = [_pop_expect(stack, ctrls, t) for t in reversed(types)]
-    popped.reverse()
-    return popped
-
-
-def _set_unreachable(stack: list, ctrls: list) -> None:
-    frame = ctrls[-1]
-    del stack[frame[3]:]
-    frame[4] = True
-
-
-def _label_types(ctrls: list, depth: int):
-    if depth >= len(ctrls):
-        raise _Invalid(f"unknown label {depth}")
-    frame = ctrls[-1 - depth]
-    return frame[1] if frame[0] == _K_LOOP else frame[2]
-
-
-def _reset_locals(ctrls: list, inits: list, initialised: list) -> None:
-    """Leaving a block: locals it initialised are uninitialised again (3.0's local rule)."""
-    h = ctrls[-1][5]
-    while len(inits) > h:
-        initialised[inits.pop()] = False
-
-
-def _check_return(results, fresults, module) -> None:
-    """A tail call's callee must return what the caller returns."""
-    if not matches_all(fresults, results, module):
-        raise _Invalid("type mismatch: tail call's results do not match the function's")
+def _frame(kind: int, params: list, results: list, height: int, init_height: int) -> Frame:
+    return Frame(kind, params, results, params if kind == op.LOOP else results, height, init_height)
 
 
 # --- module-level rules ---------------------------------------------------------------------
@@ -361,6 +148,23 @@ def _check_limits(limits, bound: int, offset=None) -> None:
 _CONST_ARITH = {"i32.add": I32, "i32.sub": I32, "i32.mul": I32, "i64.add": I64, "i64.sub": I64, "i64.mul": I64}
 
 
+def _check_const_shapes(m: Module) -> None:
+    """Every constant expression, in the order of the binary (tables, globals, elements,
+    data): only constant instructions, and one of them unless extended constants are on."""
+    exprs = [e for e in m.table_inits if e is not None] + [g.init for g in m.global_inits]
+    for seg in m.elements:
+        exprs += ([seg.offset] if seg.offset is not None else []) + list(seg.init)
+    exprs += [seg.offset for seg in m.data if seg.offset is not None]
+    for e in exprs:
+        if e.op != "seq":
+            continue
+        for ins in e.value:
+            if ins.op == "non-constant":
+                _fail("constant expression required", ins.offset)
+        if not m.features.extended_const:
+            _fail("type mismatch: constant expression must produce exactly one value", e.offset)
+
+
 def _const_type(m: Module, e: ConstExpr, visible_globals: int):
     """The type of a constant expression whose ``global.get`` may read globals
     ``0 .. visible_globals - 1`` (2.0: the imported ones; 3.0: also the defined ones before
@@ -406,7 +210,7 @@ def _const_instr_type(m: Module, e: ConstExpr, num_imported_globals: int):
         if g.mutable:
             _fail("constant expression required", e.offset)
         return g.val_type
-    _fail("constant expression required", e.offset)  # pragma: no cover - the decoder filters
+    _fail("constant expression required", e.offset)  # "non-constant" (``_check_const_shapes`` saw it first)
 
 
 def _check_const(m: Module, e: ConstExpr, expect, nig: int) -> None:
@@ -423,7 +227,8 @@ def _check_value_type(t, ntypes: int, offset: int | None = None) -> None:
 
 
 def validate(module: Module, bodies: bool = True) -> None:
-    """Validate a decoded module; raise ValidationError (or DecodeError) if it is not valid.
+    """Validate a decoded module; raise ValidationError if it is not valid (DecodeError if a
+    function body is malformed: see the module docstring).
     ``bodies=False`` leaves the function bodies to ``validate_bodies``."""
     m = module
     ntypes = len(m.types)
@@ -433,6 +238,8 @@ def validate(module: Module, bodies: bool = True) -> None:
     # immutable global defined before it (all of them, in a segment); 2.0: imported ones only.
     later = m.features.extended_const
     all_globals = len(m.globals) if later else nig
+
+    _check_const_shapes(m)
 
     # Types: a type index inside a type may name an earlier type or itself (without GC's
     # rec groups, every type is its own recursion group).
@@ -528,101 +335,617 @@ def validate_bodies(module: Module, first: int, end: int) -> None:
         _validate_body(ctx, base + i, module.bodies[i])
 
 
-# --- exception handling: throw, throw_ref, try_table ---------------------------------------
-
-try:
-    from .binary.subtype import matches as _matches
-except ImportError:   # until typed references' subtyping lands: exn refs are what these rules need
-    def _matches(actual, expected, module=None) -> bool:
-        if actual == expected or actual == UNKNOWN:
-            return True
-        if type(actual) is RefType and type(expected) is RefType and expected.heap == HT_EXN:
-            return actual.heap in (HT_EXN, HT_NOEXN) and (expected.nullable or not actual.nullable)
-        return False
+# --- function bodies ------------------------------------------------------------------------
 
 _EXN_NONNULL = RefType(False, HT_EXN)   # what catch_ref / catch_all_ref pass to their label
+_TRY_TABLE = op.CODE["try_table"]
+_LOCAL_GET = op.CODE["local.get"]
 
 
-def _tag_params(ctx: "_Context", index: int) -> list:
-    m = ctx.module
-    if index >= len(m.tags):
-        raise _Invalid(f"unknown tag {index}")
-    return ctx.types[m.tags[index]][0]
+class _Body:
+    """The state of one function body's validation, and the rules of the operators whose
+    stack effect the opcode table does not give (one method each, named after it)."""
 
+    __slots__ = ("ctx", "module", "types", "stack", "ctrls", "locals", "track", "initialised", "inits",
+                 "results")
 
-def _exception_instr(ctx: "_Context", code: int, imm, stack: list, ctrls: list) -> None:
-    """throw x, throw_ref, try_table bt catch* (which opens a block)."""
-    if code == _C["throw"]:
-        _pop_vals(stack, ctrls, _tag_params(ctx, imm))
-        _set_unreachable(stack, ctrls)
-        return
-    if code == _C["throw_ref"]:
-        t = _pop(stack, ctrls)
-        if not _matches(t, EXNREF, ctx.module):
+    def __init__(self, ctx: "_Context", func_index: int, body):
+        m = ctx.module
+        self.ctx = ctx
+        self.module = m
+        self.types = ctx.types
+        params, self.results = ctx.types[m.func_types[func_index]]
+        self.locals = params + body.locals
+        # Locals of a non-defaultable type ((ref $t)) must be set before they are read; the
+        # spec's algorithm: `initialised`, and `inits` (the locals set since each frame began).
+        self.track = False
+        self.initialised: list[bool] = []
+        self.inits: list[int] = []
+        for j, t in enumerate(body.locals):
+            if type(t) is RefType:
+                if t.heap >= len(self.types):
+                    raise ValidationError(f"unknown type {t.heap}", body.code_start, func_index)
+                if not t.nullable:
+                    if not self.track:
+                        self.track = True
+                        self.initialised = [True] * len(self.locals)
+                    self.initialised[len(params) + j] = False
+        self.stack: list = []
+        self.ctrls: list[Frame] = [_frame(op.BLOCK, [], self.results, 0, 0)]
+
+    # --- the operand stack (the slow paths) ---------------------------------------------------
+    def pop(self):
+        frame = self.ctrls[-1]
+        if len(self.stack) == frame.height:
+            if frame.unreachable:
+                return UNKNOWN
+            raise _Invalid("type mismatch")
+        return self.stack.pop()
+
+    def pop_expect(self, expect):
+        frame = self.ctrls[-1]
+        stack = self.stack
+        if len(stack) == frame.height:
+            if frame.unreachable:
+                return UNKNOWN
+            raise _Invalid("type mismatch")
+        actual = stack.pop()
+        if actual != expect and not matches(actual, expect, self.module):
+            raise _Invalid("type mismatch")
+        return actual
+
+    def pop_ref(self):
+        """Pop a reference; unknown in unreachable code is ``(ref bot)`` (matches every reference)."""
+        t = self.pop()
+        if t == UNKNOWN:
+            return RefType(False, HT_BOT)
+        if type(t) is not RefType:
+            raise _Invalid("type mismatch: a reference is expected")
+        return t
+
+    def pop_vals(self, types: list) -> None:
+        """Pop ``types`` (last one on top); fast when the stack holds exactly them."""
+        n = len(types)
+        if not n:
+            return
+        stack = self.stack
+        if len(stack) - n >= self.ctrls[-1].height and stack[-n:] == types:
+            del stack[-n:]
+            return
+        for t in reversed(types):
+            self.pop_expect(t)
+
+    def pop_vals_keep(self, types: list) -> list:
+        """Pop ``types`` and return what was popped (Unknown stays Unknown, as in the spec)."""
+        n = len(types)
+        if not n:
+            return []
+        stack = self.stack
+        if len(stack) - n >= self.ctrls[-1].height and stack[-n:] == types:
+            popped = stack[-n:]
+            del stack[-n:]
+            return popped
+        popped = [self.pop_expect(t) for t in reversed(types)]
+        popped.reverse()
+        return popped
+
+    def pop_i32(self) -> None:
+        stack = self.stack
+        if len(stack) > self.ctrls[-1].height and stack[-1] == I32:
+            stack.pop()
+        else:
+            self.pop_expect(I32)
+
+    def set_unreachable(self) -> None:
+        frame = self.ctrls[-1]
+        del self.stack[frame.height:]
+        frame.unreachable = True
+
+    def label_types(self, depth: int) -> list:
+        if depth >= len(self.ctrls):
+            raise _Invalid(f"unknown label {depth}")
+        return self.ctrls[-1 - depth].labels
+
+    def reset_locals(self) -> None:
+        """Leaving a block: locals it initialised are uninitialised again (3.0's local rule)."""
+        h = self.ctrls[-1].init_height
+        inits, initialised = self.inits, self.initialised
+        while len(inits) > h:
+            initialised[inits.pop()] = False
+
+    def block_type(self, imm) -> tuple[list, list]:
+        """A block type immediate's (params, results)."""
+        types = self.types
+        if type(imm) is RefType:
+            if imm.heap >= len(types):
+                raise _Invalid(f"unknown type {imm.heap}")
+            return [], [imm]
+        bt = self.ctx.block_types.get(imm) if imm < 0 else None
+        if bt is None:
+            if imm < 0 or imm >= len(types):
+                raise _Invalid(f"unknown type {imm}")
+            bt = types[imm]
+        return bt
+
+    def push_frame(self, kind: int, params: list, results: list) -> None:
+        if params:
+            self.pop_vals(params)
+        self.ctrls.append(_frame(kind, params, results, len(self.stack), len(self.inits)))
+        self.stack.extend(params)
+
+    def check_local(self, index: int):
+        if index >= len(self.locals):
+            raise _Invalid(f"unknown local {index}")
+        return self.locals[index]
+
+    def check_global(self, index: int):
+        if index >= len(self.ctx.globals):
+            raise _Invalid(f"unknown global {index}")
+        return self.ctx.globals[index]
+
+    def check_func(self, index: int) -> tuple[list, list]:
+        if index >= len(self.ctx.func_types):
+            raise _Invalid(f"unknown function {index}")
+        return self.types[self.ctx.func_types[index]]
+
+    def check_type(self, index: int) -> tuple[list, list]:
+        if index >= len(self.types):
+            raise _Invalid(f"unknown type {index}")
+        return self.types[index]
+
+    def check_table(self, index: int):
+        if index >= len(self.ctx.tables):
+            raise _Invalid(f"unknown table {index}")
+        return self.ctx.tables[index]
+
+    def check_memory(self, index: int) -> int:
+        """The memory's address type."""
+        if index >= self.ctx.num_memories:
+            raise _Invalid(f"unknown memory {index}")
+        return self.ctx.mem_addr[index]
+
+    def check_elem(self, index: int) -> None:
+        if index >= self.ctx.num_elems:
+            raise _Invalid(f"unknown elem segment {index}")
+
+    def check_data(self, index: int) -> None:
+        # (without a data count section iter_instructions has rejected the instruction)
+        if index >= self.ctx.data_count:
+            raise _Invalid(f"unknown data segment {index}")
+
+    def check_indirect(self, type_index: int, table: int) -> tuple[list, list]:
+        """call_indirect's immediates: (params, results) of the type."""
+        et = self.check_table(table)
+        if et != FUNCREF and not matches(et, FUNCREF, self.module):
+            raise _Invalid("type mismatch: call_indirect needs a funcref table")
+        return self.check_type(type_index)
+
+    def check_tail_call(self, fresults: list) -> None:
+        """A tail call's callee must return what the caller returns."""
+        if not matches_all(fresults, self.results, self.module):
+            raise _Invalid("type mismatch: tail call's results do not match the function's")
+        self.module._tail_calls_seen = True
+
+    def tag_params(self, index: int) -> list:
+        m = self.module
+        if index >= len(m.tags):
+            raise _Invalid(f"unknown tag {index}")
+        return self.types[m.tags[index]][0]
+
+    # --- control ----------------------------------------------------------------------------
+    def unreachable(self, imm) -> None:
+        self.set_unreachable()
+
+    def nop(self, imm) -> None:
+        pass
+
+    def block(self, imm) -> None:
+        bt = self.ctx.block_types.get(imm) if type(imm) is int else None   # the usual [] -> [t?]
+        self.push_frame(op.BLOCK, *(bt or self.block_type(imm)))
+
+    def loop(self, imm) -> None:
+        bt = self.ctx.block_types.get(imm) if type(imm) is int else None
+        self.push_frame(op.LOOP, *(bt or self.block_type(imm)))
+
+    def if_(self, imm) -> None:
+        bt = self.block_type(imm)
+        self.pop_i32()
+        self.push_frame(op.IF, *bt)
+
+    def else_(self, imm) -> None:
+        frame = self.ctrls[-1]
+        if frame.kind != op.IF:
+            raise _Invalid("else without matching if")
+        self.pop_vals(frame.results)
+        if len(self.stack) != frame.height:
+            raise _Invalid("type mismatch")
+        frame.kind = op.ELSE
+        frame.unreachable = False
+        if self.track:
+            self.reset_locals()
+        self.stack.extend(frame.params)
+
+    def end(self, imm) -> None:
+        frame = self.ctrls[-1]
+        stack = self.stack
+        fres = frame.results
+        h = frame.height
+        if not (len(stack) == h + len(fres) and stack[h:] == fres):
+            self.pop_vals(fres)
+            if len(stack) != h:
+                raise _Invalid("type mismatch")
+            stack.extend(fres)
+        if frame.kind == op.IF and frame.params != fres and not matches_all(frame.params, fres, self.module):
+            raise _Invalid("type mismatch: if without else must leave its parameters unchanged")
+        if self.track:
+            self.reset_locals()
+        self.ctrls.pop()      # the last one: the body loop checks that the body ends here
+
+    def br(self, imm) -> None:
+        self.pop_vals(self.label_types(imm))
+        self.set_unreachable()
+
+    def br_if(self, imm) -> None:
+        self.pop_i32()
+        lt = self.label_types(imm)
+        if lt:
+            self.pop_vals(lt)          # 2.0: br_if pushes the label's types back
+            self.stack.extend(lt)
+
+    def br_table(self, imm) -> None:
+        labels, default = imm
+        self.pop_expect(I32)
+        dtypes = self.label_types(default)
+        arity = len(dtypes)
+        for lab in labels:
+            lt = self.label_types(lab)
+            if len(lt) != arity:
+                raise _Invalid("type mismatch: br_table targets have different arities")
+            self.stack.extend(self.pop_vals_keep(lt))
+        self.pop_vals(dtypes)
+        self.set_unreachable()
+
+    def return_(self, imm) -> None:
+        self.pop_vals(self.results)
+        self.set_unreachable()
+
+    # --- calls and tail calls -----------------------------------------------------------------
+    def call(self, imm) -> None:
+        fparams, fresults = self.check_func(imm)
+        self.pop_vals(fparams)
+        self.stack.extend(fresults)
+
+    def call_indirect(self, imm) -> None:
+        ti, tab = imm
+        fparams, fresults = self.check_indirect(ti, tab)
+        self.pop_expect(self.ctx.table_addr[tab])
+        self.pop_vals(fparams)
+        self.stack.extend(fresults)
+
+    def call_ref(self, imm) -> None:
+        fparams, fresults = self.check_type(imm)
+        self.pop_expect(RefType(True, imm))
+        self.pop_vals(fparams)
+        self.stack.extend(fresults)
+
+    def return_call(self, imm) -> None:
+        fparams, fresults = self.check_func(imm)
+        self.check_tail_call(fresults)
+        self.pop_vals(fparams)
+        self.set_unreachable()
+
+    def return_call_indirect(self, imm) -> None:
+        ti, tab = imm
+        if tab >= len(self.ctx.tables):
+            raise _Invalid(f"unknown table {tab}")
+        if not matches(self.ctx.tables[tab], FUNCREF, self.module):
+            raise _Invalid("type mismatch: call_indirect needs a funcref table")
+        fparams, fresults = self.check_type(ti)
+        self.pop_expect(I32)
+        self.check_tail_call(fresults)
+        self.pop_vals(fparams)
+        self.set_unreachable()
+
+    def return_call_ref(self, imm) -> None:
+        fparams, fresults = self.check_type(imm)
+        self.pop_expect(RefType(True, imm))
+        self.check_tail_call(fresults)
+        self.pop_vals(fparams)
+        self.set_unreachable()
+
+    # --- references ---------------------------------------------------------------------------
+    def ref_null(self, imm) -> None:
+        if imm >= len(self.types):
+            raise _Invalid(f"unknown type {imm}")
+        self.stack.append(RefType(True, imm))
+
+    def ref_is_null(self, imm) -> None:
+        t = self.pop()
+        if type(t) is not RefType and t != UNKNOWN:
+            raise _Invalid("type mismatch: ref.is_null needs a reference")
+        self.stack.append(I32)
+
+    def ref_func(self, imm) -> None:
+        if imm >= len(self.ctx.func_types):
+            raise _Invalid(f"unknown function {imm}")
+        if imm not in self.ctx.refs:
+            raise _Invalid("undeclared function reference")
+        self.stack.append(RefType(False, self.ctx.func_types[imm]))
+
+    def ref_as_non_null(self, imm) -> None:
+        rt = self.pop_ref()
+        self.stack.append(RefType(False, rt.heap))
+
+    def br_on_null(self, imm) -> None:
+        """[t* (ref null ht)] -> [t* (ref ht)], label [t*]."""
+        lt = self.label_types(imm)
+        rt = self.pop_ref()
+        self.pop_vals(lt)
+        self.stack.extend(lt)
+        self.stack.append(RefType(False, rt.heap))
+
+    def br_on_non_null(self, imm) -> None:
+        """[t* (ref null ht)] -> [t*], label [t* rt'] with (ref ht) <: rt'."""
+        lt = self.label_types(imm)
+        rt = self.pop_ref()
+        if not lt:
+            raise _Invalid("type mismatch: br_on_non_null needs a label taking a reference")
+        self.stack.append(RefType(False, rt.heap))
+        self.pop_vals(lt)
+        self.stack.extend(lt[:-1])
+
+    # --- parametric ---------------------------------------------------------------------------
+    def drop(self, imm) -> None:
+        self.pop()
+
+    def select(self, imm) -> None:
+        self.pop_expect(I32)
+        t1 = self.pop()
+        t2 = self.pop()
+        if t1 not in _NUM or t2 not in _NUM:
+            raise _Invalid("type mismatch: select without type needs numeric operands")
+        if t1 != t2 and t1 != UNKNOWN and t2 != UNKNOWN:
+            raise _Invalid("type mismatch")
+        self.stack.append(t2 if t1 == UNKNOWN else t1)
+
+    def select_t(self, imm) -> None:
+        if len(imm) != 1:
+            raise _Invalid("invalid result arity")
+        t = imm[0]
+        if type(t) is RefType and t.heap >= len(self.types):
+            raise _Invalid(f"unknown type {t.heap}")
+        self.pop_expect(I32)
+        self.pop_expect(t)
+        self.pop_expect(t)
+        self.stack.append(t)
+
+    # --- variables ----------------------------------------------------------------------------
+    def local_get(self, imm) -> None:
+        t = self.check_local(imm)
+        if self.track and not self.initialised[imm]:
+            raise _Invalid("uninitialized local")
+        self.stack.append(t)
+
+    def local_set(self, imm) -> None:
+        if imm >= len(self.locals):
+            raise _Invalid(f"unknown local {imm}")
+        t = self.locals[imm]
+        if self.track:
+            self.mark_initialised(imm)
+        stack = self.stack
+        if len(stack) > self.ctrls[-1].height and stack[-1] == t:
+            stack.pop()
+        else:
+            self.pop_expect(t)
+
+    def local_tee(self, imm) -> None:
+        if imm >= len(self.locals):
+            raise _Invalid(f"unknown local {imm}")
+        t = self.locals[imm]
+        if self.track:
+            self.mark_initialised(imm)
+        stack = self.stack
+        if not (len(stack) > self.ctrls[-1].height and stack[-1] == t):
+            self.pop_expect(t)
+            stack.append(t)
+
+    def mark_initialised(self, index: int) -> None:
+        if not self.initialised[index]:
+            self.initialised[index] = True
+            self.inits.append(index)
+
+    def global_get(self, imm) -> None:
+        self.stack.append(self.check_global(imm).val_type)
+
+    def global_set(self, imm) -> None:
+        g = self.check_global(imm)
+        if not g.mutable:
+            raise _Invalid("global is immutable")
+        self.pop_expect(g.val_type)
+
+    # --- memory -------------------------------------------------------------------------------
+    def memory_size(self, imm) -> None:
+        self.stack.append(self.check_memory(imm))
+
+    def memory_grow(self, imm) -> None:
+        at = self.check_memory(imm)
+        self.pop_expect(at)
+        self.stack.append(at)
+
+    def memory_fill(self, imm) -> None:
+        at = self.check_memory(imm)
+        self.pop_vals([at, I32, at])
+
+    def memory_copy(self, imm) -> None:
+        for mem in imm:
+            self.check_memory(mem)
+        # the length is i64 only between two 64-bit memories
+        d, s = self.ctx.mem_addr[imm[0]], self.ctx.mem_addr[imm[1]]
+        self.pop_vals([d, s, I64 if d == s == I64 else I32])
+
+    def memory_init(self, imm) -> None:
+        data_index, mem = imm
+        at = self.check_memory(mem)
+        self.check_data(data_index)
+        self.pop_vals([at, I32, I32])
+
+    def data_drop(self, imm) -> None:
+        self.check_data(imm)
+
+    # --- tables -------------------------------------------------------------------------------
+    def table_get(self, imm) -> None:
+        et = self.check_table(imm)
+        self.pop_expect(self.ctx.table_addr[imm])      # i64 for table64
+        self.stack.append(et)
+
+    def table_set(self, imm) -> None:
+        et = self.check_table(imm)
+        self.pop_vals([self.ctx.table_addr[imm], et])
+
+    def table_size(self, imm) -> None:
+        self.check_table(imm)
+        self.stack.append(self.ctx.table_addr[imm])
+
+    def table_grow(self, imm) -> None:
+        et = self.check_table(imm)
+        it = self.ctx.table_addr[imm]
+        self.pop_vals([et, it])
+        self.stack.append(it)
+
+    def table_fill(self, imm) -> None:
+        et = self.check_table(imm)
+        it = self.ctx.table_addr[imm]
+        self.pop_vals([it, et, it])
+
+    def table_copy(self, imm) -> None:
+        dst, src = imm
+        dt = self.check_table(dst)
+        st = self.check_table(src)
+        if not matches(st, dt, self.module):
+            raise _Invalid("type mismatch: table.copy between tables of different types")
+        d, s = self.ctx.table_addr[dst], self.ctx.table_addr[src]
+        self.pop_vals([d, s, I64 if d == s == I64 else I32])
+
+    def table_init(self, imm) -> None:
+        elem, tab = imm
+        et = self.check_table(tab)
+        self.check_elem(elem)
+        if not matches(self.module.elements[elem].elem_type, et, self.module):
+            raise _Invalid("type mismatch: element segment type does not match the table")
+        self.pop_vals([self.ctx.table_addr[tab], I32, I32])
+
+    def elem_drop(self, imm) -> None:
+        self.check_elem(imm)
+
+    # --- exceptions ---------------------------------------------------------------------------
+    def throw(self, imm) -> None:
+        self.pop_vals(self.tag_params(imm))
+        self.set_unreachable()
+
+    def throw_ref(self, imm) -> None:
+        t = self.pop()
+        if not matches(t, EXNREF, self.module):
             raise _Invalid("type mismatch: throw_ref needs an exnref")
-        _set_unreachable(stack, ctrls)
-        return
-    bt = imm.blocktype
-    if type(bt) is RefType:
-        got = ([], [bt])
-    else:
-        got = ctx.block_types.get(bt) if bt < 0 else (ctx.types[bt] if bt < len(ctx.types) else None)
-    if got is None:
-        raise _Invalid(f"unknown type {bt}")
-    bparams, bresults = got
-    # The catches' labels are counted from outside the try_table.
-    for c in imm.catches:
-        sent = [] if c.tag is None else list(_tag_params(ctx, c.tag))
-        if c.kind in (op.CATCH_REF, op.CATCH_ALL_REF):
-            sent.append(_EXN_NONNULL)
-        lt = _label_types(ctrls, c.label)
-        if len(lt) != len(sent) or not all(_matches(a, e, ctx.module) for a, e in zip(sent, lt)):
-            raise _Invalid("type mismatch: catch clause does not match its label's types")
-    _pop_vals(stack, ctrls, bparams)
-    ctrls.append([_K_BLOCK, bparams, bresults, len(stack), False])
-    stack.extend(bparams)
+        self.set_unreachable()
+
+    def try_table(self, imm) -> None:
+        bparams, bresults = self.block_type(imm.blocktype)
+        # The catches' labels are counted from outside the try_table.
+        for c in imm.catches:
+            sent = [] if c.tag is None else list(self.tag_params(c.tag))
+            if c.kind in (op.CATCH_REF, op.CATCH_ALL_REF):
+                sent.append(_EXN_NONNULL)
+            lt = self.label_types(c.label)
+            if len(lt) != len(sent) or not all(matches(a, e, self.module) for a, e in zip(sent, lt)):
+                raise _Invalid("type mismatch: catch clause does not match its label's types")
+        self.push_frame(_TRY_TABLE, bparams, bresults)
 
 
-# --- function bodies ------------------------------------------------------------------------
+def _memory_rule(code: int):
+    """The rule of a load or store (its row: the pops, the push, the natural alignment)."""
+    pops, push, max_align = MEMORY_SIGS[code]
+    pops64 = [I64, *pops[1:]]
+    lanes = SIMD_LANES.get(code)
+
+    def memory_access(self: _Body, imm) -> None:
+        ctx = self.ctx
+        align, offset, memory, lane = imm        # a MemArg (unpacked: faster than its fields)
+        if memory >= ctx.num_memories:
+            raise _Invalid(f"unknown memory {memory}")
+        if align > max_align:
+            raise _Invalid("alignment must not be larger than natural")
+        want = pops
+        if ctx.mem_addr[memory] == I64:
+            want = pops64                        # memory64: an i64 address
+        elif offset >> 32:
+            raise _Invalid("offset out of range")
+        if lane is not None and lane >= lanes:
+            raise _Invalid("invalid lane index")
+        stack = self.stack
+        n = len(want)
+        if len(stack) - n >= self.ctrls[-1].height and stack[-n:] == want:
+            del stack[-n:]
+        else:
+            self.pop_vals(want)
+        if push:
+            stack.append(push)
+    return memory_access
+
+
+def _lane_rule(code: int):
+    """The rule of an instruction with lane immediates (extract/replace_lane, shuffle)."""
+    pops, push = _LANE_SIGS[code]
+    lanes = SIMD_LANES[code]
+
+    def lane_instruction(self: _Body, imm) -> None:
+        lane_max = max(imm) if isinstance(imm, tuple) else imm   # i8x16.shuffle: 16 lanes
+        if lane_max >= lanes:
+            raise _Invalid("invalid lane index")
+        self.pop_vals(pops)
+        self.stack.append(push)
+    return lane_instruction
+
+
+def _method_name(name: str) -> str:
+    """The ``_Body`` method of an operator: ``local.get`` -> ``local_get``, ``if`` -> ``if_``."""
+    name = name.replace(".", "_")
+    return name + "_" if name in ("if", "else", "return") else name
+
+
+def _rules() -> dict:
+    rules = {}
+    for code, o in op.OPERATORS.items():
+        if code in NUMERIC_SIGS:
+            continue
+        if code in MEMORY_SIGS:
+            rules[code] = _memory_rule(code)
+        elif code in _LANE_SIGS:
+            rules[code] = _lane_rule(code)
+        else:
+            rules[code] = getattr(_Body, _method_name(o.name))
+    return rules
+
+
+_RULES = _rules()
+
 
 def _validate_body(ctx: _Context, func_index: int, body) -> None:
     m = ctx.module
-    data = m.raw
-    params, results = ctx.types[m.func_types[func_index]]
-    locals_ = params + body.locals
-    nlocals = len(locals_)
-    types = ctx.types
-    func_types = ctx.func_types
-    nfuncs = len(func_types)
-    globals_ = ctx.globals
+    b = _Body(ctx, func_index, body)
+    stack = b.stack
+    ctrls = b.ctrls
+    # local.get is checked inline when no local needs init tracking (``_Body.local_get``)
+    fast_locals = len(b.locals) if not b.track else 0
+    locals_ = b.locals
     numeric = NUMERIC_SIGS
-    memsigs = MEMORY_SIGS
-    kind_of = _KIND_OF
-    code_end = body.code_end
-
-    # Locals of a non-defaultable type ((ref $t)) must be set before they are read; the
-    # spec's algorithm: `initialised`, and `inits` (the locals set since each frame began).
-    nparams = len(params)
-    track = False
-    for j, t in enumerate(body.locals):
-        if type(t) is RefType:
-            if t.heap >= len(types):
-                raise ValidationError(f"unknown type {t.heap}", body.code_start, func_index)
-            if not t.nullable:
-                if not track:
-                    track = True
-                    initialised = [True] * nlocals
-                    inits: list[int] = []
-                initialised[nparams + j] = False
-
-    stack: list[int] = []
-    # A control frame: [kind, params, results, height, unreachable, inits height].
-    ctrls = _Ctrls([[_K_BLOCK, [], results, 0, False, 0]])
-    ctrls.module = m
+    rules = _RULES
+    local_get = _LOCAL_GET
+    has_data_count = m.data_count is not None
     height = 0
     at = body.code_start
     try:
-        for at, code, imm in iter_instructions(data, body.code_start, code_end, features=m.features):
+        for at, code, imm in iter_instructions(m.raw, body.code_start, body.code_end, features=m.features,
+                                               has_data_count=has_data_count):
             sig = numeric.get(code)
             if sig is not None:
                 pops, push = sig
@@ -631,334 +954,15 @@ def _validate_body(ctx: _Context, func_index: int, body) -> None:
                     if len(stack) - n >= height and stack[-n:] == pops:
                         del stack[-n:]
                     else:
-                        _pop_vals(stack, ctrls, pops)
+                        b.pop_vals(pops)
                 stack.append(push)
                 continue
-            k = kind_of[code]
-            if k == _K_LOCAL_GET:
-                if imm >= nlocals:
-                    raise _Invalid(f"unknown local {imm}")
-                if track and not initialised[imm]:
-                    raise _Invalid("uninitialized local")
+            if code == local_get and imm < fast_locals:     # a quarter of all instructions
                 stack.append(locals_[imm])
-            elif k == _K_LOCAL_SET or k == _K_LOCAL_TEE:
-                if imm >= nlocals:
-                    raise _Invalid(f"unknown local {imm}")
-                if track and not initialised[imm]:
-                    initialised[imm] = True
-                    inits.append(imm)
-                t = locals_[imm]
-                if len(stack) > height and stack[-1] == t:
-                    if k == _K_LOCAL_SET:
-                        stack.pop()
-                else:
-                    _pop_expect(stack, ctrls, t)
-                    if k == _K_LOCAL_TEE:
-                        stack.append(t)
-            elif k == _K_MEMORY:
-                if imm.memory >= ctx.num_memories:
-                    raise _Invalid(f"unknown memory {imm.memory}")
-                pops, push, max_align = memsigs[code]
-                if imm.align > max_align:
-                    raise _Invalid("alignment must not be larger than natural")
-                if ctx.mem_addr[imm.memory] == I64:
-                    pops = [I64, *pops[1:]]          # memory64: an i64 address
-                elif imm.offset >> 32:
-                    raise _Invalid("offset out of range")
-                if imm.lane is not None and imm.lane >= SIMD_LANES[code]:
-                    raise _Invalid("invalid lane index")
-                n = len(pops)
-                if len(stack) - n >= height and stack[-n:] == pops:
-                    del stack[-n:]
-                else:
-                    _pop_vals(stack, ctrls, pops)
-                if push:
-                    stack.append(push)
-            elif k == _K_CALL:
-                if imm >= nfuncs:
-                    raise _Invalid(f"unknown function {imm}")
-                fparams, fresults = types[func_types[imm]]
-                _pop_vals(stack, ctrls, fparams)
-                stack.extend(fresults)
-            elif k == _K_BR_IF:
-                if len(stack) > height and stack[-1] == I32:
-                    stack.pop()
-                else:
-                    _pop_expect(stack, ctrls, I32)
-                lt = _label_types(ctrls, imm)
-                _pop_vals(stack, ctrls, lt)       # 2.0: br_if pushes the label's types back
-                stack.extend(lt)
-            elif k == _K_END:
-                frame = ctrls[-1]
-                fres = frame[2]
-                h = frame[3]
-                if not (len(stack) == h + len(fres) and stack[h:] == fres):
-                    _pop_vals(stack, ctrls, fres)
-                    if len(stack) != h:
-                        raise _Invalid("type mismatch")
-                    stack.extend(fres)
-                if frame[0] == _K_IF and frame[1] != fres and not matches_all(frame[1], fres, m):
-                    raise _Invalid("type mismatch: if without else must leave its parameters unchanged")
-                if track:
-                    _reset_locals(ctrls, inits, initialised)
-                ctrls.pop()
-                if not ctrls:
-                    if at != code_end - 1:
-                        raise DecodeError("section size mismatch: instructions after the function's final end", at + 1)
-                    return
-                height = ctrls[-1][3]
-            elif k == _K_BLOCK or k == _K_LOOP or k == _K_IF:
-                if type(imm) is RefType:
-                    if imm.heap >= len(types):
-                        raise _Invalid(f"unknown type {imm.heap}")
-                    bt = ([], [imm])
-                else:
-                    bt = ctx.block_types.get(imm) if imm < 0 else None
-                if bt is None:
-                    if imm < 0 or imm >= len(types):
-                        raise _Invalid(f"unknown type {imm}")
-                    bt = types[imm]
-                if k == _K_IF:
-                    if len(stack) > height and stack[-1] == I32:
-                        stack.pop()
-                    else:
-                        _pop_expect(stack, ctrls, I32)
-                bparams, bresults = bt
-                _pop_vals(stack, ctrls, bparams)
-                height = len(stack)
-                ctrls.append([k, bparams, bresults, height, False, len(inits) if track else 0])
-                stack.extend(bparams)
-            elif k == _K_GLOBAL_GET:
-                if imm >= len(globals_):
-                    raise _Invalid(f"unknown global {imm}")
-                stack.append(globals_[imm].val_type)
-            elif k == _K_GLOBAL_SET:
-                if imm >= len(globals_):
-                    raise _Invalid(f"unknown global {imm}")
-                g = globals_[imm]
-                if not g.mutable:
-                    raise _Invalid("global is immutable")
-                _pop_expect(stack, ctrls, g.val_type)
-            elif k == _K_BR:
-                _pop_vals(stack, ctrls, _label_types(ctrls, imm))
-                _set_unreachable(stack, ctrls)
-            elif k == _K_ELSE:
-                frame = ctrls[-1]
-                if frame[0] != _K_IF:
-                    raise _Invalid("else without matching if")
-                fres = frame[2]
-                h = frame[3]
-                _pop_vals(stack, ctrls, fres)
-                if len(stack) != h:
-                    raise _Invalid("type mismatch")
-                frame[0] = _K_ELSE
-                frame[4] = False
-                if track:
-                    _reset_locals(ctrls, inits, initialised)
-                stack.extend(frame[1])
-            elif k == _K_RETURN:
-                _pop_vals(stack, ctrls, results)
-                _set_unreachable(stack, ctrls)
-            elif k == _K_UNREACHABLE:
-                _set_unreachable(stack, ctrls)
-            elif k == _K_DROP:
-                _pop(stack, ctrls)
-            elif k == _K_SELECT:
-                _pop_expect(stack, ctrls, I32)
-                t1 = _pop(stack, ctrls)
-                t2 = _pop(stack, ctrls)
-                if t1 not in _NUM or t2 not in _NUM:
-                    raise _Invalid("type mismatch: select without type needs numeric operands")
-                if t1 != t2 and t1 != UNKNOWN and t2 != UNKNOWN:
-                    raise _Invalid("type mismatch")
-                stack.append(t2 if t1 == UNKNOWN else t1)
-            elif k == _K_SELECT_T:
-                if len(imm) != 1:
-                    raise _Invalid("invalid result arity")
-                t = imm[0]
-                if type(t) is RefType and t.heap >= len(types):
-                    raise _Invalid(f"unknown type {t.heap}")
-                _pop_expect(stack, ctrls, I32)
-                _pop_expect(stack, ctrls, t)
-                _pop_expect(stack, ctrls, t)
-                stack.append(t)
-            elif k == _K_BR_TABLE:
-                labels, default = imm
-                _pop_expect(stack, ctrls, I32)
-                dtypes = _label_types(ctrls, default)
-                arity = len(dtypes)
-                for lab in labels:
-                    lt = _label_types(ctrls, lab)
-                    if len(lt) != arity:
-                        raise _Invalid("type mismatch: br_table targets have different arities")
-                    stack.extend(_pop_vals_keep(stack, ctrls, lt))
-                _pop_vals(stack, ctrls, dtypes)
-                _set_unreachable(stack, ctrls)
-            elif k == _K_NOP:
-                pass
-            elif k == _K_LANE:
-                lane_max = max(imm) if isinstance(imm, tuple) else imm   # i8x16.shuffle: 16 lanes
-                if lane_max >= SIMD_LANES[code]:
-                    raise _Invalid("invalid lane index")
-                pops, push = _LANE_SIGS[code]
-                _pop_vals(stack, ctrls, pops)
-                stack.append(push)
-            elif k == _K_CALL_INDIRECT:
-                ti, tab = imm
-                if tab >= len(ctx.tables):
-                    raise _Invalid(f"unknown table {tab}")
-                if ctx.tables[tab] != FUNCREF and not matches(ctx.tables[tab], FUNCREF, m):
-                    raise _Invalid("type mismatch: call_indirect needs a funcref table")
-                if ti >= len(types):
-                    raise _Invalid(f"unknown type {ti}")
-                _pop_expect(stack, ctrls, ctx.table_addr[tab])
-                fparams, fresults = types[ti]
-                _pop_vals(stack, ctrls, fparams)
-                stack.extend(fresults)
-            elif k == _K_MEMORY_SIZE or k == _K_MEMORY_GROW:
-                if imm >= ctx.num_memories:
-                    raise _Invalid(f"unknown memory {imm}")
-                at_ = ctx.mem_addr[imm]
-                if k == _K_MEMORY_GROW:
-                    _pop_expect(stack, ctrls, at_)
-                stack.append(at_)
-            elif k == _K_REF_NULL:
-                if imm >= len(types):
-                    raise _Invalid(f"unknown type {imm}")
-                stack.append(RefType(True, imm))
-            elif k == _K_REF_IS_NULL:
-                t = _pop(stack, ctrls)
-                if type(t) is not RefType and t != UNKNOWN:
-                    raise _Invalid("type mismatch: ref.is_null needs a reference")
-                stack.append(I32)
-            elif k == _K_REF_FUNC:
-                if imm >= nfuncs:
-                    raise _Invalid(f"unknown function {imm}")
-                if imm not in ctx.refs:
-                    raise _Invalid("undeclared function reference")
-                stack.append(RefType(False, func_types[imm]))
-            elif k == _K_MEMORY_INIT or k == _K_DATA_DROP:
-                if ctx.data_count is None:
-                    raise DecodeError("data count section required", at)
-                data_index, mem = imm if k == _K_MEMORY_INIT else (imm, 0)
-                if k == _K_MEMORY_INIT and mem >= ctx.num_memories:
-                    raise _Invalid(f"unknown memory {mem}")
-                if data_index >= ctx.data_count:
-                    raise _Invalid(f"unknown data segment {data_index}")
-                if k == _K_MEMORY_INIT:
-                    _pop_vals(stack, ctrls, [ctx.mem_addr[mem], I32, I32])
-            elif k == _K_MEMORY_COPY or k == _K_MEMORY_FILL:
-                for mem in (imm if k == _K_MEMORY_COPY else (imm,)):
-                    if mem >= ctx.num_memories:
-                        raise _Invalid(f"unknown memory {mem}")
-                if k == _K_MEMORY_FILL:
-                    at_ = ctx.mem_addr[imm]
-                    _pop_vals(stack, ctrls, [at_, I32, at_])
-                else:   # the length is i64 only between two 64-bit memories
-                    d, s_ = ctx.mem_addr[imm[0]], ctx.mem_addr[imm[1]]
-                    _pop_vals(stack, ctrls, [d, s_, I64 if d == s_ == I64 else I32])
-            elif k == _K_TABLE_GET or k == _K_TABLE_SET or k == _K_TABLE_SIZE \
-                    or k == _K_TABLE_GROW or k == _K_TABLE_FILL:
-                if imm >= len(ctx.tables):
-                    raise _Invalid(f"unknown table {imm}")
-                et = ctx.tables[imm]
-                it = ctx.table_addr[imm]             # i64 for table64
-                if k == _K_TABLE_GET:
-                    _pop_expect(stack, ctrls, it)
-                    stack.append(et)
-                elif k == _K_TABLE_SET:
-                    _pop_vals(stack, ctrls, [it, et])
-                elif k == _K_TABLE_SIZE:
-                    stack.append(it)
-                elif k == _K_TABLE_GROW:
-                    _pop_vals(stack, ctrls, [et, it])
-                    stack.append(it)
-                else:
-                    _pop_vals(stack, ctrls, [it, et, it])
-            elif k == _K_TABLE_COPY:
-                dst, src = imm
-                if dst >= len(ctx.tables):
-                    raise _Invalid(f"unknown table {dst}")
-                if src >= len(ctx.tables):
-                    raise _Invalid(f"unknown table {src}")
-                if not matches(ctx.tables[src], ctx.tables[dst], m):
-                    raise _Invalid("type mismatch: table.copy between tables of different types")
-                d, s_ = ctx.table_addr[dst], ctx.table_addr[src]
-                _pop_vals(stack, ctrls, [d, s_, I64 if d == s_ == I64 else I32])
-            elif k == _K_TABLE_INIT:
-                elem, tab = imm
-                if tab >= len(ctx.tables):
-                    raise _Invalid(f"unknown table {tab}")
-                if elem >= ctx.num_elems:
-                    raise _Invalid(f"unknown elem segment {elem}")
-                if not matches(m.elements[elem].elem_type, ctx.tables[tab], m):
-                    raise _Invalid("type mismatch: element segment type does not match the table")
-                _pop_vals(stack, ctrls, [ctx.table_addr[tab], I32, I32])
-            elif k == _K_ELEM_DROP:
-                if imm >= ctx.num_elems:
-                    raise _Invalid(f"unknown elem segment {imm}")
-            elif k == _K_EXN:
-                _exception_instr(ctx, code, imm, stack, ctrls)
-                height = ctrls[-1][3]
-            elif _K_CALL_REF <= k <= _K_BR_ON_NON_NULL:
-                _typed_reference_instruction(k, imm, stack, ctrls, ctx, results)
-                if k == _K_RETURN_CALL or k == _K_RETURN_CALL_INDIRECT or k == _K_RETURN_CALL_REF:
-                    m._tail_calls_seen = True
-            elif k == _K_NOT_YET:
-                raise _Invalid(f"{op.NAME[code]} is not supported yet")
-            else:  # pragma: no cover - _KIND_OF and this chain must agree
-                raise AssertionError(op.NAME.get(code, code))
+                continue
+            rules[code](b, imm)
+            if ctrls:
+                height = ctrls[-1].height
+            # else: the body's final end (iter_instructions sees that nothing follows it)
     except _Invalid as e:
         raise ValidationError(e.args[0], at, func_index) from None
-    raise DecodeError("END opcode expected: function body ends inside a block", code_end)
-
-
-def _typed_reference_instruction(k: int, imm, stack: list, ctrls: _Ctrls, ctx: _Context, results) -> None:
-    """call_ref, the tail calls, ref.as_non_null, br_on_null, br_on_non_null (rare: off the
-    body loop's chain)."""
-    m = ctx.module
-    types = ctx.types
-    if k == _K_CALL_REF or k == _K_RETURN_CALL_REF:
-        if imm >= len(types):
-            raise _Invalid(f"unknown type {imm}")
-        _pop_expect(stack, ctrls, RefType(True, imm))
-        fparams, fresults = types[imm]
-    elif k == _K_RETURN_CALL:
-        if imm >= len(ctx.func_types):
-            raise _Invalid(f"unknown function {imm}")
-        fparams, fresults = types[ctx.func_types[imm]]
-    elif k == _K_RETURN_CALL_INDIRECT:
-        ti, tab = imm
-        if tab >= len(ctx.tables):
-            raise _Invalid(f"unknown table {tab}")
-        if not matches(ctx.tables[tab], FUNCREF, m):
-            raise _Invalid("type mismatch: call_indirect needs a funcref table")
-        if ti >= len(types):
-            raise _Invalid(f"unknown type {ti}")
-        _pop_expect(stack, ctrls, I32)
-        fparams, fresults = types[ti]
-    elif k == _K_REF_AS_NON_NULL:
-        rt = _pop_ref(stack, ctrls)
-        stack.append(RefType(False, rt.heap))
-        return
-    else:
-        lt = _label_types(ctrls, imm)
-        rt = _pop_ref(stack, ctrls)
-        if k == _K_BR_ON_NULL:            # [t* (ref null ht)] -> [t* (ref ht)], label [t*]
-            _pop_vals(stack, ctrls, lt)
-            stack.extend(lt)
-            stack.append(RefType(False, rt.heap))
-        else:                             # [t* (ref null ht)] -> [t*], label [t* rt'] with (ref ht) <: rt'
-            if not lt:
-                raise _Invalid("type mismatch: br_on_non_null needs a label taking a reference")
-            stack.append(RefType(False, rt.heap))
-            _pop_vals(stack, ctrls, lt)
-            stack.extend(lt[:-1])
-        return
-    if k == _K_CALL_REF:
-        _pop_vals(stack, ctrls, fparams)
-        stack.extend(fresults)
-        return
-    _check_return(results, fresults, m)
-    _pop_vals(stack, ctrls, fparams)
-    _set_unreachable(stack, ctrls)

@@ -186,7 +186,9 @@ def make_case(i: int, seeds: list[Path]) -> tuple[bytes, str]:
 # --- the worker ----------------------------------------------------------------------------------
 
 def _spectest_imports():
-    from runner.runtime.spectest_host import spectest_exports
+    if str(REPO / "scripts") not in sys.path:
+        sys.path.insert(0, str(REPO / "scripts"))
+    from spectest_harness.spectest_host import spectest_exports
     return spectest_exports()
 
 

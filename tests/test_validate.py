@@ -18,9 +18,11 @@ import pytest
 from runner.binary import opcodes as op
 from runner.binary.decode import decode, iter_instructions
 from runner.binary.features import WASM2
-from runner.binary.module import F32, F64, I32, I64
+from runner.binary.module import F32, F64, I32, I64, V128
 from runner.errors import DecodeError, ValidationError
-from runner.validate import MEMORY_SIGS, NUMERIC_SIGS, validate
+from runner.validate import MEMORY_SIGS, NUMERIC_SIGS, _Body, _method_name, validate
+
+from .wat import wasm_tools_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECTEST = Path("/work/shared/spectest")
@@ -83,7 +85,7 @@ def test_spectest_counts():
     assert counts == {"module": 1126, "assert_invalid": 1477, "assert_malformed": 719}
 
 
-# --- signatures derived from the opcode names -----------------------------------------------
+# --- stack effects from the opcode table ----------------------------------------------------
 
 def test_numeric_signatures():
     sig = lambda name: NUMERIC_SIGS[C[name]]  # noqa: E731
@@ -102,10 +104,25 @@ def test_numeric_signatures():
     assert MEMORY_SIGS[C["f64.store"]] == ([I32, F64], 0, 3)
     assert MEMORY_SIGS[C["i32.store8"]] == ([I32, I32], 0, 0)
     # Every plain numeric instruction has a signature.
-    numeric = [c for c, n, k in op.OPCODES
+    numeric = [c for c, n, k, *_ in op.OPCODES
                if n.split(".")[0] in ("i32", "i64", "f32", "f64") and k != op.MEMARG]
     scalar = [c for c in NUMERIC_SIGS if not op.is_simd(c)]
     assert len(numeric) == len(scalar) == 4 + (0xC4 - 0x45 + 1) + 8   # consts, 0x45..0xC4, trunc_sat
+
+
+def test_opcode_table_rows():
+    """The rows' stack effects, alignments and lane counts as the table parses them."""
+    o = op.OPERATORS
+    assert o[C["i32.add"]].pops == (I32, I32) and o[C["i32.add"]].pushes == (I32,)
+    assert o[C["i64.store16"]].pops == (op.ADDR, I64) and o[C["i64.store16"]].pushes == ()
+    assert o[C["i64.store16"]].access == 2
+    assert o[C["v128.load32_lane"]].access == 4 and o[C["v128.load32_lane"]].lanes == 4
+    assert o[C["i8x16.shuffle"]].lanes == 32 and o[C["f64x2.extract_lane"]].lanes == 2
+    assert o[C["f32x4.relaxed_madd"]].pops == (V128, V128, V128)
+    # The rows without a stack effect are exactly those the validator has a method for.
+    special = {c for c, row in o.items() if row.pops is None}
+    assert len(special) == 48
+    assert all(getattr(_Body, _method_name(o[c].name), None) for c in special)
 
 
 # --- hand-written modules ---------------------------------------------------------------------
@@ -279,3 +296,59 @@ def test_function_index_counts_imports():
     assert info.value.func_index == 1
     assert info.value.offset == len(data) - 2
     assert info.value.message.startswith("type mismatch")
+
+
+def test_try_table_resets_the_locals_it_initialised():
+    # 3.0: a non-defaultable local set inside a try_table is unset again after its end (this
+    # frame once lacked its init height: an IndexError instead of the error).
+    data = wasm_tools_parse("""
+      (module (type $f (func)) (func $g) (elem declare func $g)
+        (func (local (ref $f))
+          (try_table (local.set 0 (ref.func $g)))
+          (local.get 0) (drop)))""")
+    with pytest.raises(ValidationError) as info:
+        validate(decode(data))
+    assert info.value.message == "uninitialized local" and info.value.func_index == 1
+    assert data[info.value.offset] == 0x20                 # at the local.get
+
+
+def _module_of_bodies(bodies: list[bytes]) -> bytes:
+    """A module of functions () -> () with these bodies (locals and code)."""
+    n = len(bodies)
+    code = bytes([n]) + b"".join(bytes([len(b)]) + b for b in bodies)
+    return (b"\0asm\1\0\0\0" + bytes([1, 4, 1, 0x60, 0, 0]) + bytes([3, n + 1, n] + [0] * n)
+            + bytes([10, len(code)]) + code)
+
+
+def test_decode_and_validate_raise_their_own_errors():
+    from runner.errors import ModuleError
+    # A global initialised by a non-constant instruction decodes; validation rejects it.
+    data = wasm_tools_parse("(module (global i32 (i32.const 1)) (global i32 (i32.const 1) (i32.const 2) (drop)))")
+    m = decode(data, WASM2)
+    with pytest.raises(ValidationError) as info:
+        validate(m)
+    assert info.value.message == "constant expression required" and data[info.value.offset] == 0x1A
+    data = wasm_tools_parse("(module (global i32 (i32.const 1) (i32.const 2)))")
+    with pytest.raises(ValidationError, match="exactly one value"):
+        validate(decode(data, WASM2))
+    # A body's format errors are the decoder's, met while validate walks the body.
+    with pytest.raises(DecodeError) as bad:
+        validate(decode(_module_of_bodies([bytes([0, 0x0B, 0x01])])))
+    assert isinstance(bad.value, ModuleError) and isinstance(info.value, ModuleError)
+    assert not isinstance(bad.value, ValidationError) and not isinstance(info.value, DecodeError)
+
+
+def test_parallel_validation_keeps_the_error_class(monkeypatch):
+    """Bodies validated in a worker process report a malformed body as a DecodeError and an
+    invalid one as a ValidationError, as in one process (a DecodeError once became an
+    internal CompileError)."""
+    from runner.api import Config, Engine
+    monkeypatch.setattr(Engine, "PARALLEL_VALIDATE_BYTES", 0)
+    engine = Engine(Config(jobs=2, cache=False))
+    ok = [bytes([0, 0x0B])] * 11
+    with pytest.raises(DecodeError) as bad:
+        engine.compile(_module_of_bodies(ok + [bytes([0, 0x0B, 0x01])]))    # a nop after the end
+    assert "instructions after the function's final end" in bad.value.message
+    with pytest.raises(ValidationError) as invalid:
+        engine.compile(_module_of_bodies(ok + [bytes([0, 0x1A, 0x0B])]))    # drop on an empty stack
+    assert invalid.value.func_index == 11 and invalid.value.message.startswith("type mismatch")

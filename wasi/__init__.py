@@ -1,7 +1,7 @@
 """wasi_snapshot_preview1 host for wasirun.
 
 The host sees guest memory as a memoryview and arguments as Python ints; it knows
-nothing of LLVM.  ``WASI_FUNCTIONS`` maps each of the 45 preview1 names to a
+nothing of LLVM.  ``WASI_FUNCTIONS`` maps each of the 46 preview1 names to a
 ``HostFunc`` (signature + ``impl(ctx, *args)``); the runtime binds them to a
 ``WasiCtx`` built from a ``WasiConfig``.
 

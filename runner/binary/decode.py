@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..errors import DecodeError, ValidationError
+from ..errors import DecodeError
 from . import opcodes as op
 from .features import WASM3, Features
 from .module import (FUNCREF, HEAP_TYPE_NAMES, HT_FUNC, KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, KIND_TABLE, KIND_TAG,
@@ -317,10 +317,10 @@ _CONST_ARITH_OPS = {0x6A: "i32.add", 0x6B: "i32.sub", 0x6C: "i32.mul",
 
 
 def _const_expr(s: Reader, m: Module) -> ConstExpr:
-    """A constant expression: one instruction as a ``ConstExpr``, a longer sequence (extended
-    constants) as ``ConstExpr("seq", (ConstExpr, ...), start)``.  Shape errors (an instruction
-    that is not constant; not exactly one value, checked by the validator for a sequence) are
-    validation errors."""
+    """A constant expression: one instruction as a ``ConstExpr``, any other sequence as
+    ``ConstExpr("seq", (ConstExpr, ...), start)`` (extended constants).  Its shape is the
+    validator's to judge: an instruction that is not constant becomes
+    ``ConstExpr("non-constant", opcode, offset)``, and a sequence needs extended constants."""
     start = s.pos
     instrs = []
     for at, code, imm in iter_instructions(s.data, s.pos, s.end, stop_at_end=True, features=s.features):
@@ -328,16 +328,12 @@ def _const_expr(s: Reader, m: Module) -> ConstExpr:
     # iter_instructions stopped right after the expression's final `end`.
     s.pos = _LAST_END[0]
     body = instrs[:-1]
-    allowed = (_CONST_OPS, _CONST_ARITH_OPS) if s.features.extended_const else (_CONST_OPS,)
-    for at, code, _ in body:
-        if not any(code in ops for ops in allowed):
-            raise ValidationError("constant expression required", at)
     if len(body) == 1 and body[0][1] in _CONST_OPS:
         return _const_instr(*body[0])
-    if not s.features.extended_const:
-        raise ValidationError("type mismatch: constant expression must produce exactly one value", start)
-    return ConstExpr("seq", tuple(ConstExpr(_CONST_ARITH_OPS[code], 0, at) if code in _CONST_ARITH_OPS
-                                  else _const_instr(at, code, imm) for at, code, imm in body), start)
+    arith = _CONST_ARITH_OPS if s.features.extended_const else {}
+    return ConstExpr("seq", tuple(ConstExpr(arith[code], 0, at) if code in arith
+                                  else _const_instr(at, code, imm) if code in _CONST_OPS
+                                  else ConstExpr("non-constant", code, at) for at, code, imm in body), start)
 
 
 def _const_instr(at: int, code: int, imm) -> ConstExpr:
@@ -501,12 +497,16 @@ def _block_type(r: Reader, end: int):
 
 
 def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False,
-                      features: Features = WASM3) -> Iterator[tuple[int, int, object]]:
+                      features: Features = WASM3, has_data_count: bool = True) -> Iterator[tuple[int, int, object]]:
     """Yield ``(offset, code, immediate)`` for each instruction in ``data[pos:end]``.
 
     With ``stop_at_end`` the walk stops after the ``end`` that closes depth 0
-    (used for constant expressions, whose length is not known up front).
-    ``features`` gates the 3.0 instructions and the memarg's memory-index flag.
+    (used for constant expressions, whose length is not known up front); otherwise
+    ``data[pos:end]`` is a function body, which must end with the ``end`` closing depth 0
+    (the format errors found here are DecodeErrors, also while the validator walks).
+    ``features`` gates the 3.0 instructions and the memarg's memory-index flag;
+    without ``has_data_count`` (the module has no data count section) memory.init and
+    data.drop are malformed.
     """
     r = Reader(data, pos, end, features)
     depth = 0
@@ -532,9 +532,14 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
         if kind == "none":
             imm = None
             if code == 0x0B:
-                if depth == 0 and stop_at_end:
-                    _LAST_END[0] = r.pos
-                    yield at, code, None
+                if depth == 0:
+                    if stop_at_end:
+                        _LAST_END[0] = r.pos
+                        yield at, code, None
+                        return
+                    yield at, code, None       # the body's final end: nothing may follow
+                    if r.pos < end:
+                        raise DecodeError("section size mismatch: instructions after the function's final end", r.pos)
                     return
                 depth -= 1
             elif code == 0x05:
@@ -542,6 +547,8 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
         elif kind == "local" or kind == "global" or kind == "label" or kind == "func" \
                 or kind == "table" or kind == "data" or kind == "elem":
             imm = r.u32()
+            if kind == "data" and not has_data_count:
+                raise DecodeError("data count section required", at)
         elif kind == "memarg":
             imm = _memarg(r, max_align_flags, False)
         elif kind == "i32":
@@ -590,6 +597,8 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
             imm = _ref_null_heap_type(r)
         elif kind == "memory.init":
             imm = (r.u32(), _memory_index(r, features))
+            if not has_data_count:
+                raise DecodeError("data count section required", at)
         elif kind == "memory.copy":
             imm = (_memory_index(r, features), _memory_index(r, features))
         elif kind == "tag" or kind == "type":
@@ -603,3 +612,4 @@ def iter_instructions(data: bytes, pos: int, end: int, stop_at_end: bool = False
         yield at, code, imm
     if stop_at_end:
         raise DecodeError("unexpected end of section or function", end)
+    raise DecodeError("END opcode expected: function body ends inside a block", end)

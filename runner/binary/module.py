@@ -136,7 +136,8 @@ class ConstExpr:
     global index), 'ref.null' (``value`` = its RefType), 'ref.func'
     (``value`` = function index); or 'seq' (extended constant expressions:
     ``value`` = a tuple of single-instruction ConstExprs, run on a stack, whose ops
-    may also be 'i32.add', 'i32.sub', 'i32.mul', 'i64.add', 'i64.sub', 'i64.mul').
+    may also be 'i32.add', 'i32.sub', 'i32.mul', 'i64.add', 'i64.sub', 'i64.mul', or
+    'non-constant' (``value`` = the opcode: the validator rejects it)).
     """
 
     op: str

@@ -80,9 +80,9 @@ def _i64(v: int) -> str:
 def effective_address(fx, addr: str, offset: int, size: int, mem: int = 0) -> str:
     """A pointer to ``addr + offset`` in memory ``mem`` for a ``size``-byte access.
 
-    A 32-bit memory with guard pages (the default) checks nothing here (see the
-    module docstring); without them the access is checked explicitly.  A 64-bit
-    memory's access is always checked; the offset (a u64) is folded into the bound.
+    A 32-bit memory checks nothing here: its guard pages do (see the module
+    docstring).  A 64-bit memory's access is always checked; the offset (a u64) is
+    folded into the bound.
     """
     if is64(fx, mem):
         reach = offset + size
@@ -95,10 +95,6 @@ def effective_address(fx, addr: str, offset: int, size: int, mem: int = 0) -> st
     ea = fx.value(f"zext i32 {addr} to i64")
     if offset:
         ea = fx.value(f"add i64 {ea}, {offset}")
-    if not fx.env.guard_pages:
-        end = fx.value(f"add i64 {ea}, {size}")
-        fx.trap_if(fx.value(f"icmp ugt i64 {end}, {fx.memory_size_bytes(mem)}"), TrapKind.MEMORY_OUT_OF_BOUNDS)
-        return fx.value(f"getelementptr i8, ptr {fx.memory_base(mem)}, i64 {ea}")
     ptr = fx.value(f"getelementptr i8, ptr {fx.memory_base(mem)}, i64 {ea}")
     end = offset + size
     if fx.bounds.covers(mem, addr, end) or _constant_in_bounds(fx, addr, end, mem):
@@ -121,7 +117,7 @@ def memarg(imm) -> tuple[int, int]:
     return imm.offset, imm.memory
 
 
-# With guard pages (the default) a 32-bit memory's access is its own bounds check: it
+# With guard pages a 32-bit memory's access is its own bounds check: it
 # faults, and the fault is the trap.  LLVM does not know that an access can trap, so it
 # would delete a load whose value is unused, narrow one whose value is partly used (an
 # i64.load that is wrapped, one lane of a v128), merge adjacent stores, delete a store a
@@ -139,7 +135,7 @@ def memarg(imm) -> tuple[int, int]:
 #     that one would trap the state there is the same); a store keeps BARRIER, so it is
 #     still not moved above an earlier access that may trap (LangRef lets LLVM move plain
 #     code across volatile accesses), but is plain (stores that cannot fault may merge);
-#   * a 64-bit memory's access (and every access without guard pages) is checked
+#   * a 64-bit memory's access is checked
 #     explicitly before it, and the check's trap call orders it, so it stays plain.
 # The cost, and the alternatives measured (explicit checks, a keep-alive asm on the
 # value, volatile alone), are in docs/ARCHITECTURE.md, "Memory accesses".
@@ -148,7 +144,7 @@ BARRIER = 'call void asm sideeffect "", ""() #2'   # attributes #2 (module.py): 
 
 def _faults(fx, mem: int) -> bool:
     """Whether an access to memory ``mem`` is checked by its fault (guard pages)."""
-    return fx.env.guard_pages and not is64(fx, mem)
+    return not is64(fx, mem)
 
 
 def load(fx, t: str, ptr: str, mem: int = 0) -> str:

@@ -72,7 +72,6 @@ class ModuleTranslator:
         self.options = options
         self.interruptible = options.interruptible
         self.fuel = options.fuel
-        self.guard_pages = options.guard_pages
         self.tier_counters = options.tier_counters
         self.unit: frozenset[int] = frozenset()
         self.debug_info = options.debug_info

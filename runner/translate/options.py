@@ -10,6 +10,5 @@ class TranslateOptions:
     debug_info: bool = False   # DWARF: line = wasm byte offset, in a pseudo file named after the module
     interruptible: bool = False  # check the engine's interrupt flag (wr.interrupt) at function entry and loop headers (--timeout)
     fuel: bool = False         # count instructions against the engine's fuel (wr.fuel, --fuel)
-    guard_pages: bool = True   # out-of-bounds accesses fault on PROT_NONE pages instead of explicit checks
     tier_counters: bool = False  # first tier: count entries and loop iterations, ask for tier-up when hot
     direct_calls: bool = True  # calls within the unit are direct (False: every call reads wr.funcrefs)

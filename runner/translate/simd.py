@@ -558,7 +558,7 @@ def _handler(name: str, kind: str):
 
 def handlers() -> dict:
     """Opcode -> ``handler(fx, code, imm)`` for every SIMD instruction."""
-    return {code: _handler(name, kind) for code, name, kind in op.OPCODES if op.is_simd(code)}
+    return {code: _handler(o.name, o.imm) for code, o in op.OPERATORS.items() if op.is_simd(code)}
 
 
 def _declarations() -> list[str]:

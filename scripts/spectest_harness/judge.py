@@ -83,7 +83,7 @@ class ScriptRunner:
         from runner import errors
         from runner.binary import module as wm
         from runner.runtime import instance as wi, store as ws
-        from runner.runtime.spectest_host import spectest_exports
+        from .spectest_host import spectest_exports
 
         self.errors, self.wm, self.wi, self.ws = errors, wm, wi, ws
         self.exception_class = wasm_exception_class(errors)

@@ -3,13 +3,14 @@
 Its exports (shared/docs/spectest-judging.md, section 5): print functions that do nothing,
 immutable globals of 666 / 666.6, a funcref table of 10..20 elements (and, for the 3.0 suite, a
 64-bit one, ``table64``), a memory of 1..2 pages.
-Used by scripts/spectest.py and the fuzz test.
+Used by scripts/spectest.py and tests/test_fuzz.py; a test helper, so not in the installed package.
 """
 from __future__ import annotations
 
-from ..binary.module import F32, F64, FUNCREF, I32, I64, FuncType, GlobalType, Limits, MemoryType, TableType
-from .instance import host_function, register_memory, register_table
-from .store import GlobalCell, Memory, Table
+from runner.binary.module import F32, F64, FUNCREF, I32, I64, FuncType, GlobalType, Limits, MemoryType, TableType
+from runner.runtime.functions import host_function
+from runner.runtime.helpers import register_memory, register_table
+from runner.runtime.store import GlobalCell, Memory, Table
 
 _PRINTS = (("print", ()), ("print_i32", (I32,)), ("print_i64", (I64,)), ("print_f32", (F32,)),
            ("print_f64", (F64,)), ("print_i32_f32", (I32, F32)), ("print_f64_f64", (F64, F64)))
