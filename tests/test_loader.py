@@ -561,7 +561,9 @@ def test_runtime_ir_links_and_wr_enter_runs(mapped):
     assert {"wr_enter", "wr_trap", "wr_segv", "boom"} <= set(image.symbols)
     assert {"__sigsetjmp", "siglongjmp", "signal", THREAD_STATE_SYMBOL} <= set(image.imports)
     offset = tls_block(THREAD_STATE_TLS_SIZE).offset & (1 << 64) - 1
-    li = mapped(image, lambda name: offset if name == THREAD_STATE_SYMBOL else process_symbol(name))
+    from runner.runtime.exceptions import unwind_symbols
+    unwind = unwind_symbols()    # libgcc_s, as the runtime resolves them (a fresh process has not loaded it)
+    li = mapped(image, lambda name: offset if name == THREAD_STATE_SYMBOL else unwind.get(name) or process_symbol(name))
     enter = fn(li, "wr_enter", I32, P, P, ctypes.c_uint64)
     slots = (I32 * 4)()
     cb = ctypes.CFUNCTYPE(None, P)(lambda p: I32.from_address(p).__setattr__("value", 5))
