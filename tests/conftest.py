@@ -14,6 +14,8 @@ import pytest
 
 _SESSION_CACHE = tempfile.mkdtemp(prefix="wasirun-test-cache-")
 os.environ["WASIRUN_CACHE_DIR"] = _SESSION_CACHE     # before anything imports runner
+# The runtime's own libraries too (runner/runtime/library.py: by default next to the package).
+os.environ["WASIRUN_HOST_CACHE"] = os.path.join(_SESSION_CACHE, "host")
 
 from .wasi_testing import GuestFactory  # noqa: E402
 
