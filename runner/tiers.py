@@ -269,7 +269,7 @@ class ModuleCode:
         self.tierup_errors: list[str] = []
         # Lazy mode: a module whose first tier would take over LAZY_SECONDS of LLVM compiles
         # each function on its first call: most of a program's code never runs (a Rust
-        # command's std: hello.wasm calls 97 of 287 functions; cold, CPU -0.10 s of 0.34 s,
+        # command's std: hello.wasm calls 97 of 287 functions; cold CPU 0.36 -> 0.25 s,
         # docs/PERFORMANCE.md "Cold path, second round").  A tiny module (the spec tests'
         # are all below 0.04 s) is one cheap unit, cheaper than a few first-call batches.
         # With -g only big modules: first calls would cost 4x and land inside the run's
