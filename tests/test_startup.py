@@ -15,12 +15,18 @@ HELLO = REPO.parent / "shared" / "bench" / "hello.wasm"
 NOT_ON_A_WARM_START = ("llvmlite", "runner.workers", "runner.compile_worker", "runner.jit", "runner.validate",
                        "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle",
                        # ctypes.util.find_library ran `ldconfig -p` in a subprocess
-                       "subprocess", "ctypes.util", "_hashlib")   # OpenSSL, for sha256
+                       "subprocess", "ctypes.util", "_hashlib",   # OpenSSL, for sha256
+                       # the cache's paths are strings: pathlib (+ urllib.parse, ipaddress) and
+                       # shutil (+ bz2, lzma, fnmatch) cost ~5 ms of import
+                       "pathlib", "shutil", "importlib.util")
 
+# What the interpreter loaded before wasirun (this environment's .pth files may import pathlib,
+# shutil, ...) does not count: the probe reports what wasirun itself imported.
 PROBE = """
 import atexit, sys
+before = set(sys.modules)
 def report():
-    sys.stderr.write("loaded: " + " ".join(m for m in %r if m in sys.modules) + "\\n")
+    sys.stderr.write("loaded: " + " ".join(m for m in %r if m in sys.modules and m not in before) + "\\n")
 atexit.register(report)
 sys.argv = ["wasirun", *sys.argv[1:]]
 from runner.cli import main
