@@ -42,6 +42,38 @@ __all__ = ["Instance", "Extern", "Function", "FuncRef", "host_function", "raise_
 TAIL_STUB = 1 << 31   # a lazy stub's index bit: the caller wants the tailcc code (wr.tailcode)
 
 
+class FunctionSpace:
+    """An instance's function index space: the imported Functions as resolved, each defined
+    function's made by ``make(index)`` on first use and kept.  A module may define tens of
+    thousands of functions (Yosys: 34k, one object each was ~40 % of a warm run's instantiation);
+    the host reaches a few of them: exports, the start function."""
+
+    __slots__ = ("_items", "_make")
+
+    def __init__(self, imported: list[Function], total: int, make: Callable[[int], Function]):
+        self._items: list[Function | None] = list(imported) + [None] * (total - len(imported))
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._items)))]
+        f = self._items[index]          # IndexError as a list's
+        if f is None:
+            if index < 0:
+                index += len(self._items)
+            f = self._items[index] = self._make(index)
+        return f
+
+    def __setitem__(self, index: int, f: Function) -> None:
+        self._items[index] = f
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self._items)))
+
+
 class Instance:
     """A module instance: its native code linked against its own memories, tables and globals."""
 
@@ -56,7 +88,7 @@ class Instance:
             getattr(limits, "max_wasm_stack", None) or DEFAULT_STACK_BUDGET)
         # 1. Imports, with the spec's subtyping rules.
         imported = resolve_imports(m, imports)
-        self.functions: list[Function | None] = imported.functions
+        self.functions = FunctionSpace(imported.functions, len(m.func_types), self._make_function)
         self.memories: list[Memory] = imported.memories
         self.tables: list[Table] = imported.tables
         self.globals: list[GlobalCell] = imported.globals
@@ -144,12 +176,7 @@ class Instance:
         self._announce(units, first=True)
         code.instances.add(self)
 
-        # 4. Function objects.
-        for i in range(m.num_imported_funcs, nfuncs):
-            entry = self._entries.get(i)
-            self.functions.append(Function(m.func_type(i), self.code_addresses[i], entry, self,
-                                           functools.partial(compiled.display_name, i),
-                                           record=self.funcrefs_address + FUNCREF_RECORD_SIZE * i))
+        # 4. Function objects: the defined functions' are made on first use (FunctionSpace).
         for i in range(m.num_imported_funcs):
             f = self.functions[i]
             entry = self._entries.get(i)
@@ -192,6 +219,12 @@ class Instance:
             self.functions[m.start].call_raw([])
 
     # --- helpers ----------------------------------------------------------------------------
+    def _make_function(self, i: int) -> Function:
+        """The Function value of defined function ``i`` (its record is this instance's)."""
+        return Function(self.module.func_type(i), self.code_addresses[i], self._entries.get(i), self,
+                        functools.partial(self.compiled.display_name, i),
+                        record=self.funcrefs_address + FUNCREF_RECORD_SIZE * i)
+
     def _keep_code_alive(self) -> None:
         """Tie this instance's lifetime (its native code) to every table and reference-typed
         global its function references can reach: its own and imported ones, and, through the
@@ -216,7 +249,9 @@ class Instance:
             c.keep_alive(self)
 
     def _extern(self, kind: int, index: int) -> Extern:
-        return {KIND_FUNC: self.functions, KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
+        if kind == KIND_FUNC:
+            return self.functions[index]
+        return {KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
                 KIND_GLOBAL: self.globals, KIND_TAG: self.tags}[kind][index]
 
     def eval_const(self, e: ConstExpr) -> int:
