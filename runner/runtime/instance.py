@@ -32,7 +32,7 @@ from .helpers import helper_symbols, register_instance, register_memory, registe
 from .imports import Extern, resolve_imports
 from .library import resolver
 from .native import DEFAULT_STACK_BUDGET, NativeRuntime
-from .store import GlobalCell, Memory, Table
+from .store import GlobalCell, Memory, Table, store_words
 from .traps import raise_trap
 from .values import FuncRef, externref_handle, externref_object, from_raw, to_raw, type_id
 
@@ -120,13 +120,13 @@ class Instance:
         self.address = ctypes.addressof(self._marker)
         register_instance(self)
         nfuncs = len(m.func_types)
-        self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*[type_id(canonical(m, i))
-                                                                  for i in range(len(m.types))])
+        type_ids = [type_id(canonical(m, i)) for i in range(len(m.types))]
+        self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*type_ids)
         # wr.funcrefs as flat u64 words (layout.FUNCREF_RECORD_WORDS per record)
         self.funcrefs = (ctypes.c_uint64 * (FUNCREF_RECORD_WORDS * max(nfuncs, 1)))()
         self.funcrefs_address = ctypes.addressof(self.funcrefs)
-        for i in range(nfuncs):
-            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = self.typeids[m.func_types[i]]
+        if nfuncs:
+            store_words(self.funcrefs, FUNCREF_TYPE_ID_FIELD, FUNCREF_RECORD_WORDS, map(type_ids.__getitem__, m.func_types))
         # A tail module's tailcc code pointers, beside its records (runner/translate/tailcalls.py)
         self.tailcode = (ctypes.c_void_p * max(nfuncs, 1))()
         code = compiled.code
@@ -163,16 +163,16 @@ class Instance:
             self._tail_stubs = StubRegion(first | TAIL_STUB, nfuncs - first, self.address,
                                           rt.symbols["wr_lazy_entry"])
             rt.add_lazy_target(self.address, self._compile_on_first_call)
-            for i in range(first, nfuncs):
-                stub = self.code_addresses[i] = self._stubs.address(i)
-                self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = stub
-                self.tailcode[i] = self._tail_stubs.address(i | TAIL_STUB)
+            if nfuncs > first:
+                stubs = self._stubs.addresses()
+                self.code_addresses[first:] = stubs
+                store_words(self.funcrefs, FUNCREF_RECORD_WORDS * first + FUNCREF_CODE_FIELD, FUNCREF_RECORD_WORDS, stubs)
+                store_words(self.tailcode, first, 1, self._tail_stubs.addresses())
         units = sorted(code.units, key=lambda u: u.rank)
         for unit in units:
             self._map_unit(unit)
-        missing = [i for i in range(nfuncs) if not self.code_addresses[i]]
-        if missing:
-            raise LinkError(f"internal error: no code for function {missing[0]}")
+        if 0 in self.code_addresses:
+            raise LinkError(f"internal error: no code for function {self.code_addresses.index(0)}")
         self._announce(units, first=True)
         code.instances.add(self)
 
@@ -194,17 +194,16 @@ class Instance:
 
         # 6. Segments, then 7. start.
         self.elem_segments: list[list[int]] = [
-            [self.eval_const(e) for e in seg.init] if seg.mode == MODE_PASSIVE else [] for seg in m.elements]
+            self._eval_elements(seg.init) if seg.mode == MODE_PASSIVE else [] for seg in m.elements]
         self.data_segments: list[bytes] = [d.data if d.mode == MODE_PASSIVE else b"" for d in m.data]
         for seg in m.elements:
             if seg.mode == MODE_ACTIVE:
                 table = self.tables[seg.table_index]
                 offset = self.eval_const(seg.offset)
-                refs = [self.eval_const(e) for e in seg.init]
+                refs = self._eval_elements(seg.init)
                 if offset + len(refs) > table.size:
                     raise Trap(TrapKind.TABLE_OUT_OF_BOUNDS)
-                for k, r in enumerate(refs):
-                    table.set(offset + k, r)
+                table.write(offset, refs)
         for seg in m.data:
             if seg.mode == MODE_ACTIVE:
                 mem = self.memories[seg.memory_index]
@@ -258,6 +257,11 @@ class Instance:
         """A constant expression's value as raw bits, in this instance."""
         return eval_const(e, self.globals, self.funcrefs_address)
 
+    def _eval_elements(self, exprs: list[ConstExpr]) -> list[int]:
+        """An element segment's values (``ref.func i``, by far the most common, inline)."""
+        base = self.funcrefs_address
+        return [base + FUNCREF_RECORD_SIZE * e.value if e.op == "ref.func" else self.eval_const(e) for e in exprs]
+
     # --- code ------------------------------------------------------------------------------
     def _map_unit(self, unit) -> None:
         """Map one code unit for this instance; its functions take over where it is the best tier."""
@@ -270,11 +274,12 @@ class Instance:
         base = mapped.base
         NativeRuntime.get().add_code(base, base + mapped.size)   # before any of it can run
         ranges = []
+        rank = unit.rank
         for i, (off, size) in unit.symbols.items():
             start = base + off
             ranges.append(coderanges.make_range(start, size, self, i, unit))
-            if unit.rank > self._code_rank[i]:
-                self._code_rank[i] = unit.rank
+            if rank > self._code_rank[i]:
+                self._code_rank[i] = rank
                 adapter = unit.adapters.get(i)
                 if adapter is not None:          # a tail module: records hold the C-convention adapter
                     self.tailcode[i] = start
