@@ -110,3 +110,30 @@ def test_the_guest_runs_with_the_default_collector_and_start_up_frozen(cache_dir
     r = subprocess.run([sys.executable, "-c", GC_PROBE, str(HELLO)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout == "Hello, world!\n", r.stderr
     assert r.stderr.endswith("gc: True True\n"), r.stderr
+
+
+def test_the_editable_install_is_a_plain_path():
+    """`pip install -e .` (the README's set-up) gets a .pth holding the project's path, not the
+    import finder setuptools uses for a flat layout without ``package-dir`` (whose module,
+    pathlib and importlib.util cost ~8.7 ms of every interpreter start: docs/PERFORMANCE.md).
+    setuptools picks the plain path when ``package-dir`` is exactly {"": "."}: the wheel built
+    from a copy of the project shows which it picked, where setuptools can build one here."""
+    import shutil
+    import tomllib
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert config["tool"]["setuptools"]["package-dir"] == {"": "."}
+    pytest.importorskip("wheel")     # setuptools' build_editable needs it (pip's build environment has it)
+    import tempfile
+    import zipfile
+    with tempfile.TemporaryDirectory() as d:
+        project, out = Path(d) / "p", Path(d) / "out"
+        shutil.copytree(REPO, project, ignore=shutil.ignore_patterns("__pycache__", ".git", "build", "*.egg-info", "tests"))
+        out.mkdir()
+        r = subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; print(build_meta.build_editable({str(out)!r}))"],
+                           cwd=project, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        names = zipfile.ZipFile(out / r.stdout.split()[-1]).namelist()
+        pth = [n for n in names if n.endswith(".pth")]
+        assert len(pth) == 1 and not [n for n in names if n.endswith("_finder.py")], names
+        text = zipfile.ZipFile(out / r.stdout.split()[-1]).read(pth[0]).decode()
+        assert text.strip() == str(project), text
