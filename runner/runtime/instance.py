@@ -48,11 +48,12 @@ class FunctionSpace:
     thousands of functions (Yosys: 34k, one object each was ~40 % of a warm run's instantiation);
     the host reaches a few of them: exports, the start function."""
 
-    __slots__ = ("_items", "_make")
+    __slots__ = ("_items", "_make", "_lock")
 
     def __init__(self, imported: list[Function], total: int, make: Callable[[int], Function]):
         self._items: list[Function | None] = list(imported) + [None] * (total - len(imported))
         self._make = make
+        self._lock = threading.Lock()     # two threads reaching one function get one object
 
     def __len__(self) -> int:
         return len(self._items)
@@ -64,7 +65,10 @@ class FunctionSpace:
         if f is None:
             if index < 0:
                 index += len(self._items)
-            f = self._items[index] = self._make(index)
+            with self._lock:
+                f = self._items[index]
+                if f is None:
+                    f = self._items[index] = self._make(index)
         return f
 
     def __setitem__(self, index: int, f: Function) -> None:
