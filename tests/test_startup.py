@@ -137,3 +137,16 @@ def test_the_editable_install_is_a_plain_path():
         assert len(pth) == 1 and not [n for n in names if n.endswith("_finder.py")], names
         text = zipfile.ZipFile(out / r.stdout.split()[-1]).read(pth[0]).decode()
         assert text.strip() == str(project), text
+
+
+def test_the_package_imports_its_parts_on_first_use():
+    """`import runner` (what `from runner.cli import main` runs first) loads none of runner's
+    modules, so the CLI's start-up gc threshold (set when runner.cli is imported) covers them;
+    the package's names still resolve."""
+    probe = ("import sys; before = set(sys.modules); import runner; "
+             "print(sorted(m for m in set(sys.modules) - before if m.startswith('runner.') or m == 'dataclasses')); "
+             "from runner import Trap, DecodeError, WasmError; import runner.errors as e; "
+             "print(Trap is e.Trap and DecodeError is e.DecodeError and issubclass(Trap, WasmError))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["[]", "True"], r.stdout
