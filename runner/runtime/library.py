@@ -15,8 +15,6 @@ fixed ones at install time.
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 from typing import Callable
 
 from .. import loader
@@ -47,13 +45,15 @@ def ensure_cached(ir_text: str, label: str) -> None:
         _compile(key, ir_text, None)
 
 
-def host_directory() -> Path | None:
+def host_directory() -> str | None:
     """Where this install keeps its libraries for this build (None: ``WASIRUN_HOST_CACHE=off``)."""
     base = os.environ.get("WASIRUN_HOST_CACHE")
     if base == "off":
         return None
-    root = Path(base) if base else Path(__file__).resolve().parent.parent / "__pycache__" / "wasirun-host"
-    return root / code_fingerprint()[:32]
+    # (os.path, not pathlib: a warm start imports neither pathlib nor shutil, tests/test_startup.py)
+    root = base or os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))),
+                                "__pycache__", "wasirun-host")
+    return os.path.join(root, code_fingerprint()[:32])
 
 
 def _caches() -> list[CodeCache]:
@@ -73,20 +73,21 @@ def _compile(key, ir_text, resolve):
     for cache in _caches():
         stored = cache.put(key, "lib", {"level": "O2", "sizes": sizes}, data)
         if stored is not None:
-            if cache.directory.parent == host_directory():
-                _prune_host_builds(cache.directory.parent)
+            if os.path.dirname(cache.directory) == host_directory():
+                _prune_host_builds(os.path.dirname(cache.directory))
             break
     if resolve is None:
         return None
     return loader.map_image(stored.image if stored is not None else image, resolve), sizes
 
 
-def _prune_host_builds(current: Path) -> None:
+def _prune_host_builds(current: str) -> None:
     """Drop all but the HOST_BUILDS_KEPT most recently written builds' libraries (every
     edit of wasirun's sources makes a new fingerprint; nothing reads the old ones)."""
+    import shutil
     try:
-        builds = sorted((e.stat().st_mtime, e.path) for e in os.scandir(current.parent)
-                        if e.is_dir(follow_symlinks=False) and e.path != str(current))
+        builds = sorted((e.stat().st_mtime, e.path) for e in os.scandir(os.path.dirname(current))
+                        if e.is_dir(follow_symlinks=False) and e.path != current)
     except OSError:
         return
     for _, path in builds[:max(0, len(builds) - (HOST_BUILDS_KEPT - 1))]:
