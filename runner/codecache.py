@@ -8,7 +8,9 @@ saying what the image holds.  A run maps every unit of its key, so what a run ti
 starts at the top tier next time.
 
 Writers never collide: each file is written under a unique temporary name and renamed
-into place, and units are named by what they contain.  Entries are evicted least
+into place, and units are named by what they contain.  Tier-up units are compiled under
+a per-key lock (``CodeCache.locked``), so processes running one module at once compile each
+hot function once: the one that waited finds it stored.  Entries are evicted least
 recently used first once the cache passes its size cap (``WASIRUN_CACHE_SIZE`` bytes,
 default 1 GiB).  The key covers the wasm bytes, the options that change code, the
 source of everything under runner/ (translator, runtime ABI, trap codes, validator) and
@@ -134,7 +136,8 @@ class StoredUnit:
 
 class CodeCache:
     def __init__(self, root: Path | None = None, size_cap: int | None = None):
-        self.directory = (root or cache_root()) / FORMAT
+        self.root = root or cache_root()
+        self.directory = self.root / FORMAT
         if size_cap is None:
             size_cap = int(os.environ.get("WASIRUN_CACHE_SIZE") or DEFAULT_SIZE_CAP)
         self.size_cap = size_cap
@@ -188,6 +191,14 @@ class CodeCache:
         self.evict(keep=key)
         return StoredUnit(name, meta, image)
 
+    LOCK_NAME = ".tierup.lock"
+
+    def locked(self, key: str, timeout: float):
+        """A context holding ``key``'s tier-up lock (an flock, so it dies with its holder),
+        waited for at most ``timeout`` seconds; it yields False when it was not had (then
+        go on without it: two writers only cost time) or the cache cannot be written."""
+        return _KeyLock(self.entry(key), timeout)
+
     def discard(self, unit: StoredUnit) -> None:
         """Remove a unit found damaged, so the next run recompiles it."""
         for p in (unit.image, unit.image.with_suffix(".json")):
@@ -222,3 +233,32 @@ class CodeCache:
                 continue
             shutil.rmtree(self.directory / name, ignore_errors=True)
             total -= size
+
+
+class _KeyLock:
+    def __init__(self, entry: Path, timeout: float):
+        self.entry, self.timeout, self.fd = entry, timeout, -1
+
+    def __enter__(self) -> bool:
+        import fcntl
+        try:
+            self.entry.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.entry / CodeCache.LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:
+            return False
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
+            except OSError:
+                return False
+
+    def __exit__(self, *exc) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)     # releases the flock
+            self.fd = -1

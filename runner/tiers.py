@@ -29,6 +29,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .binary.module import Module
 from .codecache import CodeCache, hash256, module_key
@@ -40,6 +41,7 @@ CHUNK_MIN = 48 << 10        # wasm code bytes per compile job, at least ...
 CHUNK_MAX = 768 << 10       # ... and at most (bounds the IR text in flight)
 TIERUP_BATCH_DELAY = 0.003  # seconds to collect more hot functions before compiling
 LAZY_SECONDS = 1.5          # estimated first-tier LLVM time above which functions compile on first call
+TIERUP_LOCK_SECONDS = 120   # a tier-up waits this long for another process compiling the module's hot code
 
 
 @dataclass
@@ -101,6 +103,7 @@ class CodePlan:
     source_name: str
     jobs: int = 0
     progress: bool = False
+    finish_tierup: bool = True   # a tier-up still compiling at exit is finished and cached after it
 
 
 class Progress:
@@ -266,6 +269,8 @@ class ModuleCode:
         self._wake = threading.Condition(self.lock)
         self._thread: threading.Thread | None = None
         self.tierup_errors: list[str] = []
+        # WASIRUN_FINISH_TIERUP=0 turns finishing after exit off for every engine.
+        self.finish_at_exit = plan.finish_tierup and os.environ.get("WASIRUN_FINISH_TIERUP", "1") != "0"
         # Lazy mode: a module whose first tier alone would take over LAZY_SECONDS of LLVM
         # compiles each function on its first call (most of a big program never runs).
         from .costs import estimated_seconds
@@ -442,7 +447,9 @@ class ModuleCode:
             pass
 
     def _tierup_loop(self) -> None:
-        from .workers import PRIORITY_TIERUP
+        from .workers import PRIORITY_TIERUP, pool
+        if self.cache is not None:
+            pool().exit_hooks.append(_flush_at_exit(weakref.ref(self)))
         while True:
             with self.lock:
                 while not self._pending_hot:
@@ -452,11 +459,15 @@ class ModuleCode:
                 batch = sorted(self._pending_hot)
                 self._pending_hot.clear()
             try:
+                if self.cache is not None:
+                    for fut in self._submit_tierup(batch):
+                        for name, meta, source in fut.result():
+                            self._install_stored(name, meta, source)
+                    continue
                 digest = hash256(",".join(map(str, batch)).encode()).hexdigest()[:16]
                 # Always in the worker processes: LLVM must never be busy in this process when it
                 # exits (its C++ destructors would run under the compiling thread: it crashed), and
                 # in lazy mode this process's LLVM is busy with first calls.
-                from .workers import pool
                 pool().register_module(self.key, self.module.raw, self.module.features)
                 objs, rows = compile_objects(self.module, self.plan, self.plan.top_level, batch,
                                              self.plan.translate_options, False, PRIORITY_TIERUP,
@@ -472,6 +483,42 @@ class ModuleCode:
             except BaseException as exc:  # noqa: BLE001 - the first tier keeps running
                 self.tierup_errors.append(f"{type(exc).__name__}: {exc}")
 
+    def _submit_tierup(self, batch: list[int]) -> list:
+        """Have workers compile, link and store the top tier of ``batch`` (one unit per chunk,
+        so each can outlive this process on its own); futures of finish_tierup's answers."""
+        from .compile_worker import TierupJob, UnitJob
+        from .workers import cpu_count, pool
+        workers = pool()
+        workers.register_module(self.key, self.module.raw, self.module.features)
+        opts = self.plan.translate_options
+        jobs = self.plan.jobs or cpu_count()
+        chunks = chunks_of(self.module, batch, jobs)
+        workers.start(min(jobs, len(chunks)))
+        tail = self.module.__dict__.get("uses_tail_calls")
+        return [workers.submit_tierup(self.key, TierupJob(
+            UnitJob(tuple(chunk), frozenset(chunk), False, opts, self.plan.source_name, tail, self.plan.top_level,
+                    opts.debug_info), str(self.cache.root), self.cache.size_cap, self.finish_at_exit))
+            for chunk in chunks]
+
+    def _install_stored(self, name: str, meta: dict, source) -> None:
+        """Map a unit a worker stored (or found stored) in every instance, unless we have it."""
+        with self.lock:
+            if any(u.name == name for u in self.units):
+                return
+        unit = CodeUnit.from_meta(name, meta, Path(source) if isinstance(source, str) else source)
+        self._install(unit)
+
+    def flush_at_exit(self) -> None:
+        """The process is ending: functions asked for but not yet sent to a worker go now,
+        so the pool can hand them to a worker that finishes them after us."""
+        if not self.finish_at_exit:
+            return
+        with self.lock:
+            batch = sorted(self._pending_hot)
+            self._pending_hot.clear()
+        if batch:
+            self._submit_tierup(batch)
+
     def wait_for_tierup(self, timeout: float = 30.0) -> bool:
         """Wait until every requested function has top-tier code installed (for tests)."""
         deadline = time.monotonic() + timeout
@@ -485,6 +532,71 @@ class ModuleCode:
                     return True
             time.sleep(0.005)
         return False
+
+
+def _flush_at_exit(ref):
+    def flush() -> None:
+        code = ref()
+        if code is not None:
+            code.flush_at_exit()
+    return flush
+
+
+def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object]]:
+    """In a compile worker: the top-tier units holding ``job.unit.functions``, as
+    ``(name, meta, image path or image bytes)``: the ones another process stored already,
+    and one compiled, linked and stored here for the rest.  Under the key's lock, so two
+    processes asking at once compile once; the cache entry is written whole or not at all
+    (codecache: temporary names, renames)."""
+    from . import loader
+    from .compile_worker import translate_unit
+    uj = job.unit
+    _test_gate()
+    cache = CodeCache(Path(job.cache_root), job.size_cap)
+    rank = LEVEL_RANK[uj.level]
+    wanted = set(uj.functions)
+    with cache.locked(key, TIERUP_LOCK_SECONDS):
+        out, have = [], set()
+        for stored in cache.units(key):
+            try:
+                functions = set(stored.meta["functions"])
+                better = LEVEL_RANK[stored.meta["level"]] >= rank
+            except (KeyError, TypeError):
+                continue
+            if better and functions & wanted:
+                out.append((stored.name, stored.meta, str(stored.image)))
+                have |= functions
+        missing = sorted(wanted - have)
+        if missing:
+            sub = _replace(uj, functions=tuple(missing), unit=frozenset(missing))
+            obj, rows = translate_unit(module, sub)
+            digest = hash256(",".join(map(str, missing)).encode()).hexdigest()[:16]
+            image, unit = link_unit(f"hot-{digest}", uj.level, missing, [obj], [rows or []], False, uj.want_rows)
+            unit.tail = uj.tail_calls
+            data = loader.dumps(image)
+            stored = cache.put(key, unit.name, unit.meta(), data)
+            out.append((unit.name, stored.meta, str(stored.image)) if stored else (unit.name, unit.meta(), data))
+        _log_tierup(key, len(wanted), len(missing))
+    return out
+
+
+def _test_gate() -> None:
+    # Tests: hold every tier-up until this file exists, so the process surely exits first.
+    gate = os.environ.get("WASIRUN_TEST_TIERUP_GATE")
+    deadline = time.monotonic() + 120
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _log_tierup(key: str, asked: int, compiled: int) -> None:
+    # WASIRUN_TIERUP_LOG=FILE: one line per tier-up job (tests, and seeing what a run compiled).
+    path = os.environ.get("WASIRUN_TIERUP_LOG")
+    if path:
+        try:
+            with open(path, "a") as f:
+                f.write(f"{os.getpid()} {key[:16]} asked {asked} compiled {compiled}\n")
+        except OSError:
+            pass
 
 
 def _persist_lazy(ref) -> None:
