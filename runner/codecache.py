@@ -193,11 +193,22 @@ class CodeCache:
 
     LOCK_NAME = ".tierup.lock"
 
-    def locked(self, key: str, timeout: float):
+    def locked(self, key: str, timeout: float, create: bool = True):
         """A context holding ``key``'s tier-up lock (an flock, so it dies with its holder),
         waited for at most ``timeout`` seconds; it yields False when it was not had (then
-        go on without it: two writers only cost time) or the cache cannot be written."""
-        return _KeyLock(self.entry(key), timeout)
+        go on without it: two writers only cost time), None when there is no lock file and
+        ``create`` is off, or the cache cannot be written."""
+        return _KeyLock(self.entry(key), timeout, create)
+
+    def busy(self, key: str) -> bool:
+        """Whether some process holds ``key``'s tier-up lock now."""
+        with self.locked(key, 0, create=False) as had:
+            return had is False
+
+    def wait_idle(self, key: str, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until nobody holds ``key``'s tier-up lock."""
+        with self.locked(key, timeout, create=False):
+            pass
 
     def discard(self, unit: StoredUnit) -> None:
         """Remove a unit found damaged, so the next run recompiles it."""
@@ -236,16 +247,19 @@ class CodeCache:
 
 
 class _KeyLock:
-    def __init__(self, entry: Path, timeout: float):
-        self.entry, self.timeout, self.fd = entry, timeout, -1
+    def __init__(self, entry: Path, timeout: float, create: bool):
+        self.entry, self.timeout, self.create, self.fd = entry, timeout, create, -1
 
-    def __enter__(self) -> bool:
+    def __enter__(self) -> bool | None:
         import fcntl
         try:
-            self.entry.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.entry / CodeCache.LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            if self.create:
+                self.entry.mkdir(parents=True, exist_ok=True)
+                self.fd = os.open(self.entry / CodeCache.LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            else:
+                self.fd = os.open(self.entry / CodeCache.LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            return False
+            return None if not self.create else False
         deadline = time.monotonic() + self.timeout
         while True:
             try:

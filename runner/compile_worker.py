@@ -94,6 +94,7 @@ class _State:
         self.lock = threading.Lock()
         self.detachable = False    # the job in hand is a tier-up to finish without the parent
         self.orphaned = False      # the parent is gone
+        self.decoding = False      # the job in hand is a module (a detached tier-up may follow)
 
 
 _state = _State()
@@ -116,11 +117,11 @@ def _watch_parent(fd: int) -> None:
             continue
     with _state.lock:
         _state.orphaned = True
-        busy_for_nobody = not _state.detachable and not _idle.is_set()
+        busy_for_nobody = not _state.detachable and not _idle.is_set() and not _state.decoding
     if busy_for_nobody:
         os._exit(0)
-    # A detached tier-up in hand, or idle: an idle worker may still have detached tier-ups in
-    # the pipe, which the main thread reads (skipping the rest) until it ends at EOF.
+    # A detached tier-up in hand, a module being decoded or idle: detached tier-ups may still
+    # be in the pipe, which the main thread reads (skipping the rest) until it ends at EOF.
     try:
         quiet = os.open(os.devnull, os.O_WRONLY)
         os.dup2(quiet, 2)     # the parent's end of our stderr is gone
@@ -196,6 +197,7 @@ def serve() -> None:
             if _state.orphaned and not detachable and kind != "module":
                 continue    # nobody waits for it
             _state.detachable = detachable
+            _state.decoding = kind == "module"
         try:
             result = None
             if kind == "tierup":
@@ -230,7 +232,7 @@ def serve() -> None:
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
             answer = (job_id, None, f"{type(exc).__name__}: {exc}")
         with _state.lock:
-            _state.detachable = False
+            _state.detachable = _state.decoding = False
             if _state.orphaned:
                 continue
         try:

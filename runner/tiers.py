@@ -266,6 +266,7 @@ class ModuleCode:
         self.tierup_address = ctypes.cast(self._tierup_cb, ctypes.c_void_p).value
         self._requested: set[int] = set()     # functions with top-tier code, or asked for
         self._pending_hot: set[int] = set()   # asked for, not yet being compiled
+        self._taken: list[int] | None = None  # taken by the tier-up thread, not yet sent to a worker
         self._wake = threading.Condition(self.lock)
         self._thread: threading.Thread | None = None
         self.tierup_errors: list[str] = []
@@ -440,6 +441,7 @@ class ModuleCode:
                 self._requested.add(func_index)
                 self._pending_hot.add(func_index)
                 if self._thread is None:
+                    _watch_at_exit(self)
                     self._thread = threading.Thread(target=self._tierup_loop, name="wasirun-tierup", daemon=True)
                     self._thread.start()
                 self._wake.notify()
@@ -448,8 +450,6 @@ class ModuleCode:
 
     def _tierup_loop(self) -> None:
         from .workers import PRIORITY_TIERUP, pool
-        if self.cache is not None:
-            pool().exit_hooks.append(_flush_at_exit(weakref.ref(self)))
         while True:
             with self.lock:
                 while not self._pending_hot:
@@ -458,9 +458,16 @@ class ModuleCode:
             with self.lock:
                 batch = sorted(self._pending_hot)
                 self._pending_hot.clear()
+                self._taken = batch        # until it is submitted: flush_at_exit's too
             try:
                 if self.cache is not None:
-                    for fut in self._submit_tierup(batch):
+                    rest = self._take_stored(batch)
+                    with self.lock:
+                        if self._taken is None:
+                            continue       # the process is exiting: flush_at_exit sent it
+                        self._taken = None
+                        futures = self._submit_tierup(rest) if rest else ()
+                    for fut in futures:
                         for name, meta, source in fut.result():
                             self._install_stored(name, meta, source)
                     continue
@@ -500,6 +507,22 @@ class ModuleCode:
                     opts.debug_info), str(self.cache.root), self.cache.size_cap, self.finish_at_exit))
             for chunk in chunks]
 
+    def _take_stored(self, batch: list[int]) -> list[int]:
+        """Before starting a worker: if another process is compiling this module's hot code
+        (a run that ended a moment ago, finishing its tier-up), wait for it and map what it
+        stored; the functions still without top-tier code."""
+        if not self.cache.busy(self.key):
+            return batch
+        self.cache.wait_idle(self.key, TIERUP_LOCK_SECONDS)
+        rank = LEVEL_RANK[self.plan.top_level]
+        wanted = set(batch)
+        for stored in self.cache.units(self.key):
+            functions = set(stored.meta.get("functions", ()))
+            if LEVEL_RANK.get(stored.meta.get("level"), -1) >= rank and functions & wanted:
+                self._install_stored(stored.name, stored.meta, str(stored.image))
+                wanted -= functions
+        return sorted(wanted)
+
     def _install_stored(self, name: str, meta: dict, source) -> None:
         """Map a unit a worker stored (or found stored) in every instance, unless we have it."""
         with self.lock:
@@ -511,13 +534,14 @@ class ModuleCode:
     def flush_at_exit(self) -> None:
         """The process is ending: functions asked for but not yet sent to a worker go now,
         so the pool can hand them to a worker that finishes them after us."""
-        if not self.finish_at_exit:
+        if not self.finish_at_exit or self.cache is None:
             return
         with self.lock:
-            batch = sorted(self._pending_hot)
+            batch = sorted(self._pending_hot | set(self._taken or ()))
             self._pending_hot.clear()
-        if batch:
-            self._submit_tierup(batch)
+            self._taken = None
+            if batch:
+                self._submit_tierup(batch)
 
     def wait_for_tierup(self, timeout: float = 30.0) -> bool:
         """Wait until every requested function has top-tier code installed (for tests)."""
@@ -534,12 +558,34 @@ class ModuleCode:
         return False
 
 
-def _flush_at_exit(ref):
-    def flush() -> None:
-        code = ref()
-        if code is not None:
+_tiering: "weakref.WeakSet[ModuleCode]" = weakref.WeakSet()   # modules that asked for tier-up
+_exit_registered = False
+
+
+def _watch_at_exit(code: ModuleCode) -> None:
+    """At exit, what ``code`` asked for must reach the worker pool's shutdown (which hands it
+    to a worker that outlives us), even when the tier-up thread has not started yet."""
+    global _exit_registered
+    _tiering.add(code)
+    if not _exit_registered:
+        _exit_registered = True
+        import atexit
+        atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    if any(code.finish_at_exit and (code._pending_hot or code._taken) for code in list(_tiering)):
+        from .workers import pool
+        pool().shutdown()    # it calls flush_all_at_exit first; a later call does nothing
+
+
+def flush_all_at_exit() -> None:
+    """The worker pool's shutdown: queue every module's not yet submitted tier-up requests."""
+    for code in list(_tiering):
+        try:
             code.flush_at_exit()
-    return flush
+        except Exception:  # noqa: BLE001 - at exit, an unfinished tier-up only costs speed
+            pass
 
 
 def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object]]:

@@ -26,7 +26,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from .compile_worker import encode_message, read_message, write_message
+from .compile_worker import encode_message, read_message
 from .costs import LOCAL_SECONDS, SECONDS_PER_BYTE, cpu_count, estimated_seconds  # noqa: F401  (re-exported)
 
 PRIORITY_NOW = 0       # something is waiting for this code (first tier, lazy compile, `wasirun compile`)
@@ -80,18 +80,17 @@ class CompilerPool:
         self._workers: list[_Worker] = []
         self._closing = False
         self._exit_jobs: list[_Job] = []  # put while closing
-        self.exit_hooks: list = []        # called first at shutdown (tiers: queue what is pending)
 
     def shutdown(self) -> None:
         """At exit: hand queued detached tier-ups to workers, leave the workers that have
         one running, kill the rest (busy with work nobody will use).  Never waits."""
         with self._lock:
+            if self._closing:
+                return
             self._closing = True          # feeders stop; nothing new starts
-        for hook in self.exit_hooks:
-            try:
-                hook()
-            except Exception:  # noqa: BLE001 - at exit, an unfinished tier-up only costs speed
-                pass
+        tiers = sys.modules.get(__package__ + ".tiers")
+        if tiers is not None:
+            tiers.flush_all_at_exit()     # requests not yet submitted: queued now, handed off below
         with self._lock:
             workers, self._workers = self._workers, []
             jobs, self._exit_jobs = self._exit_jobs, []
@@ -244,17 +243,26 @@ class CompilerPool:
             try:
                 if w is None or w.proc.poll() is not None:
                     w = self._new_worker()
+                sent_module = False
                 with w.writing:
+                    # The module and the job go together, before any answer is read: a worker
+                    # still starting up when we exit then has both in its pipe (a detached
+                    # tier-up needs both).
                     w.job = job
+                    data = b""
                     if job.module_key is not None and job.module_key not in w.held:
                         wasm, features = self._modules[job.module_key]
-                        write_message(w.proc.stdin, (-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
-                        answer = read_message(w.proc.stdout)
-                        if answer is None or answer[2] is not None:
-                            w.job, w = None, None
-                            raise CompileError(f"a compile worker could not decode the module: {answer and answer[2]}")
+                        data = encode_message((-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
                         w.held.add(job.module_key)
-                    write_message(w.proc.stdin, (job.serial, job.kind, job.payload))
+                        sent_module = True
+                    w.proc.stdin.write(data + encode_message((job.serial, job.kind, job.payload)))
+                    w.proc.stdin.flush()
+                if sent_module:
+                    answer = read_message(w.proc.stdout)
+                    if answer is None or answer[2] is not None:
+                        w.proc.kill()        # it answers the job too: start afresh
+                        w.job, w = None, None
+                        raise CompileError(f"a compile worker could not decode the module: {answer and answer[2]}")
                 answer = read_message(w.proc.stdout)
                 w.job = None
                 if answer is None:
