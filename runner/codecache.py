@@ -210,6 +210,23 @@ class CodeCache:
         with self.locked(key, timeout, create=False):
             pass
 
+    def sweep_temporaries(self, key: str, older_than: float = 600.0) -> None:
+        """Delete temporary files a killed writer left in ``key``'s entry (a tier-up finished
+        after its process ended can hit its CPU limit mid-write); fresh ones may be in use."""
+        d = self.entry(key)
+        now = time.time()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name.startswith(".") and e.name.endswith(".tmp"):
+                        try:
+                            if now - e.stat().st_mtime > older_than:
+                                os.unlink(e.path)
+                        except OSError:
+                            pass
+        except OSError:
+            pass
+
     def discard(self, unit: StoredUnit) -> None:
         """Remove a unit found damaged, so the next run recompiles it."""
         for p in (unit.image, unit.image.with_suffix(".json")):

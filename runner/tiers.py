@@ -602,6 +602,7 @@ def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object
     rank = LEVEL_RANK[uj.level]
     wanted = set(uj.functions)
     with cache.locked(key, TIERUP_LOCK_SECONDS):
+        cache.sweep_temporaries(key)
         out, have = [], set()
         for stored in cache.units(key):
             try:

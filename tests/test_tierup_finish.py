@@ -181,3 +181,43 @@ def test_the_switch_turns_it_off(setup, how):
     assert out["hot_after"] == []           # nothing compiled after the exit
     assert _log(tmp_path) == []
 
+
+
+def test_the_key_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
+    from runner.codecache import CodeCache
+    cache = CodeCache(tmp_path)
+    key = "k" * 64
+    assert cache.busy(key) is False                       # no entry, no lock file: not busy
+    with cache.locked(key, 0) as mine:
+        assert mine is True
+        with cache.locked(key, 0) as other:               # another open file: an flock conflicts
+            assert other is False
+        assert cache.busy(key)
+    assert not cache.busy(key)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from pathlib import Path\nfrom runner.codecache import CodeCache\n"
+                               "with CodeCache(Path(sys.argv[1])).locked(sys.argv[2], 0):\n"
+                               "    print('held', flush=True); time.sleep(600)\n", str(tmp_path), key],
+                              stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert cache.busy(key)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not cache.busy(key)                            # the kernel released it
+
+
+def test_temporaries_of_a_killed_writer_are_swept(tmp_path):
+    from runner.codecache import CodeCache
+    cache = CodeCache(tmp_path)
+    key = "k" * 64
+    d = cache.entry(key)
+    d.mkdir(parents=True)
+    old, fresh, unit = d / ".hot-1.img.9.1.tmp", d / ".hot-2.img.9.2.tmp", d / "hot-3.img"
+    for p in (old, fresh, unit):
+        p.write_bytes(b"x")
+    os.utime(old, (1, 1))
+    os.utime(unit, (1, 1))
+    cache.sweep_temporaries(key)
+    assert not old.exists() and fresh.exists() and unit.exists()
