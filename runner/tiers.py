@@ -267,6 +267,7 @@ class ModuleCode:
         self._requested: set[int] = set()     # functions with top-tier code, or asked for
         self._pending_hot: set[int] = set()   # asked for, not yet being compiled
         self._taken: list[int] | None = None  # taken by the tier-up thread, not yet sent to a worker
+        self._waiting = False                 # ... while it waits for another process's tier-up
         self._wake = threading.Condition(self.lock)
         self._thread: threading.Thread | None = None
         self.tierup_errors: list[str] = []
@@ -513,7 +514,11 @@ class ModuleCode:
         stored; the functions still without top-tier code."""
         if not self.cache.busy(self.key):
             return batch
-        self.cache.wait_idle(self.key, TIERUP_LOCK_SECONDS)
+        self._waiting = True
+        try:
+            self.cache.wait_idle(self.key, TIERUP_LOCK_SECONDS)
+        finally:
+            self._waiting = False
         rank = LEVEL_RANK[self.plan.top_level]
         wanted = set(batch)
         for stored in self.cache.units(self.key):
@@ -537,7 +542,11 @@ class ModuleCode:
         if not self.finish_at_exit or self.cache is None:
             return
         with self.lock:
-            batch = sorted(self._pending_hot | set(self._taken or ()))
+            # A batch waiting for another process's compile of this module's hot code stays
+            # with that process (the same program asks for the same functions); starting a
+            # worker at exit only to find them stored would cost ~0.1 s of CPU.
+            taken = () if self._waiting else (self._taken or ())
+            batch = sorted(self._pending_hot | set(taken))
             self._pending_hot.clear()
             self._taken = None
             if batch:
