@@ -137,7 +137,8 @@ _idle.set()
 def _bound_orphan() -> None:
     """Low priority and a CPU and wall limit for what is left to do without the parent."""
     try:
-        os.setpriority(os.PRIO_PROCESS, os.getpid(), ORPHAN_NICE)  # Linux: the main thread (tid = pid)
+        nice = int(os.environ.get("WASIRUN_ORPHAN_NICE", ORPHAN_NICE))
+        os.setpriority(os.PRIO_PROCESS, os.getpid(), nice)  # Linux: the main thread (tid = pid)
     except OSError:
         pass
     try:
