@@ -72,11 +72,11 @@ def read_message(stream):
     return pickle.loads(data)
 
 
-def encode_message(message, raw: bytes | None = None) -> bytes:
+def message_parts(message, raw: bytes | None = None) -> list:
     """The bytes of one message, then ``raw`` (if given) as it is: the reader knows its size
-    from the message."""
+    from the message.  In parts, so a 30 MB module is never copied to be sent."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return struct.pack("<I", len(data)) + data + (raw or b"")
+    return [struct.pack("<I", len(data)) + data] + ([raw] if raw is not None else [])
 
 
 def write_message(stream, message, raw: bytes | None = None) -> None:

@@ -26,7 +26,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from .compile_worker import encode_message, read_message
+from .compile_worker import message_parts, read_message
 from .costs import LOCAL_SECONDS, SECONDS_PER_BYTE, cpu_count, estimated_seconds  # noqa: F401  (re-exported)
 
 PRIORITY_NOW = 0       # something is waiting for this code (first tier, lazy compile, `wasirun compile`)
@@ -123,12 +123,12 @@ class CompilerPool:
             if not w.writing.acquire(blocking=False):
                 continue                    # its feeder is writing to it (and then waits for it)
             try:
-                data = b""
+                parts = []
                 if job.module_key not in w.held:
                     wasm, features = self._modules[job.module_key]
-                    data = encode_message((-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
-                data += encode_message((job.serial, job.kind, job.payload))
-                if _write_nonblocking(w.proc.stdin.fileno(), data):
+                    parts = message_parts((-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
+                parts += message_parts((job.serial, job.kind, job.payload))
+                if _write_nonblocking(w.proc.stdin.fileno(), parts):
                     w.held.add(job.module_key)
                     return w
                 # A message cut short ends that worker's input: it finishes what it holds.
@@ -249,13 +249,14 @@ class CompilerPool:
                     # still starting up when we exit then has both in its pipe (a detached
                     # tier-up needs both).
                     w.job = job
-                    data = b""
+                    parts = []
                     if job.module_key is not None and job.module_key not in w.held:
                         wasm, features = self._modules[job.module_key]
-                        data = encode_message((-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
+                        parts = message_parts((-1, "module", (job.module_key, len(wasm), features)), raw=wasm)
                         w.held.add(job.module_key)
                         sent_module = True
-                    w.proc.stdin.write(data + encode_message((job.serial, job.kind, job.payload)))
+                    for part in parts + message_parts((job.serial, job.kind, job.payload)):
+                        w.proc.stdin.write(part)
                     w.proc.stdin.flush()
                 if sent_module:
                     answer = read_message(w.proc.stdout)
@@ -278,14 +279,15 @@ class CompilerPool:
                 job.future.set_exception(exc if isinstance(exc, CompileError) else CompileError(str(exc)))
 
 
-def _write_nonblocking(fd: int, data: bytes) -> bool:
-    """Write all of ``data`` to a pipe if it fits now; never waits."""
+def _write_nonblocking(fd: int, parts: list) -> bool:
+    """Write all of ``parts`` to a pipe if they fit now; never waits."""
     try:
         os.set_blocking(fd, False)
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
         return True
     except OSError:      # BlockingIOError (full), BrokenPipeError (it died)
         return False
