@@ -9,8 +9,9 @@ starts at the top tier next time.
 
 Writers never collide: each file is written under a unique temporary name and renamed
 into place, and units are named by what they contain.  Tier-up units are compiled under
-a per-key lock (``CodeCache.locked``), so processes running one module at once compile each
-hot function once: the one that waited finds it stored.  Entries are evicted least
+claims (``CodeCache.claim``: which functions a process is compiling, taken under a short
+per-key lock), so processes running one module at once compile each hot function once: the
+one that waited finds it stored.  Entries are evicted least
 recently used first once the cache passes its size cap (``WASIRUN_CACHE_SIZE`` bytes,
 default 1 GiB).  The key covers the wasm bytes, the options that change code, the
 source of everything under runner/ (translator, runtime ABI, trap codes, validator) and
@@ -200,15 +201,74 @@ class CodeCache:
         ``create`` is off, or the cache cannot be written."""
         return _KeyLock(self.entry(key), timeout, create)
 
-    def busy(self, key: str) -> bool:
-        """Whether some process holds ``key``'s tier-up lock now."""
-        with self.locked(key, 0, create=False) as had:
-            return had is False
+    CLAIM_PREFIX = ".claim-"
 
-    def wait_idle(self, key: str, timeout: float) -> None:
-        """Wait (at most ``timeout`` s) until nobody holds ``key``'s tier-up lock."""
-        with self.locked(key, timeout, create=False):
-            pass
+    def claim(self, key: str, functions) -> "Claim | None":
+        """Announce that this process is compiling the top tier of ``functions`` (call it
+        under ``locked``): a file listing them, flocked while the claim lives, so a claim
+        whose holder died is seen as stale.  None when the cache cannot be written."""
+        import fcntl
+        d = self.entry(key)
+        tmp = d / f".claiming.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)          # before the name is visible: never seen unlocked
+            os.write(fd, json.dumps(sorted(functions)).encode())
+            path = d / (self.CLAIM_PREFIX + tmp.name[len(".claiming."):-len(".tmp")])
+            os.replace(tmp, path)
+        except OSError:
+            os.close(fd)
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            return None
+        return Claim(path, fd)
+
+    def claims(self, key: str) -> set:
+        """The functions live claims of ``key`` cover (stale claims are deleted)."""
+        import fcntl
+        d = self.entry(key)
+        out: set = set()
+        try:
+            names = [n for n in os.listdir(d) if n.startswith(self.CLAIM_PREFIX)]
+        except OSError:
+            return out
+        for n in names:
+            try:
+                fd = os.open(d / n, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue       # released meanwhile
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    os.unlink(d / n)          # nobody holds it: its holder died
+                    continue
+                except BlockingIOError:
+                    pass
+                out.update(json.loads(os.read(fd, 1 << 24) or b"[]"))
+            except (OSError, ValueError, TypeError):
+                pass
+            finally:
+                os.close(fd)
+        return out
+
+    def busy(self, key: str) -> bool:
+        """Whether some process is compiling top-tier code of ``key`` now."""
+        return bool(self.claims(key))
+
+    def wait_idle(self, key: str, timeout: float, functions=None) -> None:
+        """Wait (at most ``timeout`` s) until no live claim of ``key`` covers any of
+        ``functions`` (None: any function)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = self.claims(key)
+            if not (live if functions is None else live & set(functions)):
+                return
+            time.sleep(0.01)
 
     def sweep_temporaries(self, key: str, older_than: float = 600.0) -> None:
         """Delete temporary files a killed writer left in ``key``'s entry (a tier-up finished
@@ -261,6 +321,22 @@ class CodeCache:
                 continue
             shutil.rmtree(self.directory / name, ignore_errors=True)
             total -= size
+
+
+class Claim:
+    """A live claim (CodeCache.claim): ``release`` when the unit is stored or given up."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path, self.fd = path, fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = -1
 
 
 class _KeyLock:

@@ -41,7 +41,7 @@ CHUNK_MIN = 48 << 10        # wasm code bytes per compile job, at least ...
 CHUNK_MAX = 768 << 10       # ... and at most (bounds the IR text in flight)
 TIERUP_BATCH_DELAY = 0.003  # seconds to collect more hot functions before compiling
 LAZY_SECONDS = 1.5          # estimated first-tier LLVM time above which functions compile on first call
-TIERUP_LOCK_SECONDS = 120   # a tier-up waits this long for another process compiling the module's hot code
+TIERUP_LOCK_SECONDS = 120   # a tier-up waits this long for another process compiling the same functions
 
 
 @dataclass
@@ -512,11 +512,11 @@ class ModuleCode:
         """Before starting a worker: if another process is compiling this module's hot code
         (a run that ended a moment ago, finishing its tier-up), wait for it and map what it
         stored; the functions still without top-tier code."""
-        if not self.cache.busy(self.key):
+        if not self.cache.claims(self.key) & set(batch):
             return batch
         self._waiting = True
         try:
-            self.cache.wait_idle(self.key, TIERUP_LOCK_SECONDS)
+            self.cache.wait_idle(self.key, TIERUP_LOCK_SECONDS, batch)
         finally:
             self._waiting = False
         rank = LEVEL_RANK[self.plan.top_level]
@@ -600,9 +600,11 @@ def flush_all_at_exit() -> None:
 def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object]]:
     """In a compile worker: the top-tier units holding ``job.unit.functions``, as
     ``(name, meta, image path or image bytes)``: the ones another process stored already,
-    and one compiled, linked and stored here for the rest.  Under the key's lock, so two
-    processes asking at once compile once; the cache entry is written whole or not at all
-    (codecache: temporary names, renames)."""
+    and one compiled, linked and stored here for the rest.  What to compile is decided under
+    the key's lock and claimed (codecache ``claim``), so two processes asking at once compile
+    each function once (the later one waits for the claim, then takes the stored unit), while
+    this process's other chunks compile alongside in other workers; the cache entry is
+    written whole or not at all (codecache: temporary names, renames)."""
     from . import loader
     from .compile_worker import translate_unit
     uj = job.unit
@@ -610,29 +612,43 @@ def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object
     cache = CodeCache(Path(job.cache_root), job.size_cap)
     rank = LEVEL_RANK[uj.level]
     wanted = set(uj.functions)
-    with cache.locked(key, TIERUP_LOCK_SECONDS):
-        cache.sweep_temporaries(key)
-        out, have = [], set()
-        for stored in cache.units(key):
+    out: list = []
+    deadline = time.monotonic() + TIERUP_LOCK_SECONDS
+    compiled = 0
+    while wanted:
+        with cache.locked(key, TIERUP_LOCK_SECONDS):
+            cache.sweep_temporaries(key)
+            for stored in cache.units(key):
+                try:
+                    functions = set(stored.meta["functions"])
+                    better = LEVEL_RANK[stored.meta["level"]] >= rank
+                except (KeyError, TypeError):
+                    continue
+                if better and functions & wanted:
+                    out.append((stored.name, stored.meta, str(stored.image)))
+                    wanted -= functions
+            theirs = wanted & cache.claims(key)       # another process is compiling these
+            mine = sorted(wanted - theirs)
+            claim = cache.claim(key, mine) if mine else None
+        if mine:
             try:
-                functions = set(stored.meta["functions"])
-                better = LEVEL_RANK[stored.meta["level"]] >= rank
-            except (KeyError, TypeError):
-                continue
-            if better and functions & wanted:
-                out.append((stored.name, stored.meta, str(stored.image)))
-                have |= functions
-        missing = sorted(wanted - have)
-        if missing:
-            sub = _replace(uj, functions=tuple(missing), unit=frozenset(missing))
-            obj, rows = translate_unit(module, sub)
-            digest = hash256(",".join(map(str, missing)).encode()).hexdigest()[:16]
-            image, unit = link_unit(f"hot-{digest}", uj.level, missing, [obj], [rows or []], False, uj.want_rows)
-            unit.tail = uj.tail_calls
-            data = loader.dumps(image)
-            stored = cache.put(key, unit.name, unit.meta(), data)
-            out.append((unit.name, stored.meta, str(stored.image)) if stored else (unit.name, unit.meta(), data))
-        _log_tierup(key, len(wanted), len(missing))
+                sub = _replace(uj, functions=tuple(mine), unit=frozenset(mine))
+                obj, rows = translate_unit(module, sub)
+                digest = hash256(",".join(map(str, mine)).encode()).hexdigest()[:16]
+                image, unit = link_unit(f"hot-{digest}", uj.level, mine, [obj], [rows or []], False, uj.want_rows)
+                unit.tail = uj.tail_calls
+                data = loader.dumps(image)
+                stored = cache.put(key, unit.name, unit.meta(), data)
+                out.append((unit.name, stored.meta, str(stored.image)) if stored else (unit.name, unit.meta(), data))
+                compiled += len(mine)
+            finally:
+                if claim is not None:
+                    claim.release()
+        wanted = theirs
+        if not wanted or time.monotonic() >= deadline:
+            break
+        cache.wait_idle(key, deadline - time.monotonic(), wanted)   # then take what they stored
+    _log_tierup(key, len(uj.functions), compiled)
     return out
 
 

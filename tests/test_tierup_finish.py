@@ -183,29 +183,44 @@ def test_the_switch_turns_it_off(setup, how):
 
 
 
-def test_the_key_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
+def test_the_key_lock_is_exclusive(tmp_path):
     from runner.codecache import CodeCache
     cache = CodeCache(tmp_path)
     key = "k" * 64
-    assert cache.busy(key) is False                       # no entry, no lock file: not busy
     with cache.locked(key, 0) as mine:
         assert mine is True
         with cache.locked(key, 0) as other:               # another open file: an flock conflicts
             assert other is False
-        assert cache.busy(key)
-    assert not cache.busy(key)
+    with cache.locked(key, 0) as again:
+        assert again is True
+
+
+def test_a_claim_is_seen_while_its_holder_lives(tmp_path):
+    from runner.codecache import CodeCache
+    cache = CodeCache(tmp_path)
+    key = "k" * 64
+    assert cache.claims(key) == set() and not cache.busy(key)    # no entry yet
+    cache.entry(key).mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from pathlib import Path\nfrom runner.codecache import CodeCache\n"
-                               "with CodeCache(Path(sys.argv[1])).locked(sys.argv[2], 0):\n"
-                               "    print('held', flush=True); time.sleep(600)\n", str(tmp_path), key],
+                               "from pathlib import Path\n"
+                               "from runner.codecache import CodeCache\n"
+                               "c = CodeCache(Path(sys.argv[1]))\n"
+                               "with c.locked(sys.argv[2], 5):\n"
+                               "    claim = c.claim(sys.argv[2], [3, 5, 8])\n"
+                               "print('claimed', flush=True); time.sleep(600)\n", str(tmp_path), key],
                               stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
     try:
-        assert holder.stdout.readline() == "held\n"
-        assert cache.busy(key)
+        assert holder.stdout.readline() == "claimed\n"
+        assert cache.claims(key) == {3, 5, 8} and cache.busy(key)
+        mine = cache.claim(key, [9])
+        assert cache.claims(key) == {3, 5, 8, 9}
+        mine.release()
+        assert cache.claims(key) == {3, 5, 8}
     finally:
         holder.kill()
         holder.wait()
-    assert not cache.busy(key)                            # the kernel released it
+    assert cache.claims(key) == set()                     # its flock died with it: stale, deleted
+    assert not [p for p in cache.entry(key).iterdir() if p.name.startswith(".claim")]
 
 
 def test_temporaries_of_a_killed_writer_are_swept(tmp_path):
