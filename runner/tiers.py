@@ -588,6 +588,14 @@ def _at_exit() -> None:
         pool().shutdown()    # it calls flush_all_at_exit first; a later call does nothing
 
 
+def _forget_in_child() -> None:
+    # A forked child (the spec harness forks per script) does not finish its parent's tier-ups.
+    _tiering.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def flush_all_at_exit() -> None:
     """The worker pool's shutdown: queue every module's not yet submitted tier-up requests."""
     for code in list(_tiering):
