@@ -10,11 +10,23 @@ for exit codes >= 126, 2 for usage errors.
 from __future__ import annotations
 
 import gc
-import os
-import re
-import sys
 
-import click
+#: gc's generation-0 threshold while wasirun starts: it allocates some 20k objects that live as
+#: long as the process (modules, classes, functions), over which the default threshold (700)
+#: ran ~30 collections (~4 ms of a warm hello.wasm).  A cold compile still collects.  Raised
+#: as soon as this module is imported (it is the program: embedders use runner.api), so that
+#: click's, wasi's and the data classes' imports run under it too (~20 collections, ~2 ms);
+#: lowering it again before the run would collect everything imported at once (~2.6 ms), so
+#: the default comes back only when start-up is done (``_start_up_done``).
+START_GC_THRESHOLD = 50_000
+_default_gc_threshold = gc.get_threshold()
+gc.set_threshold(START_GC_THRESHOLD, *_default_gc_threshold[1:])
+
+import os   # noqa: E402  (after the threshold: imports are most of a warm start's allocations)
+import re   # noqa: E402
+import sys  # noqa: E402
+
+import click  # noqa: E402
 
 from wasi.perms import DirPerms, FilePerms
 
@@ -23,11 +35,6 @@ from . import __version__
 from .errors import DecodeError, LinkError, Trap, TrapKind, ValidationError, WasmError, WasmException
 
 EXIT_TRAP = 134
-
-#: gc's generation-0 threshold while wasirun starts: it allocates some 20k objects that live as
-#: long as the process (modules, classes, functions), over which the default threshold (700)
-#: ran ~30 collections (~4 ms of a warm hello.wasm).  A cold compile still collects.
-START_GC_THRESHOLD = 50_000
 
 EXAMPLES = """
 \b
@@ -303,9 +310,6 @@ def _start_up_done() -> None:
     """The guest runs with Python's default collector, everything start-up made left out of it."""
     gc.freeze()
     gc.set_threshold(*_default_gc_threshold)
-
-
-_default_gc_threshold = gc.get_threshold()
 
 
 def _engine(config):

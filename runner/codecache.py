@@ -19,14 +19,15 @@ the host's CPU and LLVM build; not the file's name.
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+
+# Paths here are strings (os.path): pathlib (3 ms of import with urllib.parse and ipaddress)
+# and shutil (~2 ms: bz2, lzma, fnmatch) are not part of a warm start (tests/test_startup.py).
 
 try:    # what hashlib.blake2b is; importing hashlib itself loads OpenSSL (~1.8 ms of a warm start)
     from _blake2 import blake2b as _blake2b
@@ -42,11 +43,15 @@ def hash256(data: bytes = b""):
     return _blake2b(data, digest_size=32)
 
 
-def cache_root() -> Path:
-    """The root of wasirun's caches (compiled code, decoded DWARF)."""
-    base = os.environ.get("WASIRUN_CACHE_DIR") or os.path.join(
+def cache_root():
+    """The root of wasirun's caches (compiled code, decoded DWARF), a Path."""
+    from pathlib import Path
+    return Path(_root_dir())
+
+
+def _root_dir() -> str:
+    return os.environ.get("WASIRUN_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wasirun")
-    return Path(base)
 
 
 @lru_cache(maxsize=None)
@@ -56,14 +61,16 @@ def code_fingerprint() -> str:
     Hashing the ~0.5 MB of source costs ~7 ms, a tenth of a warm start, so the result is
     remembered in the cache root under a hash of the files' names, sizes and mtimes (what
     Python itself trusts for its .pyc files); any edit changes the stamp and re-hashes."""
-    here = Path(__file__).resolve().parent
-    files = sorted(_source_files(str(here)))
+    here = os.path.dirname(os.path.realpath(__file__))
+    files = sorted(_source_files(here))
     host = _host_cpu() + "\0" + _llvm_build()
     stamp = hash256(repr([(rel, st.st_size, st.st_mtime_ns) for rel, _, st in files]).encode()
                     + host.encode()).hexdigest()
-    memo = cache_root() / "fingerprints" / stamp
+    memos = os.path.join(_root_dir(), "fingerprints")
+    memo = os.path.join(memos, stamp)
     try:
-        known = memo.read_text()
+        with open(memo) as f:
+            known = f.read()
         if len(known) == 64:
             return known
     except (OSError, UnicodeDecodeError):
@@ -77,9 +84,10 @@ def code_fingerprint() -> str:
     h.update(_llvm_build().encode())
     digest = h.hexdigest()
     try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo.with_name(f"{stamp}.{os.getpid()}.tmp")
-        tmp.write_text(digest)
+        os.makedirs(memos, exist_ok=True)
+        tmp = os.path.join(memos, f"{stamp}.{os.getpid()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(digest)
         os.replace(tmp, memo)
     except OSError:
         pass    # a read-only cache: hash the sources on every start
@@ -110,15 +118,17 @@ def _host_cpu() -> str:
 
 
 def _llvm_build() -> str:
-    spec = importlib.util.find_spec("llvmlite")
+    # PathFinder, not importlib.util.find_spec: the same search of sys.path for a top-level
+    # package, without importing importlib.util
+    spec = importlib.machinery.PathFinder.find_spec("llvmlite")
     if spec is None or not spec.submodule_search_locations:
         return "no-llvmlite"
-    lib = Path(list(spec.submodule_search_locations)[0]) / "binding" / "libllvmlite.so"
+    lib = os.path.join(list(spec.submodule_search_locations)[0], "binding", "libllvmlite.so")
     try:
-        st = lib.stat()
+        st = os.stat(lib)
         return f"{lib}|{st.st_size}|{st.st_mtime_ns}"
     except OSError:
-        return str(lib)
+        return lib
 
 
 def module_key(wasm: bytes, options: str) -> str:
@@ -132,19 +142,19 @@ class StoredUnit:
     """One cached image and what it holds (``meta``: see runner/tiers.py CodeUnit)."""
     name: str                    # "base", "top" or "hot-<digest>"
     meta: dict
-    image: Path
+    image: str                   # the image file's path
 
 
 class CodeCache:
-    def __init__(self, root: Path | None = None, size_cap: int | None = None):
-        self.root = root or cache_root()
-        self.directory = self.root / FORMAT
+    def __init__(self, root: str | os.PathLike | None = None, size_cap: int | None = None):
+        self.root = os.fspath(root) if root else _root_dir()
+        self.directory = os.path.join(self.root, FORMAT)
         if size_cap is None:
             size_cap = int(os.environ.get("WASIRUN_CACHE_SIZE") or DEFAULT_SIZE_CAP)
         self.size_cap = size_cap
 
-    def entry(self, key: str) -> Path:
-        return self.directory / key
+    def entry(self, key: str) -> str:
+        return os.path.join(self.directory, key)
 
     def units(self, key: str) -> list[StoredUnit]:
         """The units stored under ``key`` (marking the entry as used)."""
@@ -158,10 +168,10 @@ class CodeCache:
             if not n.endswith(".json"):
                 continue
             try:
-                with open(d / n) as f:
+                with open(os.path.join(d, n)) as f:
                     meta = json.load(f)
-                image = d / meta["image"]
-                if not image.exists():
+                image = os.path.join(d, meta["image"])
+                if not os.path.exists(image):
                     continue
                 out.append(StoredUnit(meta["name"], meta, image))
             except (OSError, ValueError, KeyError, TypeError):
@@ -178,15 +188,17 @@ class CodeCache:
         d = self.entry(key)
         tag = f"{os.getpid()}.{time.monotonic_ns()}"
         try:
-            d.mkdir(parents=True, exist_ok=True)
-            image = d / f"{name}.img"
-            tmp = d / f".{name}.img.{tag}.tmp"
-            tmp.write_bytes(image_bytes)
+            os.makedirs(d, exist_ok=True)
+            image = os.path.join(d, f"{name}.img")
+            tmp = os.path.join(d, f".{name}.img.{tag}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(image_bytes)
             os.replace(tmp, image)
-            meta = dict(meta, name=name, image=image.name)
-            tmp = d / f".{name}.json.{tag}.tmp"
-            tmp.write_text(json.dumps(meta))
-            os.replace(tmp, d / f"{name}.json")
+            meta = dict(meta, name=name, image=os.path.basename(image))
+            tmp = os.path.join(d, f".{name}.json.{tag}.tmp")
+            with open(tmp, "w") as f:
+                f.write(json.dumps(meta))
+            os.replace(tmp, os.path.join(d, f"{name}.json"))
         except OSError:
             return None
         self.evict(keep=key)
@@ -209,7 +221,8 @@ class CodeCache:
         whose holder died is seen as stale.  None when the cache cannot be written."""
         import fcntl
         d = self.entry(key)
-        tmp = d / f".claiming.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        tag = f"{os.getpid()}.{time.monotonic_ns()}"
+        tmp = os.path.join(d, f".claiming.{tag}.tmp")
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except OSError:
@@ -217,12 +230,12 @@ class CodeCache:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)          # before the name is visible: never seen unlocked
             os.write(fd, json.dumps(sorted(functions)).encode())
-            path = d / (self.CLAIM_PREFIX + tmp.name[len(".claiming."):-len(".tmp")])
+            path = os.path.join(d, self.CLAIM_PREFIX + tag)
             os.replace(tmp, path)
         except OSError:
             os.close(fd)
             try:
-                tmp.unlink()
+                os.unlink(tmp)
             except OSError:
                 pass
             return None
@@ -238,14 +251,15 @@ class CodeCache:
         except OSError:
             return out
         for n in names:
+            path = os.path.join(d, n)
             try:
-                fd = os.open(d / n, os.O_RDONLY | os.O_CLOEXEC)
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 continue       # released meanwhile
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                    os.unlink(d / n)          # nobody holds it: its holder died
+                    os.unlink(path)           # nobody holds it: its holder died
                     continue
                 except BlockingIOError:
                     pass
@@ -289,9 +303,9 @@ class CodeCache:
 
     def discard(self, unit: StoredUnit) -> None:
         """Remove a unit found damaged, so the next run recompiles it."""
-        for p in (unit.image, unit.image.with_suffix(".json")):
+        for p in (unit.image, os.path.splitext(unit.image)[0] + ".json"):
             try:
-                p.unlink()
+                os.unlink(p)
             except OSError:
                 pass
 
@@ -319,20 +333,21 @@ class CodeCache:
                 break
             if name == keep:
                 continue
-            shutil.rmtree(self.directory / name, ignore_errors=True)
+            import shutil
+            shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
             total -= size
 
 
 class Claim:
     """A live claim (CodeCache.claim): ``release`` when the unit is stored or given up."""
 
-    def __init__(self, path: Path, fd: int):
+    def __init__(self, path: str, fd: int):
         self.path, self.fd = path, fd
 
     def release(self) -> None:
         if self.fd >= 0:
             try:
-                self.path.unlink()
+                os.unlink(self.path)
             except OSError:
                 pass
             os.close(self.fd)
@@ -340,17 +355,18 @@ class Claim:
 
 
 class _KeyLock:
-    def __init__(self, entry: Path, timeout: float, create: bool):
+    def __init__(self, entry: str, timeout: float, create: bool):
         self.entry, self.timeout, self.create, self.fd = entry, timeout, create, -1
 
     def __enter__(self) -> bool | None:
         import fcntl
         try:
+            lock = os.path.join(self.entry, CodeCache.LOCK_NAME)
             if self.create:
-                self.entry.mkdir(parents=True, exist_ok=True)
-                self.fd = os.open(self.entry / CodeCache.LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                os.makedirs(self.entry, exist_ok=True)
+                self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             else:
-                self.fd = os.open(self.entry / CodeCache.LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+                self.fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None if not self.create else False
         deadline = time.monotonic() + self.timeout

@@ -10,8 +10,8 @@ build and CPU that made it (a mismatch is an error: recompile).
 from __future__ import annotations
 
 import json
+import os
 import struct
-from pathlib import Path
 
 MAGIC = b"WRCWASM1"
 PAGE = 4096
@@ -29,17 +29,22 @@ def write_cwasm(path: str, compiled, engine) -> None:
     from . import loader
     from .codecache import code_fingerprint
     (unit,) = [u for u in compiled.code.units if u.name == "top"]
-    image = unit.source if isinstance(unit.source, loader.Image) else loader.loads(Path(unit.source).read_bytes())
+    image = unit.source if isinstance(unit.source, loader.Image) else loader.loads(_read(unit.source))
     header = json.dumps({"fingerprint": code_fingerprint(), "options": compiled.code.plan.options_key,
                          "name": compiled.name, "unit": unit.meta()}).encode()
     wasm = compiled.module.raw
     head = MAGIC + struct.pack("<I", len(header)) + header + struct.pack("<Q", len(wasm)) + wasm
     pad = (-len(head)) % PAGE
-    tmp = Path(path + ".tmp")
+    tmp = os.fspath(path) + ".tmp"
     with open(tmp, "wb") as f:
         f.write(head + b"\0" * pad)
         f.write(loader.dumps(image))
-    tmp.replace(path)
+    os.replace(tmp, path)
+
+
+def _read(path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def read_cwasm(path: str, data: bytes):

@@ -54,7 +54,7 @@ class FuncRefRecord(ctypes.Structure):
 
 FUNCREF_RECORD_IR = "{ptr, i64}"  # FuncRefRecord as an IR type (translate/module.py, function.py, tables.py)
 FUNCREF_CODE_FIELD = 0            # index of `code` (offset 0: an import thunk loads it through wr.import<N>)
-FUNCREF_TYPE_ID_FIELD = 1         # index of `type_id`, compared with wr.typeids by call_indirect
+FUNCREF_TYPE_ID_FIELD = 1         # index of `type_id`, compared with the expected id (a constant) by call_indirect
 FUNCREF_RECORD_SIZE = ctypes.sizeof(FuncRefRecord)   # 16: ref.func / Function records are array base + 16 * i
 # Both fields are 8 bytes, so instance.py keeps the funcrefs array as flat u64 words: record i's
 # field f is word FUNCREF_RECORD_WORDS * i + f (one aligned store swaps a code pointer).

@@ -29,7 +29,6 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .binary.module import Module
 from .codecache import CodeCache, hash256, module_key
@@ -533,7 +532,7 @@ class ModuleCode:
         with self.lock:
             if any(u.name == name for u in self.units):
                 return
-        unit = CodeUnit.from_meta(name, meta, Path(source) if isinstance(source, str) else source)
+        unit = CodeUnit.from_meta(name, meta, source)    # an image file's path, or its bytes
         self._install(unit)
 
     def flush_at_exit(self) -> None:
@@ -617,7 +616,7 @@ def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object
     from .compile_worker import translate_unit
     uj = job.unit
     _test_gate()
-    cache = CodeCache(Path(job.cache_root), job.size_cap)
+    cache = CodeCache(job.cache_root, job.size_cap)
     rank = LEVEL_RANK[uj.level]
     wanted = set(uj.functions)
     out: list = []

@@ -41,6 +41,14 @@ def test_fib_example():
     assert r.stdout == "fib(42) = 267914296\n"
 
 
+def test_python_dash_m_runner_is_wasirun(tmp_path):
+    """`python -m runner` runs a module and passes its exit status through, as `wasirun` does."""
+    r = subprocess.run([sys.executable, "-m", "runner", write(tmp_path, WASI_EXIT % 7)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 7, r.stderr
+    assert r.stderr == ""
+
+
 @pytest.mark.parametrize("code, status", [(0, 0), (2, 2), (125, 125), (126, 1), (255, 1)])
 def test_exit_status(tmp_path, code, status):
     r = wasirun(write(tmp_path, WASI_EXIT % code))

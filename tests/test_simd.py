@@ -159,7 +159,14 @@ PROGRAM = """(module
   (func (export "sub_zero") (param v128) (result v128) (local v128) (f32x4.sub (local.get 0) (local.get 1)))
   (func (export "add_neg_zero") (param v128) (result v128) (f64x2.add (local.get 0) (v128.const f64x2 -0 -0)))
   (func (export "div_one") (param v128) (result v128)
-    (f64x2.div (local.get 0) (f64x2.convert_low_i32x4_s (i32x4.splat (i32.const 1))))))
+    (f64x2.div (local.get 0) (f64x2.convert_low_i32x4_s (i32x4.splat (i32.const 1)))))
+  (func (export "mul_one_splat") (param v128) (result v128)
+    (f32x4.mul (local.get 0) (i32x4.splat (i32.const 0x3f800000))))
+  (func (export "mul_one_loop") (param v128) (result v128) (local $i i32)
+    (loop $again
+      (local.set 0 (f32x4.mul (local.get 0) (v128.const f32x4 1 1 1 1)))
+      (br_if $again (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 3))))
+    (local.get 0)))
 """
 
 
@@ -298,10 +305,13 @@ def test_simd_spec_scripts(opt_level):
     assert sum(r.skipped for r in results) == 510       # text modules (assert_malformed .wat)
 
 
-@pytest.mark.parametrize("name, shape", [("mul_one", 32), ("sub_zero", 32), ("add_neg_zero", 64), ("div_one", 64)])
+@pytest.mark.parametrize("name, shape", [("mul_one", 32), ("sub_zero", 32), ("add_neg_zero", 64), ("div_one", 64),
+                                         ("mul_one_splat", 32), ("mul_one_loop", 32)])
 def test_identity_operations_quiet_a_signalling_nan(program, name, shape):
     """As the scalar ops (numeric.py): LLVM must not fold x*1, x-0, x+(-0), x/1 to x at -O2,
-    which would return a signalling NaN where wasm wants an arithmetic (quiet) one."""
+    which would return a signalling NaN where wasm wants an arithmetic (quiet) one.  The
+    constant may be an integer splat, or sit in a loop (numeric.hidden_vector: the hidden load
+    is hoisted out of it, and must stay hidden)."""
     snan, quiet = (0x7FA00000, 0x7FC00000) if shape == 32 else (0x7FF4000000000000, 0x7FF8000000000000)
     lanes = 128 // shape
     arg = sum(snan << (shape * i) for i in range(lanes))

@@ -15,12 +15,18 @@ HELLO = REPO.parent / "shared" / "bench" / "hello.wasm"
 NOT_ON_A_WARM_START = ("llvmlite", "runner.workers", "runner.compile_worker", "runner.jit", "runner.validate",
                        "runner.translate.module", "runner.profiling.jitdump", "concurrent.futures", "pickle",
                        # ctypes.util.find_library ran `ldconfig -p` in a subprocess
-                       "subprocess", "ctypes.util", "_hashlib")   # OpenSSL, for sha256
+                       "subprocess", "ctypes.util", "_hashlib",   # OpenSSL, for sha256
+                       # the cache's paths are strings: pathlib (+ urllib.parse, ipaddress) and
+                       # shutil (+ bz2, lzma, fnmatch) cost ~5 ms of import
+                       "pathlib", "shutil", "importlib.util")
 
+# What the interpreter loaded before wasirun (this environment's .pth files may import pathlib,
+# shutil, ...) does not count: the probe reports what wasirun itself imported.
 PROBE = """
 import atexit, sys
+before = set(sys.modules)
 def report():
-    sys.stderr.write("loaded: " + " ".join(m for m in %r if m in sys.modules) + "\\n")
+    sys.stderr.write("loaded: " + " ".join(m for m in %r if m in sys.modules and m not in before) + "\\n")
 atexit.register(report)
 sys.argv = ["wasirun", *sys.argv[1:]]
 from runner.cli import main
@@ -104,3 +110,43 @@ def test_the_guest_runs_with_the_default_collector_and_start_up_frozen(cache_dir
     r = subprocess.run([sys.executable, "-c", GC_PROBE, str(HELLO)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout == "Hello, world!\n", r.stderr
     assert r.stderr.endswith("gc: True True\n"), r.stderr
+
+
+def test_the_editable_install_is_a_plain_path():
+    """`pip install -e .` (the README's set-up) gets a .pth holding the project's path, not the
+    import finder setuptools uses for a flat layout without ``package-dir`` (whose module,
+    pathlib and importlib.util cost ~8.7 ms of every interpreter start: docs/PERFORMANCE.md).
+    setuptools picks the plain path when ``package-dir`` is exactly {"": "."}: the wheel built
+    from a copy of the project shows which it picked, where setuptools can build one here."""
+    import shutil
+    import tomllib
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert config["tool"]["setuptools"]["package-dir"] == {"": "."}
+    pytest.importorskip("wheel")     # setuptools' build_editable needs it (pip's build environment has it)
+    import tempfile
+    import zipfile
+    with tempfile.TemporaryDirectory() as d:
+        project, out = Path(d) / "p", Path(d) / "out"
+        shutil.copytree(REPO, project, ignore=shutil.ignore_patterns("__pycache__", ".git", "build", "*.egg-info", "tests"))
+        out.mkdir()
+        r = subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; print(build_meta.build_editable({str(out)!r}))"],
+                           cwd=project, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        names = zipfile.ZipFile(out / r.stdout.split()[-1]).namelist()
+        pth = [n for n in names if n.endswith(".pth")]
+        assert len(pth) == 1 and not [n for n in names if n.endswith("_finder.py")], names
+        text = zipfile.ZipFile(out / r.stdout.split()[-1]).read(pth[0]).decode()
+        assert text.strip() == str(project), text
+
+
+def test_the_package_imports_its_parts_on_first_use():
+    """`import runner` (what `from runner.cli import main` runs first) loads none of runner's
+    modules, so the CLI's start-up gc threshold (set when runner.cli is imported) covers them;
+    the package's names still resolve."""
+    probe = ("import sys; before = set(sys.modules); import runner; "
+             "print(sorted(m for m in set(sys.modules) - before if m.startswith('runner.') or m == 'dataclasses')); "
+             "from runner import Trap, DecodeError, WasmError; import runner.errors as e; "
+             "print(Trap is e.Trap and DecodeError is e.DecodeError and issubclass(Trap, WasmError))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["[]", "True"], r.stdout

@@ -105,3 +105,34 @@ def test_every_fd_map_follows_every_change_of_the_table(tmp_path):
     assert all(m.fdmap[reader] == -1 for m in maps)
     assert all(m.fdmap[1] >= 0 for m in maps)      # stdout stays writable natively
     ctx.close()
+
+
+# Two fd_writes: one iovec ("a\n"), then two ("b", "c\n"); exit status = the sum of nwritten.
+TWO_SHAPES = """(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "a\\nbc\\n")
+  (data (i32.const 0) "\\64\\00\\00\\00\\02\\00\\00\\00\\66\\00\\00\\00\\01\\00\\00\\00\\67\\00\\00\\00\\02\\00\\00\\00")
+  (func (export "_start") (local $n i32)
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 50)))
+    (local.set $n (i32.load (i32.const 50)))
+    (drop (call $w (i32.const 1) (i32.const 8) (i32.const 2) (i32.const 50)))
+    (call $exit (i32.add (local.get $n) (i32.load (i32.const 50)))))
+)"""
+
+
+@pytest.mark.skipif(not __import__("shutil").which("strace"), reason="needs strace")
+def test_one_iovec_is_a_write_and_several_a_writev(tmp_path):
+    """The native fd_write makes one iovec a plain write(2) (cheaper in the kernel than writev)
+    and several one writev: same bytes, same nwritten, no Python fd_write."""
+    wasm = tmp_path / "w.wasm"
+    wasm.write_bytes(wat2wasm(TWO_SHAPES))
+    log = tmp_path / "strace.log"
+    r = subprocess.run(["strace", "-f", "-e", "trace=write,writev", "-o", str(log),
+                        sys.executable, "-c", COUNTING_CLI, str(wasm)], capture_output=True, text=True, timeout=300)
+    assert (r.stdout, r.returncode) == ("a\nbc\n", 5), r.stderr
+    assert "python fd_write calls: 0" in r.stderr, r.stderr
+    calls = [" ".join(line.split()[1:]) for line in log.read_text().splitlines() if '"a\\n"' in line or '"b"' in line]
+    assert calls == ['write(1, "a\\n", 2) = 2',
+                     'writev(1, [{iov_base="b", iov_len=1}, {iov_base="c\\n", iov_len=2}], 2) = 3'], calls

@@ -110,13 +110,20 @@ class Reader:
         return result
 
     def u32(self) -> int:
-        # Fast path: a single byte.
+        # Fast paths: one byte, two bytes (a body's size, most indices of a large module);
+        # a two-byte u32 is always in range.
         pos = self.pos
         if pos < self.end:
-            b = self.data[pos]
+            data = self.data
+            b = data[pos]
             if b < 0x80:
                 self.pos = pos + 1
                 return b
+            if pos + 1 < self.end:
+                c = data[pos + 1]
+                if c < 0x80:
+                    self.pos = pos + 2
+                    return (b & 0x7F) | c << 7
         return self._leb_unsigned(32)
 
     def u64(self) -> int:

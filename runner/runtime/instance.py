@@ -32,7 +32,7 @@ from .helpers import helper_symbols, register_instance, register_memory, registe
 from .imports import Extern, resolve_imports
 from .library import resolver
 from .native import DEFAULT_STACK_BUDGET, NativeRuntime
-from .store import GlobalCell, Memory, Table
+from .store import GlobalCell, Memory, Table, store_words
 from .traps import raise_trap
 from .values import FuncRef, externref_handle, externref_object, from_raw, to_raw, type_id
 
@@ -40,6 +40,42 @@ __all__ = ["Instance", "Extern", "Function", "FuncRef", "host_function", "raise_
            "externref_object", "from_raw", "to_raw", "register_memory", "register_table", "TAIL_STUB"]
 
 TAIL_STUB = 1 << 31   # a lazy stub's index bit: the caller wants the tailcc code (wr.tailcode)
+
+
+class FunctionSpace:
+    """An instance's function index space: the imported Functions as resolved, each defined
+    function's made by ``make(index)`` on first use and kept.  A module may define tens of
+    thousands of functions (Yosys: 34k, one object each was ~40 % of a warm run's instantiation);
+    the host reaches a few of them: exports, the start function."""
+
+    __slots__ = ("_items", "_make", "_lock")
+
+    def __init__(self, imported: list[Function], total: int, make: Callable[[int], Function]):
+        self._items: list[Function | None] = list(imported) + [None] * (total - len(imported))
+        self._make = make
+        self._lock = threading.Lock()     # two threads reaching one function get one object
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._items)))]
+        f = self._items[index]          # IndexError as a list's
+        if f is None:
+            if index < 0:
+                index += len(self._items)
+            with self._lock:
+                f = self._items[index]
+                if f is None:
+                    f = self._items[index] = self._make(index)
+        return f
+
+    def __setitem__(self, index: int, f: Function) -> None:
+        self._items[index] = f
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self._items)))
 
 
 class Instance:
@@ -56,7 +92,7 @@ class Instance:
             getattr(limits, "max_wasm_stack", None) or DEFAULT_STACK_BUDGET)
         # 1. Imports, with the spec's subtyping rules.
         imported = resolve_imports(m, imports)
-        self.functions: list[Function | None] = imported.functions
+        self.functions = FunctionSpace(imported.functions, len(m.func_types), self._make_function)
         self.memories: list[Memory] = imported.memories
         self.tables: list[Table] = imported.tables
         self.globals: list[GlobalCell] = imported.globals
@@ -88,13 +124,13 @@ class Instance:
         self.address = ctypes.addressof(self._marker)
         register_instance(self)
         nfuncs = len(m.func_types)
-        self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*[type_id(canonical(m, i))
-                                                                  for i in range(len(m.types))])
+        type_ids = [type_id(canonical(m, i)) for i in range(len(m.types))]
+        self.typeids = (ctypes.c_uint64 * max(len(m.types), 1))(*type_ids)
         # wr.funcrefs as flat u64 words (layout.FUNCREF_RECORD_WORDS per record)
         self.funcrefs = (ctypes.c_uint64 * (FUNCREF_RECORD_WORDS * max(nfuncs, 1)))()
         self.funcrefs_address = ctypes.addressof(self.funcrefs)
-        for i in range(nfuncs):
-            self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_TYPE_ID_FIELD] = self.typeids[m.func_types[i]]
+        if nfuncs:
+            store_words(self.funcrefs, FUNCREF_TYPE_ID_FIELD, FUNCREF_RECORD_WORDS, map(type_ids.__getitem__, m.func_types))
         # A tail module's tailcc code pointers, beside its records (runner/translate/tailcalls.py)
         self.tailcode = (ctypes.c_void_p * max(nfuncs, 1))()
         code = compiled.code
@@ -131,25 +167,20 @@ class Instance:
             self._tail_stubs = StubRegion(first | TAIL_STUB, nfuncs - first, self.address,
                                           rt.symbols["wr_lazy_entry"])
             rt.add_lazy_target(self.address, self._compile_on_first_call)
-            for i in range(first, nfuncs):
-                stub = self.code_addresses[i] = self._stubs.address(i)
-                self.funcrefs[FUNCREF_RECORD_WORDS * i + FUNCREF_CODE_FIELD] = stub
-                self.tailcode[i] = self._tail_stubs.address(i | TAIL_STUB)
+            if nfuncs > first:
+                stubs = self._stubs.addresses()
+                self.code_addresses[first:] = stubs
+                store_words(self.funcrefs, FUNCREF_RECORD_WORDS * first + FUNCREF_CODE_FIELD, FUNCREF_RECORD_WORDS, stubs)
+                store_words(self.tailcode, first, 1, self._tail_stubs.addresses())
         units = sorted(code.units, key=lambda u: u.rank)
         for unit in units:
             self._map_unit(unit)
-        missing = [i for i in range(nfuncs) if not self.code_addresses[i]]
-        if missing:
-            raise LinkError(f"internal error: no code for function {missing[0]}")
+        if 0 in self.code_addresses:
+            raise LinkError(f"internal error: no code for function {self.code_addresses.index(0)}")
         self._announce(units, first=True)
         code.instances.add(self)
 
-        # 4. Function objects.
-        for i in range(m.num_imported_funcs, nfuncs):
-            entry = self._entries.get(i)
-            self.functions.append(Function(m.func_type(i), self.code_addresses[i], entry, self,
-                                           functools.partial(compiled.display_name, i),
-                                           record=self.funcrefs_address + FUNCREF_RECORD_SIZE * i))
+        # 4. Function objects: the defined functions' are made on first use (FunctionSpace).
         for i in range(m.num_imported_funcs):
             f = self.functions[i]
             entry = self._entries.get(i)
@@ -167,17 +198,16 @@ class Instance:
 
         # 6. Segments, then 7. start.
         self.elem_segments: list[list[int]] = [
-            [self.eval_const(e) for e in seg.init] if seg.mode == MODE_PASSIVE else [] for seg in m.elements]
+            self._eval_elements(seg.init) if seg.mode == MODE_PASSIVE else [] for seg in m.elements]
         self.data_segments: list[bytes] = [d.data if d.mode == MODE_PASSIVE else b"" for d in m.data]
         for seg in m.elements:
             if seg.mode == MODE_ACTIVE:
                 table = self.tables[seg.table_index]
                 offset = self.eval_const(seg.offset)
-                refs = [self.eval_const(e) for e in seg.init]
+                refs = self._eval_elements(seg.init)
                 if offset + len(refs) > table.size:
                     raise Trap(TrapKind.TABLE_OUT_OF_BOUNDS)
-                for k, r in enumerate(refs):
-                    table.set(offset + k, r)
+                table.write(offset, refs)
         for seg in m.data:
             if seg.mode == MODE_ACTIVE:
                 mem = self.memories[seg.memory_index]
@@ -192,6 +222,12 @@ class Instance:
             self.functions[m.start].call_raw([])
 
     # --- helpers ----------------------------------------------------------------------------
+    def _make_function(self, i: int) -> Function:
+        """The Function value of defined function ``i`` (its record is this instance's)."""
+        return Function(self.module.func_type(i), self.code_addresses[i], self._entries.get(i), self,
+                        functools.partial(self.compiled.display_name, i),
+                        record=self.funcrefs_address + FUNCREF_RECORD_SIZE * i)
+
     def _keep_code_alive(self) -> None:
         """Tie this instance's lifetime (its native code) to every table and reference-typed
         global its function references can reach: its own and imported ones, and, through the
@@ -216,12 +252,19 @@ class Instance:
             c.keep_alive(self)
 
     def _extern(self, kind: int, index: int) -> Extern:
-        return {KIND_FUNC: self.functions, KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
+        if kind == KIND_FUNC:
+            return self.functions[index]
+        return {KIND_TABLE: self.tables, KIND_MEMORY: self.memories,
                 KIND_GLOBAL: self.globals, KIND_TAG: self.tags}[kind][index]
 
     def eval_const(self, e: ConstExpr) -> int:
         """A constant expression's value as raw bits, in this instance."""
         return eval_const(e, self.globals, self.funcrefs_address)
+
+    def _eval_elements(self, exprs: list[ConstExpr]) -> list[int]:
+        """An element segment's values (``ref.func i``, by far the most common, inline)."""
+        base = self.funcrefs_address
+        return [base + FUNCREF_RECORD_SIZE * e.value if e.op == "ref.func" else self.eval_const(e) for e in exprs]
 
     # --- code ------------------------------------------------------------------------------
     def _map_unit(self, unit) -> None:
@@ -235,11 +278,12 @@ class Instance:
         base = mapped.base
         NativeRuntime.get().add_code(base, base + mapped.size)   # before any of it can run
         ranges = []
+        rank = unit.rank
         for i, (off, size) in unit.symbols.items():
             start = base + off
             ranges.append(coderanges.make_range(start, size, self, i, unit))
-            if unit.rank > self._code_rank[i]:
-                self._code_rank[i] = unit.rank
+            if rank > self._code_rank[i]:
+                self._code_rank[i] = rank
                 adapter = unit.adapters.get(i)
                 if adapter is not None:          # a tail module: records hold the C-convention adapter
                     self.tailcode[i] = start

@@ -31,7 +31,7 @@ class StubRegion:
         indices = array("I", range(first, first + count)).tobytes()
         for b in range(4):                       # mov r11d, imm32: the imm at byte 2
             code[2 + b::STUB_SIZE] = indices[b::4]
-        rel = array("i", (tail_at - (k * STUB_SIZE + 11) for k in range(count))).tobytes()
+        rel = array("i", range(tail_at - 11, tail_at - 11 - count * STUB_SIZE, -STUB_SIZE)).tobytes()
         for b in range(4):                       # jmp rel32 at byte 6: relative to byte 11
             code[7 + b::STUB_SIZE] = rel[b::4]
         tail = bytearray(_TAIL)
@@ -51,6 +51,10 @@ class StubRegion:
 
     def address(self, func_index: int) -> int:
         return self.base + (func_index - self.first) * STUB_SIZE
+
+    def addresses(self) -> range:
+        """Every stub's address, in index order."""
+        return range(self.base, self.base + self.count * STUB_SIZE, STUB_SIZE)
 
     def close(self) -> None:
         if self.base:

@@ -29,6 +29,38 @@ from .library import native_library, resolver
 
 T = thread_field   # T("jmpbuf"): this thread's field, as an IR constant pointer
 
+
+def range_scan(p: str, value: str, table: str, stride: int, count: str, start: str, hit: str, miss: str,
+               order: str = "") -> str:
+    """IR that ends block ``start`` with a scan of ``count`` table entries for one holding ``value``.
+
+    Entry k is ``stride`` pointers at ``table`` + k * stride, the first two a range [lo, hi).
+    The first entry with lo <= value < hi branches to ``hit`` with ``%{p}k``, ``%{p}lop`` (the
+    entry) and ``%{p}lo`` defined; none branches from block ``{p}scan`` to ``miss``.  ``order``
+    makes the two loads atomic with that ordering (tables other threads change meanwhile).
+    """
+    def load(ptr: str) -> str:
+        return f"load atomic ptr, ptr {ptr} {order}, align 8" if order else f"load ptr, ptr {ptr}"
+    return f"""  br label %{p}scan
+{p}scan:
+  %{p}k = phi i32 [0, %{start}], [%{p}k1, %{p}next]
+  %{p}more = icmp ult i32 %{p}k, {count}
+  br i1 %{p}more, label %{p}test, label %{miss}
+{p}test:
+  %{p}at = mul i32 %{p}k, {stride}
+  %{p}lop = getelementptr ptr, ptr {table}, i32 %{p}at
+  %{p}hip = getelementptr ptr, ptr %{p}lop, i32 1
+  %{p}lo = {load(f"%{p}lop")}
+  %{p}hi = {load(f"%{p}hip")}
+  %{p}ge = icmp uge ptr {value}, %{p}lo
+  %{p}lt = icmp ult ptr {value}, %{p}hi
+  %{p}in = and i1 %{p}ge, %{p}lt
+  br i1 %{p}in, label %{hit}, label %{p}next
+{p}next:
+  %{p}k1 = add i32 %{p}k, 1
+  br label %{p}scan"""
+
+
 RUNTIME_IR = f"""
 declare i32 @__sigsetjmp(ptr, i32) returns_twice
 declare void @siglongjmp(ptr, i32) noreturn
@@ -222,31 +254,15 @@ entry:
 start:
   %g0 = load atomic i32, ptr @wr_tail_gen acquire, align 4
   %n = load atomic i32, ptr @wr_tail_count monotonic, align 4
-  br label %scan
-scan:
-  %k = phi i32 [0, %start], [%k1, %next]
-  %more = icmp ult i32 %k, %n
-  br i1 %more, label %test, label %check
-test:
-  %lop = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 0
-  %hip = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 1
-  %lo = load atomic ptr, ptr %lop monotonic, align 8
-  %hi = load atomic ptr, ptr %hip monotonic, align 8
-  %ge = icmp uge ptr %ref, %lo
-  %lt = icmp ult ptr %ref, %hi
-  %hit = and i1 %ge, %lt
-  br i1 %hit, label %found, label %next
-next:
-  %k1 = add i32 %k, 1
-  br label %scan
+{range_scan("t.", "%ref", "@wr_tail_ranges", 3, "%n", "start", "found", "check", order="monotonic")}
 found:
-  %tcp = getelementptr [{MAX_TAIL_INSTANCES} x [3 x ptr]], ptr @wr_tail_ranges, i32 0, i32 %k, i32 2
+  %tcp = getelementptr ptr, ptr %t.lop, i32 2
   %tc = load atomic ptr, ptr %tcp monotonic, align 8
   br label %check
 check:
   ; hit or miss, what was read counts only if no change began or ended meanwhile
-  %tcv = phi ptr [%tc, %found], [null, %scan]
-  %lov = phi ptr [%lo, %found], [null, %scan]
+  %tcv = phi ptr [%tc, %found], [null, %t.scan]
+  %lov = phi ptr [%t.lo, %found], [null, %t.scan]
   fence acquire
   %g1 = load atomic i32, ptr @wr_tail_gen monotonic, align 4
   %same = icmp eq i32 %g0, %g1
@@ -296,45 +312,12 @@ pc_check:
   %pc = load ptr, ptr %ripp0
   %nc = load atomic i32, ptr @wr_code_count acquire, align 4
   %codes = load atomic ptr, ptr @wr_code_ranges acquire, align 8
-  br label %pc_scan
-pc_scan:
-  %c = phi i32 [0, %pc_check], [%c1, %pc_next]
-  %cmore = icmp ult i32 %c, %nc
-  br i1 %cmore, label %pc_test, label %chain
-pc_test:
-  %c2 = shl i32 %c, 1
-  %clop = getelementptr ptr, ptr %codes, i32 %c2
-  %chip = getelementptr ptr, ptr %clop, i32 1
-  %clo = load ptr, ptr %clop
-  %chi = load ptr, ptr %chip
-  %cge = icmp uge ptr %pc, %clo
-  %clt = icmp ult ptr %pc, %chi
-  %chit = and i1 %cge, %clt
-  br i1 %chit, label %check, label %pc_next
-pc_next:
-  %c1 = add i32 %c, 1
-  br label %pc_scan
+{range_scan("c.", "%pc", "%codes", 2, "%nc", "pc_check", "check", "chain")}
 check:
   %addrp = getelementptr i8, ptr %info, i64 {SIGINFO_SI_ADDR}          ; siginfo_t.si_addr
   %addr = load ptr, ptr %addrp
   %n = load atomic i32, ptr @wr_guard_count acquire, align 4
-  br label %scan
-scan:
-  %k = phi i32 [0, %check], [%k1, %next]
-  %more = icmp ult i32 %k, %n
-  br i1 %more, label %test, label %chain
-test:
-  %lop = getelementptr [{MAX_GUARDED} x [2 x ptr]], ptr @wr_guard_ranges, i32 0, i32 %k, i32 0
-  %hip = getelementptr [{MAX_GUARDED} x [2 x ptr]], ptr @wr_guard_ranges, i32 0, i32 %k, i32 1
-  %lo = load ptr, ptr %lop
-  %hi = load ptr, ptr %hip
-  %ge = icmp uge ptr %addr, %lo
-  %lt = icmp ult ptr %addr, %hi
-  %hit = and i1 %ge, %lt
-  br i1 %hit, label %trap, label %next
-next:
-  %k1 = add i32 %k, 1
-  br label %scan
+{range_scan("g.", "%addr", "@wr_guard_ranges", 2, "%n", "check", "trap", "chain")}
 trap:
   ; Backtrace from the faulting frame: its pc (+1, as if a return address), then its rbp chain.
   %ripp = getelementptr i8, ptr %uc, i64 {UCONTEXT_RIP}           ; uc_mcontext.gregs[REG_RIP]

@@ -74,6 +74,7 @@ class FunctionTranslator:
         self.float_arith: set[str] = set()  # SSA names of quieting float results (see numeric.py)
         self.bounds = KnownBounds()         # accesses earlier ones proved in bounds (bounds.py)
         self.in_bounds: set[str] = set()    # pointers of accesses that cannot fault (memory.py)
+        self.vector_constants: dict[tuple[str, str], str] = {}   # (type, literal) -> its global (numeric.py)
 
     # --- emission helpers --------------------------------------------------------------
     def tmp(self) -> str:
@@ -161,7 +162,8 @@ class FunctionTranslator:
                 zero = opaque_zero.get(t)
                 if zero is None:
                     zero = opaque_zero[t] = "%zero.v128"
-                    self.entry.append(f"  {zero} = {numeric.opaque_call(t, 'zeroinitializer')}")
+                    self.vector_constants[(t, "zeroinitializer")] = vc = f"@vc.{self.func_index}.0"
+                    self.entry.append(f"  {zero} = load {t}, ptr {vc}, align 16, {INVARIANT_LOAD}")
             elif t in ("float", "double"):
                 # A float local starts as +0.0; hidden from LLVM so `x - local` is never folded to x.
                 zero = opaque_zero.get(t)
@@ -197,7 +199,10 @@ class FunctionTranslator:
                 break
 
         # Epilogue: `ret` collects the function's results.
-        out = [f"define hidden {self.env.cc}{ret_type} @w{self.func_index}("
+        # the hidden vector constants (numeric.hidden_vector): LLVM may not read their values
+        out = [f"{name} = internal externally_initialized constant {t} {literal}, align 16"
+               for (t, literal), name in self.vector_constants.items()]
+        out += [f"define hidden {self.env.cc}{ret_type} @w{self.func_index}("
                + ", ".join(f"{t} %p{i}" for i, t in enumerate(params)) + ") #0"
                + (exceptions.PERSONALITY if self.uses_eh else "")
                + (f" !dbg !{self.env.subprogram(self.func_index)}" if self.debug else "") + " {",

@@ -17,7 +17,6 @@ layouts and metadata ids are runner/layout.py's):
 * ``wr.funcrefs``  the instance's function records, one ``{ptr code, i64 type id}`` per
   function: ``ref.func`` points at one, and calls that may have to reach code compiled
   later (another tier) load the code pointer from it
-* ``wr.typeids``   the instance's type id per type index (for ``call_indirect``)
 * ``wr.hot`` / ``wr_tierup`` (first tier only) one i32 counter per function, and the
   runtime's hook called once when a counter reaches ``TIERUP_THRESHOLD``
 
@@ -145,7 +144,6 @@ class ModuleTranslator:
             header.append(tables.DECLARATIONS)
         for i in range(len(m.globals)):
             header.append(f"@wr.g{i} = external global {GLOBAL_CELL_IR}")
-        header.append(f"@wr.typeids = external global [{max(len(m.types), 1)} x i64]")
         header.append(f"@wr.funcrefs = external global [{max(nfuncs, 1)} x {FUNCREF_RECORD_IR}]")
         header.append(exceptions.declarations(m))
         if self.tail:

@@ -52,6 +52,18 @@ def opaque(fx, v: str, t: str) -> str:
     return fx.value(opaque_call(t, v))
 
 
+def hidden_vector(fx, t: str, literal: str) -> str:
+    """The vector constant ``literal`` (IR type ``t``) as LLVM cannot see it: an invariant load
+    of a constant of the function's own that LLVM may not read (``externally_initialized``,
+    FunctionTranslator.vector_constants).  What the asm barrier hides, hidden as well, but the
+    load is hoisted out of loops and CSE'd like any constant: an asm is neither, so a constant
+    inside a loop was made again, and whatever used it with it, on every iteration."""
+    name = fx.vector_constants.get((t, literal))
+    if name is None:
+        name = fx.vector_constants[(t, literal)] = f"@vc.{fx.func_index}.{len(fx.vector_constants)}"
+    return fx.value(f"load {t}, ptr {name}, align 16, {INVARIANT_LOAD}")
+
+
 def hidden_constant(fx, t: str, bits: int) -> str:
     """An identity constant LLVM cannot see: an invariant load from the runtime's table.
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from ..binary import opcodes as op
 from . import simd
-from .numeric import opaque
+from .numeric import hidden_vector
 from .simd import SHAPES, _const_vec, host_flags, pop_as, push_vec, vsuffix, vtype
 
 
@@ -99,7 +99,7 @@ def _negate(fx, a: str, lane: str, n: int) -> str:
     operand with its sign as it was: the tiers would give NaNs of opposite signs."""
     ity = simd._INT_OF_WIDTH[simd._BITS[lane]]
     it = vtype(ity, n)
-    mask = opaque(fx, _const_vec(ity, n, -(1 << (simd._BITS[lane] - 1))), it)
+    mask = hidden_vector(fx, it, _const_vec(ity, n, -(1 << (simd._BITS[lane] - 1))))
     bits = fx.value(f"xor {it} {fx.value(f'bitcast {vtype(lane, n)} {a} to {it}')}, {mask}")
     return fx.value(f"bitcast {it} {bits} to {vtype(lane, n)}")
 

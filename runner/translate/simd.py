@@ -20,7 +20,7 @@ import platform
 from ..binary import opcodes as op
 from . import memory
 from .memory import effective_address
-from .numeric import opaque
+from .numeric import hidden_vector, opaque
 
 V128 = "<2 x i64>"
 # shape: (lane IR type, lane count)
@@ -84,7 +84,7 @@ def _signed(value: int, bits: int) -> int:
 
 def _const(fx, code, imm):
     lo, hi = imm & (2**64 - 1), imm >> 64
-    fx.push(opaque(fx, f"<i64 {_signed(lo, 64)}, i64 {_signed(hi, 64)}>", V128), V128)
+    fx.push(hidden_vector(fx, V128, f"<i64 {_signed(lo, 64)}, i64 {_signed(hi, 64)}>"), V128)
 
 
 def _hide_literal(fx, scalar: str) -> None:
@@ -96,8 +96,13 @@ def _hide_literal(fx, scalar: str) -> None:
 def _splat(fx, code, imm):
     lane, n = _shape(op.NAME[code])
     scalar = fx.pop()
+    if not scalar.startswith("%") and lane.startswith("i"):
+        # an integer literal: the constant vector itself, hidden (float scalars are SSA values)
+        bits = _BITS[lane]
+        value = _signed(int(scalar) & ((1 << bits) - 1), bits)
+        push_vec(fx, hidden_vector(fx, vtype(lane, n), _const_vec(lane, n, value)), lane, n)
+        return
     push_vec(fx, _splat_value(fx, _to_lane(fx, scalar, lane), lane, n), lane, n)
-    _hide_literal(fx, scalar)
 
 
 def _extract_lane(fx, code, imm):

@@ -1,0 +1,4 @@
+"""`python -m runner` is `wasirun`."""
+from runner.cli import main
+
+main()
