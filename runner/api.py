@@ -45,6 +45,9 @@ class Config:
     fuel: int | None = None       # instructions wasm may execute before trapping (None = unmetered)
     interruptible: bool = False   # compile in checks so Engine.interrupt() (a timeout) stops wasm code
     progress: bool = False        # a progress line on stderr (a terminal) for compiles over ~2 s
+    finish_tierup: bool = True    # a tier-up still compiling when this process exits is finished by its
+                                  # worker in the background and cached, so the next run starts on it
+                                  # (False, or WASIRUN_FINISH_TIERUP=0: the worker is killed at exit)
     features: Features = WASM3    # the proposals accepted (binary.features.WASM2: the 2.0 language)
 
     def __post_init__(self):
@@ -144,7 +147,7 @@ class Engine:
         return CodePlan(TOP_LEVEL[c.opt_level], tiering and c.opt_level > 0, self._options_key(),
                         TranslateOptions(inline=c.inline, debug_info=c.debug_info,
                                          interruptible=c.interruptible, fuel=c.fuel is not None),
-                        name, c.jobs, c.progress)
+                        name, c.jobs, c.progress, c.finish_tierup)
 
     def compile(self, wasm: bytes, name: str = "module.wasm", tiering: bool | None = None,
                 source_path: str | None = None) -> CompiledModule:

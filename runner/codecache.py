@@ -8,7 +8,10 @@ saying what the image holds.  A run maps every unit of its key, so what a run ti
 starts at the top tier next time.
 
 Writers never collide: each file is written under a unique temporary name and renamed
-into place, and units are named by what they contain.  Entries are evicted least
+into place, and units are named by what they contain.  Tier-up units are compiled under
+claims (``CodeCache.claim``: which functions a process is compiling, taken under a short
+per-key lock), so processes running one module at once compile each hot function once: the
+one that waited finds it stored.  Entries are evicted least
 recently used first once the cache passes its size cap (``WASIRUN_CACHE_SIZE`` bytes,
 default 1 GiB).  The key covers the wasm bytes, the options that change code, the
 source of everything under runner/ (translator, runtime ABI, trap codes, validator) and
@@ -144,7 +147,8 @@ class StoredUnit:
 
 class CodeCache:
     def __init__(self, root: str | os.PathLike | None = None, size_cap: int | None = None):
-        self.directory = os.path.join(os.fspath(root) if root else _root_dir(), FORMAT)
+        self.root = os.fspath(root) if root else _root_dir()
+        self.directory = os.path.join(self.root, FORMAT)
         if size_cap is None:
             size_cap = int(os.environ.get("WASIRUN_CACHE_SIZE") or DEFAULT_SIZE_CAP)
         self.size_cap = size_cap
@@ -200,6 +204,103 @@ class CodeCache:
         self.evict(keep=key)
         return StoredUnit(name, meta, image)
 
+    LOCK_NAME = ".tierup.lock"
+
+    def locked(self, key: str, timeout: float, create: bool = True):
+        """A context holding ``key``'s tier-up lock (an flock, so it dies with its holder),
+        waited for at most ``timeout`` seconds; it yields False when it was not had (then
+        go on without it: two writers only cost time), None when there is no lock file and
+        ``create`` is off, or the cache cannot be written."""
+        return _KeyLock(self.entry(key), timeout, create)
+
+    CLAIM_PREFIX = ".claim-"
+
+    def claim(self, key: str, functions) -> "Claim | None":
+        """Announce that this process is compiling the top tier of ``functions`` (call it
+        under ``locked``): a file listing them, flocked while the claim lives, so a claim
+        whose holder died is seen as stale.  None when the cache cannot be written."""
+        import fcntl
+        d = self.entry(key)
+        tag = f"{os.getpid()}.{time.monotonic_ns()}"
+        tmp = os.path.join(d, f".claiming.{tag}.tmp")
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)          # before the name is visible: never seen unlocked
+            os.write(fd, json.dumps(sorted(functions)).encode())
+            path = os.path.join(d, self.CLAIM_PREFIX + tag)
+            os.replace(tmp, path)
+        except OSError:
+            os.close(fd)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return None
+        return Claim(path, fd)
+
+    def claims(self, key: str) -> set:
+        """The functions live claims of ``key`` cover (stale claims are deleted)."""
+        import fcntl
+        d = self.entry(key)
+        out: set = set()
+        try:
+            names = [n for n in os.listdir(d) if n.startswith(self.CLAIM_PREFIX)]
+        except OSError:
+            return out
+        for n in names:
+            path = os.path.join(d, n)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue       # released meanwhile
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    os.unlink(path)           # nobody holds it: its holder died
+                    continue
+                except BlockingIOError:
+                    pass
+                out.update(json.loads(os.read(fd, 1 << 24) or b"[]"))
+            except (OSError, ValueError, TypeError):
+                pass
+            finally:
+                os.close(fd)
+        return out
+
+    def busy(self, key: str) -> bool:
+        """Whether some process is compiling top-tier code of ``key`` now."""
+        return bool(self.claims(key))
+
+    def wait_idle(self, key: str, timeout: float, functions=None) -> None:
+        """Wait (at most ``timeout`` s) until no live claim of ``key`` covers any of
+        ``functions`` (None: any function)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = self.claims(key)
+            if not (live if functions is None else live & set(functions)):
+                return
+            time.sleep(0.01)
+
+    def sweep_temporaries(self, key: str, older_than: float = 600.0) -> None:
+        """Delete temporary files a killed writer left in ``key``'s entry (a tier-up finished
+        after its process ended can hit its CPU limit mid-write); fresh ones may be in use."""
+        d = self.entry(key)
+        now = time.time()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name.startswith(".") and e.name.endswith(".tmp"):
+                        try:
+                            if now - e.stat().st_mtime > older_than:
+                                os.unlink(e.path)
+                        except OSError:
+                            pass
+        except OSError:
+            pass
+
     def discard(self, unit: StoredUnit) -> None:
         """Remove a unit found damaged, so the next run recompiles it."""
         for p in (unit.image, os.path.splitext(unit.image)[0] + ".json"):
@@ -235,3 +336,52 @@ class CodeCache:
             import shutil
             shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
             total -= size
+
+
+class Claim:
+    """A live claim (CodeCache.claim): ``release`` when the unit is stored or given up."""
+
+    def __init__(self, path: str, fd: int):
+        self.path, self.fd = path, fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = -1
+
+
+class _KeyLock:
+    def __init__(self, entry: str, timeout: float, create: bool):
+        self.entry, self.timeout, self.create, self.fd = entry, timeout, create, -1
+
+    def __enter__(self) -> bool | None:
+        import fcntl
+        try:
+            lock = os.path.join(self.entry, CodeCache.LOCK_NAME)
+            if self.create:
+                os.makedirs(self.entry, exist_ok=True)
+                self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            else:
+                self.fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None if not self.create else False
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
+            except OSError:
+                return False
+
+    def __exit__(self, *exc) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)     # releases the flock
+            self.fd = -1

@@ -14,15 +14,28 @@ error_text)``.  Kinds:
   those functions of the module itself, then compiles them (tier-up: the parent's Python
   thread would otherwise translate while the wasm thread needs the GIL for host calls and
   lazy compiles)
+* ``"tierup"``: ``(key, TierupJob)`` -> ``[(unit name, meta, image path or bytes), ...]``: a
+  tier-up unit translated, compiled, linked and stored in the code cache here, under the
+  key's single-flight lock, or found there already (runner/tiers.py ``finish_tierup``)
 
-The worker ends at end of input.
+The worker ends at end of input.  Its parent going away (the write end of stdin closing:
+a watcher thread polls for the hang-up) ends it at once, unless it is working on a
+``tierup`` job whose ``detach`` is set: that one, and any such jobs still in the pipe, are
+finished and stored first, at nice +10 and within ORPHAN_CPU_SECONDS of CPU and
+ORPHAN_WALL_SECONDS of wall time; answers nobody reads are dropped.
 """
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 import sys
+import threading
 from dataclasses import dataclass
+
+ORPHAN_CPU_SECONDS = 120     # CPU a worker may still use once its parent is gone (RLIMIT_CPU) ...
+ORPHAN_WALL_SECONDS = 600    # ... and wall time (a loaded machine, nice +10)
+ORPHAN_NICE = 10
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,15 @@ class UnitJob:
     want_rows: bool
 
 
+@dataclass(frozen=True)
+class TierupJob:
+    """A tier-up unit the worker compiles *and stores* (so it outlives its parent)."""
+    unit: UnitJob
+    cache_root: str            # codecache.cache_root() of the parent (its CodeCache's root)
+    size_cap: int
+    detach: bool               # finish it even if the parent exits first
+
+
 def read_message(stream):
     head = stream.read(4)
     if len(head) < 4:
@@ -50,8 +72,14 @@ def read_message(stream):
     return pickle.loads(data)
 
 
+def message_parts(message, raw: bytes | None = None) -> list:
+    """The bytes of one message, then ``raw`` (if given) as it is: the reader knows its size
+    from the message.  In parts, so a 30 MB module is never copied to be sent."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return [struct.pack("<I", len(data)) + data] + ([raw] if raw is not None else [])
+
+
 def write_message(stream, message, raw: bytes | None = None) -> None:
-    """One message, then ``raw`` (if given) as it is: the reader knows its size from the message."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(struct.pack("<I", len(data)) + data)
     if raw is not None:
@@ -59,17 +87,79 @@ def write_message(stream, message, raw: bytes | None = None) -> None:
     stream.flush()
 
 
-def main() -> None:
+class _State:
+    """What the watcher thread must know about the main thread's work."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.detachable = False    # the job in hand is a tier-up to finish without the parent
+        self.orphaned = False      # the parent is gone
+        self.decoding = False      # the job in hand is a module (a detached tier-up may follow)
+
+
+_state = _State()
+
+
+def _watch_parent(fd: int) -> None:
+    """Wait for the parent's end of our stdin to close (it exited, or was killed), then end
+    this process, or, in the middle of a detached tier-up, let it finish within bounds.
+
+    Not PR_SET_PDEATHSIG: that kills at once, also a worker that has just been handed a
+    tier-up to finish but not yet read it."""
+    import select
+    poller = select.poll()
+    poller.register(fd, 0)        # no events asked for: POLLHUP/POLLERR are always reported
+    while True:
+        try:
+            if poller.poll():
+                break
+        except InterruptedError:
+            continue
+    with _state.lock:
+        _state.orphaned = True
+        busy_for_nobody = not _state.detachable and not _idle.is_set() and not _state.decoding
+    if busy_for_nobody:
+        os._exit(0)
+    # A detached tier-up in hand, a module being decoded or idle: detached tier-ups may still
+    # be in the pipe, which the main thread reads (skipping the rest) until it ends at EOF.
     try:
-        # End with the parent even if it is killed (Linux: PR_SET_PDEATHSIG = 1, SIGKILL = 9).
-        import ctypes
-        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)
-    except (OSError, AttributeError):
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 2)     # the parent's end of our stderr is gone
+    except OSError:
+        pass
+    _bound_orphan()
+
+
+_idle = threading.Event()     # set while the main thread has no job in hand (start-up included)
+_idle.set()
+
+
+def _bound_orphan() -> None:
+    """Low priority and a CPU and wall limit for what is left to do without the parent."""
+    try:
+        nice = int(os.environ.get("WASIRUN_ORPHAN_NICE", ORPHAN_NICE))
+        os.setpriority(os.PRIO_PROCESS, os.getpid(), nice)  # Linux: the main thread (tid = pid)
+    except OSError:
         pass
     try:
+        import resource
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(used.ru_utime + used.ru_stime) + int(os.environ.get("WASIRUN_ORPHAN_CPU", ORPHAN_CPU_SECONDS))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 5))  # SIGXCPU, then SIGKILL
+    except (OSError, ValueError, ImportError):
+        pass
+    import time
+    time.sleep(ORPHAN_WALL_SECONDS)
+    os._exit(3)
+
+
+def main() -> None:
+    threading.Thread(target=_watch_parent, args=(sys.stdin.fileno(),), name="wasirun-worker-watch",
+                     daemon=True).start()
+    try:
         serve()
-    except (BrokenPipeError, KeyboardInterrupt):
-        pass   # the parent went away: nothing is waiting for an answer
+    except KeyboardInterrupt:
+        pass
 
 
 def compile_text(text: str, level: str, want_rows: bool):
@@ -109,6 +199,7 @@ def _warm_up(jit) -> None:
 def serve() -> None:
     from . import jit
     jit.target_machine(0)   # initialise LLVM while the parent is still translating
+    from . import loader, tiers  # noqa: F401 - what a tier-up job links and stores with (~18 ms)
     import select
     if not select.select([sys.stdin], [], [], 0)[0]:   # idle: no job (a big module's validation) waits
         _warm_up(jit)
@@ -116,13 +207,25 @@ def serve() -> None:
     sys.stdout = sys.stderr   # nothing but answers may reach the pipe
     modules = {}
     while True:
+        _idle.set()
         request = read_message(inp)
         if request is None:
             return
         job_id, kind, payload = request
+        with _state.lock:
+            _idle.clear()
+            detachable = kind == "tierup" and payload[1].detach
+            if _state.orphaned and not detachable and kind != "module":
+                continue    # nobody waits for it
+            _state.detachable = detachable
+            _state.decoding = kind == "module"
         try:
             result = None
-            if kind == "ir":
+            if kind == "tierup":
+                from .tiers import finish_tierup
+                key, job = payload
+                result = finish_tierup(modules[key], key, job)
+            elif kind == "ir":
                 result = compile_text(*payload)
             elif kind == "module":
                 from .binary.decode import decode
@@ -149,7 +252,15 @@ def serve() -> None:
             answer = (job_id, result, None)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
             answer = (job_id, None, f"{type(exc).__name__}: {exc}")
-        write_message(out, answer)
+        with _state.lock:
+            _state.detachable = _state.decoding = False
+            if _state.orphaned:
+                continue
+        try:
+            write_message(out, answer)
+        except (BrokenPipeError, OSError):
+            with _state.lock:
+                _state.orphaned = True   # detached tier-ups still in the pipe are finished
 
 
 if __name__ == "__main__":

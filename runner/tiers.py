@@ -41,6 +41,7 @@ CHUNK_MAX = 768 << 10       # ... and at most (bounds the IR text in flight)
 TIERUP_BATCH_DELAY = 0.003  # seconds to collect more hot functions before compiling
 LAZY_SECONDS = 0.05         # estimated first-tier LLVM time above which functions compile on first call ...
 LAZY_SECONDS_DEBUG = 1.5    # ... with -g (exact lines: SelectionDAG, ~4x LLVM time per first call)
+TIERUP_LOCK_SECONDS = 120   # a tier-up waits this long for another process compiling the same functions
 
 
 @dataclass
@@ -102,6 +103,7 @@ class CodePlan:
     source_name: str
     jobs: int = 0
     progress: bool = False
+    finish_tierup: bool = True   # a tier-up still compiling at exit is finished and cached after it
 
 
 class Progress:
@@ -264,9 +266,13 @@ class ModuleCode:
         self.tierup_address = ctypes.cast(self._tierup_cb, ctypes.c_void_p).value
         self._requested: set[int] = set()     # functions with top-tier code, or asked for
         self._pending_hot: set[int] = set()   # asked for, not yet being compiled
+        self._taken: list[int] | None = None  # taken by the tier-up thread, not yet sent to a worker
+        self._waiting = False                 # ... while it waits for another process's tier-up
         self._wake = threading.Condition(self.lock)
         self._thread: threading.Thread | None = None
         self.tierup_errors: list[str] = []
+        # WASIRUN_FINISH_TIERUP=0 turns finishing after exit off for every engine.
+        self.finish_at_exit = plan.finish_tierup and os.environ.get("WASIRUN_FINISH_TIERUP", "1") != "0"
         # Lazy mode: a module whose first tier would take over LAZY_SECONDS of LLVM compiles
         # each function on its first call: most of a program's code never runs (a Rust
         # command's std: hello.wasm calls 97 of 287 functions; cold CPU 0.36 -> 0.25 s,
@@ -442,6 +448,7 @@ class ModuleCode:
                 self._requested.add(func_index)
                 self._pending_hot.add(func_index)
                 if self._thread is None:
+                    _watch_at_exit(self)
                     self._thread = threading.Thread(target=self._tierup_loop, name="wasirun-tierup", daemon=True)
                     self._thread.start()
                 self._wake.notify()
@@ -449,7 +456,7 @@ class ModuleCode:
             pass
 
     def _tierup_loop(self) -> None:
-        from .workers import PRIORITY_TIERUP
+        from .workers import PRIORITY_TIERUP, pool
         while True:
             with self.lock:
                 while not self._pending_hot:
@@ -458,12 +465,23 @@ class ModuleCode:
             with self.lock:
                 batch = sorted(self._pending_hot)
                 self._pending_hot.clear()
+                self._taken = batch        # until it is submitted: flush_at_exit's too
             try:
+                if self.cache is not None:
+                    rest = self._take_stored(batch)
+                    with self.lock:
+                        if self._taken is None:
+                            continue       # the process is exiting: flush_at_exit sent it
+                        self._taken = None
+                        futures = self._submit_tierup(rest) if rest else ()
+                    for fut in futures:
+                        for name, meta, source in fut.result():
+                            self._install_stored(name, meta, source)
+                    continue
                 digest = hash256(",".join(map(str, batch)).encode()).hexdigest()[:16]
                 # Always in the worker processes: LLVM must never be busy in this process when it
                 # exits (its C++ destructors would run under the compiling thread: it crashed), and
                 # in lazy mode this process's LLVM is busy with first calls.
-                from .workers import pool
                 pool().register_module(self.key, self.module.raw, self.module.features)
                 objs, rows = compile_objects(self.module, self.plan, self.plan.top_level, batch,
                                              self.plan.translate_options, False, PRIORITY_TIERUP,
@@ -479,6 +497,67 @@ class ModuleCode:
             except BaseException as exc:  # noqa: BLE001 - the first tier keeps running
                 self.tierup_errors.append(f"{type(exc).__name__}: {exc}")
 
+    def _submit_tierup(self, batch: list[int]) -> list:
+        """Have workers compile, link and store the top tier of ``batch`` (one unit per chunk,
+        so each can outlive this process on its own); futures of finish_tierup's answers."""
+        from .compile_worker import TierupJob, UnitJob
+        from .workers import cpu_count, pool
+        workers = pool()
+        workers.register_module(self.key, self.module.raw, self.module.features)
+        opts = self.plan.translate_options
+        jobs = self.plan.jobs or cpu_count()
+        chunks = chunks_of(self.module, batch, jobs)
+        workers.start(min(jobs, len(chunks)))
+        tail = self.module.__dict__.get("uses_tail_calls")
+        return [workers.submit_tierup(self.key, TierupJob(
+            UnitJob(tuple(chunk), frozenset(chunk), False, opts, self.plan.source_name, tail, self.plan.top_level,
+                    opts.debug_info), str(self.cache.root), self.cache.size_cap, self.finish_at_exit))
+            for chunk in chunks]
+
+    def _take_stored(self, batch: list[int]) -> list[int]:
+        """Before starting a worker: if another process is compiling this module's hot code
+        (a run that ended a moment ago, finishing its tier-up), wait for it and map what it
+        stored; the functions still without top-tier code."""
+        if not self.cache.claims(self.key) & set(batch):
+            return batch
+        self._waiting = True
+        try:
+            self.cache.wait_idle(self.key, TIERUP_LOCK_SECONDS, batch)
+        finally:
+            self._waiting = False
+        rank = LEVEL_RANK[self.plan.top_level]
+        wanted = set(batch)
+        for stored in self.cache.units(self.key):
+            functions = set(stored.meta.get("functions", ()))
+            if LEVEL_RANK.get(stored.meta.get("level"), -1) >= rank and functions & wanted:
+                self._install_stored(stored.name, stored.meta, str(stored.image))
+                wanted -= functions
+        return sorted(wanted)
+
+    def _install_stored(self, name: str, meta: dict, source) -> None:
+        """Map a unit a worker stored (or found stored) in every instance, unless we have it."""
+        with self.lock:
+            if any(u.name == name for u in self.units):
+                return
+        unit = CodeUnit.from_meta(name, meta, source)    # an image file's path, or its bytes
+        self._install(unit)
+
+    def flush_at_exit(self) -> None:
+        """The process is ending: functions asked for but not yet sent to a worker go now,
+        so the pool can hand them to a worker that finishes them after us."""
+        if not self.finish_at_exit or self.cache is None:
+            return
+        with self.lock:
+            # A batch waiting for another process's compile of this module's hot code stays
+            # with that process (the same program asks for the same functions); starting a
+            # worker at exit only to find them stored would cost ~0.1 s of CPU.
+            taken = () if self._waiting else (self._taken or ())
+            batch = sorted(self._pending_hot | set(taken))
+            self._pending_hot.clear()
+            self._taken = None
+            if batch:
+                self._submit_tierup(batch)
+
     def wait_for_tierup(self, timeout: float = 30.0) -> bool:
         """Wait until every requested function has top-tier code installed (for tests)."""
         deadline = time.monotonic() + timeout
@@ -492,6 +571,118 @@ class ModuleCode:
                     return True
             time.sleep(0.005)
         return False
+
+
+_tiering: "weakref.WeakSet[ModuleCode]" = weakref.WeakSet()   # modules that asked for tier-up
+_exit_registered = False
+
+
+def _watch_at_exit(code: ModuleCode) -> None:
+    """At exit, what ``code`` asked for must reach the worker pool's shutdown (which hands it
+    to a worker that outlives us), even when the tier-up thread has not started yet."""
+    global _exit_registered
+    _tiering.add(code)
+    if not _exit_registered:
+        _exit_registered = True
+        import atexit
+        atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    if any(code.finish_at_exit and (code._pending_hot or code._taken) for code in list(_tiering)):
+        from .workers import pool
+        pool().shutdown()    # it calls flush_all_at_exit first; a later call does nothing
+
+
+def _forget_in_child() -> None:
+    # A forked child (the spec harness forks per script) does not finish its parent's tier-ups.
+    _tiering.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def flush_all_at_exit() -> None:
+    """The worker pool's shutdown: queue every module's not yet submitted tier-up requests."""
+    for code in list(_tiering):
+        try:
+            code.flush_at_exit()
+        except Exception:  # noqa: BLE001 - at exit, an unfinished tier-up only costs speed
+            pass
+
+
+def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object]]:
+    """In a compile worker: the top-tier units holding ``job.unit.functions``, as
+    ``(name, meta, image path or image bytes)``: the ones another process stored already,
+    and one compiled, linked and stored here for the rest.  What to compile is decided under
+    the key's lock and claimed (codecache ``claim``), so two processes asking at once compile
+    each function once (the later one waits for the claim, then takes the stored unit), while
+    this process's other chunks compile alongside in other workers; the cache entry is
+    written whole or not at all (codecache: temporary names, renames)."""
+    from . import loader
+    from .compile_worker import translate_unit
+    uj = job.unit
+    _test_gate()
+    cache = CodeCache(job.cache_root, job.size_cap)
+    rank = LEVEL_RANK[uj.level]
+    wanted = set(uj.functions)
+    out: list = []
+    deadline = time.monotonic() + TIERUP_LOCK_SECONDS
+    compiled = 0
+    while wanted:
+        with cache.locked(key, TIERUP_LOCK_SECONDS):
+            cache.sweep_temporaries(key)
+            for stored in cache.units(key):
+                try:
+                    functions = set(stored.meta["functions"])
+                    better = LEVEL_RANK[stored.meta["level"]] >= rank
+                except (KeyError, TypeError):
+                    continue
+                if better and functions & wanted:
+                    out.append((stored.name, stored.meta, str(stored.image)))
+                    wanted -= functions
+            theirs = wanted & cache.claims(key)       # another process is compiling these
+            mine = sorted(wanted - theirs)
+            claim = cache.claim(key, mine) if mine else None
+        if mine:
+            try:
+                sub = _replace(uj, functions=tuple(mine), unit=frozenset(mine))
+                obj, rows = translate_unit(module, sub)
+                digest = hash256(",".join(map(str, mine)).encode()).hexdigest()[:16]
+                image, unit = link_unit(f"hot-{digest}", uj.level, mine, [obj], [rows or []], False, uj.want_rows)
+                unit.tail = uj.tail_calls
+                data = loader.dumps(image)
+                stored = cache.put(key, unit.name, unit.meta(), data)
+                out.append((unit.name, stored.meta, str(stored.image)) if stored else (unit.name, unit.meta(), data))
+                compiled += len(mine)
+            finally:
+                if claim is not None:
+                    claim.release()
+        wanted = theirs
+        if not wanted or time.monotonic() >= deadline:
+            break
+        cache.wait_idle(key, deadline - time.monotonic(), wanted)   # then take what they stored
+    _log_tierup(key, len(uj.functions), compiled)
+    return out
+
+
+def _test_gate() -> None:
+    # Tests: hold every tier-up until this file exists, so the process surely exits first.
+    gate = os.environ.get("WASIRUN_TEST_TIERUP_GATE")
+    deadline = time.monotonic() + 120
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _log_tierup(key: str, asked: int, compiled: int) -> None:
+    # WASIRUN_TIERUP_LOG=FILE: one line per tier-up job (tests, and seeing what a run compiled).
+    path = os.environ.get("WASIRUN_TIERUP_LOG")
+    if path:
+        try:
+            with open(path, "a") as f:
+                f.write(f"{os.getpid()} {key[:16]} asked {asked} compiled {compiled}\n")
+        except OSError:
+            pass
 
 
 def _persist_lazy(ref) -> None:

@@ -2,7 +2,8 @@
 
 The tests use a compile cache of their own, a fresh directory per session, for this process
 and every wasirun it starts (they inherit the environment): never the user's
-~/.cache/wasirun, and nothing left over from another run or another checkout.
+~/.cache/wasirun, and nothing left over from another run or another checkout.  Their
+processes kill their compile workers at exit (WASIRUN_FINISH_TIERUP=0).
 """
 import os
 import shutil
@@ -16,6 +17,9 @@ _SESSION_CACHE = tempfile.mkdtemp(prefix="wasirun-test-cache-")
 os.environ["WASIRUN_CACHE_DIR"] = _SESSION_CACHE     # before anything imports runner
 # The runtime's own libraries too (runner/runtime/library.py: by default next to the package).
 os.environ["WASIRUN_HOST_CACHE"] = os.path.join(_SESSION_CACHE, "host")
+# No tier-up finished in the background after a process exits (tests/test_tierup_finish.py
+# turns it on for its own processes and reaps them): nothing outlives the suite.
+os.environ["WASIRUN_FINISH_TIERUP"] = "0"
 
 from .wasi_testing import GuestFactory  # noqa: E402
 
