@@ -180,10 +180,29 @@ def translate_unit(module, job: UnitJob):
     return compile_text(ir.text(), job.level, job.want_rows)
 
 
+WARM_UP_IR = "define i32 @f(i32 %x) {\n  %y = mul i32 %x, %x\n  ret i32 %y\n}\n"
+
+
+def _warm_up(jit) -> None:
+    """Pay the first tier-up's one-time costs before it is asked for: importing the decoder
+    and translator (~13 ms) and LLVM's first -O2 pipeline (~15 ms more than later ones).
+    fib.wasm cold: the first unit job took 68 ms against 14 ms for the next one, while
+    fib(42) ran first-tier code (docs/PERFORMANCE.md "Cold path, second round")."""
+    try:
+        from .binary import decode  # noqa: F401
+        from .translate import module  # noqa: F401
+        jit.compile_ir(WARM_UP_IR, "O2")
+    except Exception:  # noqa: BLE001 - only an optimisation: the real job reports any failure
+        pass
+
+
 def serve() -> None:
     from . import jit
     jit.target_machine(0)   # initialise LLVM while the parent is still translating
     from . import loader, tiers  # noqa: F401 - what a tier-up job links and stores with (~18 ms)
+    import select
+    if not select.select([sys.stdin], [], [], 0)[0]:   # idle: no job (a big module's validation) waits
+        _warm_up(jit)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr   # nothing but answers may reach the pipe
     modules = {}

@@ -39,7 +39,8 @@ LEVEL_RANK = {"base": 0, "O1": 1, "O2": 2, "O3": 3}
 CHUNK_MIN = 48 << 10        # wasm code bytes per compile job, at least ...
 CHUNK_MAX = 768 << 10       # ... and at most (bounds the IR text in flight)
 TIERUP_BATCH_DELAY = 0.003  # seconds to collect more hot functions before compiling
-LAZY_SECONDS = 1.5          # estimated first-tier LLVM time above which functions compile on first call
+LAZY_SECONDS = 0.05         # estimated first-tier LLVM time above which functions compile on first call ...
+LAZY_SECONDS_DEBUG = 1.5    # ... with -g (exact lines: SelectionDAG, ~4x LLVM time per first call)
 TIERUP_LOCK_SECONDS = 120   # a tier-up waits this long for another process compiling the same functions
 
 
@@ -272,11 +273,17 @@ class ModuleCode:
         self.tierup_errors: list[str] = []
         # WASIRUN_FINISH_TIERUP=0 turns finishing after exit off for every engine.
         self.finish_at_exit = plan.finish_tierup and os.environ.get("WASIRUN_FINISH_TIERUP", "1") != "0"
-        # Lazy mode: a module whose first tier alone would take over LAZY_SECONDS of LLVM
-        # compiles each function on its first call (most of a big program never runs).
+        # Lazy mode: a module whose first tier would take over LAZY_SECONDS of LLVM compiles
+        # each function on its first call: most of a program's code never runs (a Rust
+        # command's std: hello.wasm calls 97 of 287 functions; cold CPU 0.36 -> 0.25 s,
+        # docs/PERFORMANCE.md "Cold path, second round").  A tiny module (the spec tests'
+        # are all below 0.04 s) is one cheap unit, cheaper than a few first-call batches.
+        # With -g only big modules: first calls would cost 4x and land inside the run's
+        # profile (scripts/profile.sh --srcline reports the span of the jitted code).
         from .costs import estimated_seconds
         everything = list(range(len(module.func_types)))
-        self.lazy = plan.tiering and estimated_seconds(unit_cost(module, everything), "base") > LAZY_SECONDS
+        threshold = LAZY_SECONDS_DEBUG if plan.translate_options.debug_info else LAZY_SECONDS
+        self.lazy = plan.tiering and estimated_seconds(unit_cost(module, everything), "base") > threshold
         forced = os.environ.get("WASIRUN_LAZY")   # "1"/"0": force lazy mode on or off (tests, experiments)
         if forced in ("0", "1") and plan.tiering:
             self.lazy = forced == "1"

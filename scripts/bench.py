@@ -222,7 +222,7 @@ def perf_share_cold(fib: Path) -> float | None:
     if shutil.which("perf") is None:
         return None
     with tempfile.TemporaryDirectory() as d:
-        env = dict(ENV, **cold_env())
+        env = dict(ENV, **cold_env(), PYTHONPATH=str(ROOT))   # cwd is elsewhere: this checkout's runner
         rec = subprocess.run(["perf", "record", "-q", "-k", "mono", "-o", f"{d}/perf.data", PY, "-m", "runner.cli",
                               "--jitdump", str(fib)], cwd=d, env=env, capture_output=True)
         if rec.returncode != 0:

@@ -15,6 +15,8 @@ import pytest
 
 _SESSION_CACHE = tempfile.mkdtemp(prefix="wasirun-test-cache-")
 os.environ["WASIRUN_CACHE_DIR"] = _SESSION_CACHE     # before anything imports runner
+# The runtime's own libraries too (runner/runtime/library.py: by default next to the package).
+os.environ["WASIRUN_HOST_CACHE"] = os.path.join(_SESSION_CACHE, "host")
 # No tier-up finished in the background after a process exits (tests/test_tierup_finish.py
 # turns it on for its own processes and reaps them): nothing outlives the suite.
 os.environ["WASIRUN_FINISH_TIERUP"] = "0"
