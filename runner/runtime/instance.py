@@ -314,6 +314,14 @@ class Instance:
         return self.code_addresses[func_index]
 
     def __del__(self):
+        try:
+            NativeRuntime.get().when_unlocked(self._release)
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def _release(self) -> None:
+        """Unlist and unmap what this instance registered (from __del__, outside the runtime's
+        range writers: NativeRuntime.when_unlocked)."""
         if getattr(self, "_tail_listed", False):
             NativeRuntime.get().remove_tail_instance(self.funcrefs_address)
         if getattr(self, "_stubs", None) is not None:

@@ -527,6 +527,34 @@ def _stack_floor() -> int:
         _libc.pthread_attr_destroy(attr)
 
 
+class _WriterLock:
+    """A lock that knows which thread holds it, and runs what that thread's finalisers asked
+    for once it lets go (see NativeRuntime.when_unlocked)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._local = threading.local()    # .held, .deferred: this thread's
+
+    def __enter__(self):
+        self._lock.acquire()
+        self._local.held = True
+
+    def __exit__(self, *exc):
+        self._local.held = False
+        self._lock.release()
+        deferred = getattr(self._local, "deferred", None)
+        while deferred:
+            deferred.pop(0)()
+
+    def run_unlocked(self, fn) -> None:
+        if getattr(self._local, "held", False):
+            if getattr(self._local, "deferred", None) is None:
+                self._local.deferred = []
+            self._local.deferred.append(fn)
+        else:
+            fn()
+
+
 class NativeRuntime:
     """Singleton owning the runtime library and the runtime's Python-visible state."""
 
@@ -563,7 +591,7 @@ class NativeRuntime:
         self._local = threading.local()
         self._guard_ranges = (ctypes.c_void_p * (2 * MAX_GUARDED)).from_address(self.symbols["wr_guard_ranges"])
         self._guard_count = ctypes.c_int32.from_address(self.symbols["wr_guard_count"])
-        self._ranges_lock = threading.Lock()
+        self._ranges_lock = _WriterLock()
         self._code_slot = ctypes.c_void_p.from_address(self.symbols["wr_code_ranges"])
         self._code_count = ctypes.c_int32.from_address(self.symbols["wr_code_count"])
         self._code_arrays: list = []     # every array the handler may still be reading: never freed
@@ -615,6 +643,15 @@ class NativeRuntime:
         self._old_action = old
         ctypes.c_void_p.from_address(self.symbols["wr_prev_handler"]).value = old.handler
         ctypes.c_int32.from_address(self.symbols["wr_prev_siginfo"]).value = 1 if old.flags & SA_SIGINFO else 0
+
+    def when_unlocked(self, cleanup) -> None:
+        """Run a finaliser's ``cleanup`` now, or, if this thread is inside one of the range
+        writers below, right after it. A garbage collection can start at any allocation, also
+        inside a writer, and run ``Instance.__del__`` / ``Memory.__del__`` on the thread that
+        holds the lock: taking it again would deadlock, and editing a table mid-edit would
+        corrupt it; the memory a listed range describes must stay mapped until it is unlisted,
+        so the whole cleanup waits, not just the unlisting."""
+        self._ranges_lock.run_unlocked(cleanup)
 
     def add_guarded(self, lo: int, hi: int) -> None:
         """Faults in [lo, hi) by wasm code become "out of bounds memory access"."""

@@ -132,6 +132,12 @@ class Memory:
 
     def __del__(self):
         try:
+            self._runtime.when_unlocked(self._release)   # not inside a range writer: see there
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def _release(self) -> None:
+        try:
             if self.record.base:
                 self._runtime.remove_guarded(self.record.base)
                 _libc.munmap(self.record.base, self.reserved)
