@@ -525,13 +525,9 @@ class ModuleCode:
             self.cache.wait_idle(self.key, TIERUP_LOCK_SECONDS, batch)
         finally:
             self._waiting = False
-        rank = LEVEL_RANK[self.plan.top_level]
         wanted = set(batch)
-        for stored in self.cache.units(self.key):
-            functions = set(stored.meta.get("functions", ()))
-            if LEVEL_RANK.get(stored.meta.get("level"), -1) >= rank and functions & wanted:
-                self._install_stored(stored.name, stored.meta, str(stored.image))
-                wanted -= functions
+        for stored in stored_covering(self.cache, self.key, LEVEL_RANK[self.plan.top_level], wanted):
+            self._install_stored(stored.name, stored.meta, str(stored.image))
         return sorted(wanted)
 
     def _install_stored(self, name: str, meta: dict, source) -> None:
@@ -611,6 +607,22 @@ def flush_all_at_exit() -> None:
             pass
 
 
+def stored_covering(cache: CodeCache, key: str, rank: int, wanted: set[int]) -> list:
+    """The units stored under ``key`` at level ``rank`` or above that hold any of ``wanted``;
+    what they hold is taken out of ``wanted``."""
+    found = []
+    for stored in cache.units(key):
+        try:
+            functions = set(stored.meta["functions"])
+            better = LEVEL_RANK[stored.meta["level"]] >= rank
+        except (KeyError, TypeError):
+            continue
+        if better and functions & wanted:
+            found.append(stored)
+            wanted -= functions
+    return found
+
+
 def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object]]:
     """In a compile worker: the top-tier units holding ``job.unit.functions``, as
     ``(name, meta, image path or image bytes)``: the ones another process stored already,
@@ -632,15 +644,8 @@ def finish_tierup(module: Module, key: str, job) -> list[tuple[str, dict, object
     while wanted:
         with cache.locked(key, TIERUP_LOCK_SECONDS):
             cache.sweep_temporaries(key)
-            for stored in cache.units(key):
-                try:
-                    functions = set(stored.meta["functions"])
-                    better = LEVEL_RANK[stored.meta["level"]] >= rank
-                except (KeyError, TypeError):
-                    continue
-                if better and functions & wanted:
-                    out.append((stored.name, stored.meta, str(stored.image)))
-                    wanted -= functions
+            out.extend((stored.name, stored.meta, str(stored.image))
+                       for stored in stored_covering(cache, key, rank, wanted))
             theirs = wanted & cache.claims(key)       # another process is compiling these
             mine = sorted(wanted - theirs)
             claim = cache.claim(key, mine) if mine else None
